@@ -1,0 +1,140 @@
+"""Wiring: the database, the outbox sender and python-telegram-bot, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import handlers, texts
+from bot.config import Settings
+from bot.handlers import Context
+from bot.sender import OutboxSender, SenderLimits
+from dispatch.clock import Clock, SystemClock
+from dispatch.dispatcher import Dispatch
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_SECONDS = 10
+MAX_CONCURRENT_UPDATES = 64
+
+StorerunApplication = Application[
+    ExtBot[None],
+    Context,
+    dict[object, object],
+    dict[object, object],
+    dict[object, object],
+    None,
+]
+
+
+def build_application(settings: Settings) -> StorerunApplication:
+    """python-telegram-bot's application, pointed at TELEGRAM_API_URL, with every handler."""
+    api = settings.telegram_api_url
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .context_types(ContextTypes(context=Context))
+        .concurrent_updates(MAX_CONCURRENT_UPDATES)
+        .read_timeout(settings.request_timeout_seconds)
+        .write_timeout(settings.request_timeout_seconds)
+        .connect_timeout(settings.request_timeout_seconds)
+        .pool_timeout(settings.request_timeout_seconds)
+        .get_updates_read_timeout(POLL_TIMEOUT_SECONDS + settings.request_timeout_seconds)
+        .job_queue(None)
+        .build()
+    )
+    application.add_handler(TypeHandler(Update, handlers.on_any_update), group=-1)
+    application.add_handler(CommandHandler(["start", "help"], handlers.on_help))
+    application.add_handler(
+        MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, handlers.on_unknown_text)
+    )
+    application.add_handler(CallbackQueryHandler(handlers.on_stale_button))
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+class StorerunBot:
+    """The running bot: owns the database, the dispatch domain, the outbox sender and PTB."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = Database.connect(settings.database_url)
+        self.application = build_application(settings)
+        self.sender = OutboxSender(
+            self.db,
+            self.application.bot,
+            self.clock,
+            SenderLimits(
+                per_second=settings.outbox_rate_per_second,
+                chat_interval=settings.outbox_chat_interval_seconds,
+                max_attempts=settings.outbox_max_attempts,
+                concurrency=settings.outbox_concurrency,
+            ),
+        )
+        self.dispatch = Dispatch(
+            self.db, self.clock, admin_ids=settings.admin_ids, on_commit=self.sender.wake
+        )
+        self.application.bot_data["storerun"] = self
+        self._stop_requested = asyncio.Event()
+
+    async def start(self) -> None:
+        """Upgrade the database, register commands, start sending and polling."""
+        await self.db.upgrade()
+        await self.application.initialize()
+        await self.application.bot.set_my_commands(
+            [BotCommand(name, about) for name, about in texts.COMMANDS]
+        )
+        await self.sender.start()
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            poll_interval=0,
+            timeout=POLL_TIMEOUT_SECONDS,
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+            drop_pending_updates=False,
+        )
+        log.info("storerun is running as @%s", self.application.bot.username)
+
+    async def stop(self) -> None:
+        """Stop fetching, finish each fetched update, stop sending; unsent calls wait for a restart."""
+        assert self.application.updater is not None
+        if self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.sender.stop()
+        await self.application.shutdown()
+        await self.db.close()
+        log.info("storerun stopped")
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    async def run_until_stopped(self) -> None:
+        """Run until SIGINT or SIGTERM (or request_stop), then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.request_stop)
+        await self.start()
+        try:
+            await self._stop_requested.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,335 @@
+"""The outbox sender: drains queued Telegram calls within Telegram's limits, surviving errors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InputFile
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from dispatch.clock import Clock
+from dispatch.outbox import Verdict, backoff_seconds, judge_bad_request, should_give_up
+from storage.db import Database
+from storage.records import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# Requests reach Telegram a little unevenly; this margin keeps a chat's spacing above its limit.
+CHAT_SPACING_MARGIN = 0.05
+RESCAN_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SenderLimits:
+    """Telegram's limits and the sender's retry policy (see Settings)."""
+
+    per_second: float = 30.0
+    chat_interval: float = 1.0
+    max_attempts: int = 8
+    concurrency: int = 16
+
+
+@dataclass(slots=True)
+class SenderStats:
+    """What the sender has done since it started."""
+
+    sent: int = 0
+    retried: int = 0
+    too_many_requests: int = 0
+    failed: int = 0
+    unreachable_chats: int = 0
+    latencies: dict[int, float] = field(default_factory=dict)
+
+
+def _file_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Turn {"_file": name, "base64": …} values back into uploads."""
+    decoded: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(value, dict) and "_file" in value:
+            data = base64.b64decode(value["base64"])
+            decoded[name] = InputFile(data, filename=str(value["_file"]), attach=True)
+        else:
+            decoded[name] = value
+    return decoded
+
+
+def _seconds(retry_after: int | timedelta) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
+
+
+class OutboxSender:
+    """One sender per database: picks the next due call (interactive lane first) and makes it.
+
+    It paces calls evenly at `per_second`, keeps `chat_interval` between calls to one chat (and
+    one call in flight per chat, so a chat sees its messages in order), and waits out every
+    `retry_after` Telegram asks for, for the chat and for the whole bot.
+    """
+
+    def __init__(self, db: Database, bot: Bot, clock: Clock, limits: SenderLimits) -> None:
+        self.db = db
+        self.bot = bot
+        self.clock = clock
+        self.limits = limits
+        self.stats = SenderStats()
+        self._queue: dict[int, OutboxMessage] = {}
+        self._loaded_up_to = 0
+        self._in_flight: set[int] = set()
+        self._busy_chats: set[int] = set()
+        self._chat_ready_at: dict[int, float] = {}
+        self._unreachable: set[int] = set()
+        self._message_ids: dict[int, int | None] = {}
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._last_rescan = 0.0
+        self._fresh = True
+        # Calls finished lately: a load that read them as pending just before they finished
+        # must not queue them again.
+        self._finished: dict[int, float] = {}
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        """Load what is pending (from before a restart too) and start draining."""
+        async with self.db.transaction() as tx:
+            self._unreachable = await tx.chats.unreachable()
+        await self._load(full=True)
+        self._stopping = False
+        self._runner = asyncio.create_task(self._run(), name="outbox-sender")
+
+    def wake(self) -> None:
+        """New calls were committed: look for them now."""
+        self._fresh = True
+        self._wake.set()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking calls, let those in flight finish; the rest wait for the next start."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until nothing is pending or in flight (for tests and tools)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            await self._load(full=True)
+            if not self._queue and not self._in_flight:
+                return
+            self._idle.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"outbox still has {len(self._queue)} pending calls")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), min(remaining, 0.2))
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    # --- picking ---
+
+    async def _load(self, *, full: bool = False) -> None:
+        """Read newly committed calls; a full scan also finds ones committed out of id order."""
+        after = 0 if full else self._loaded_up_to
+        async with self.db.transaction() as tx:
+            rows = await tx.outbox.pending(after_id=after, limit=100_000)
+        horizon = time.monotonic() - 60.0
+        self._finished = {key: at for key, at in self._finished.items() if at > horizon}
+        for row in rows:
+            if row.id not in self._queue and row.id not in self._in_flight and row.id not in self._finished:
+                self._queue[row.id] = row
+            self._loaded_up_to = max(self._loaded_up_to, row.id)
+        if full:
+            self._last_rescan = time.monotonic()
+
+    def _pick(self, now: float) -> tuple[OutboxMessage | None, float]:
+        """The next call that may go now, and otherwise how long until one may."""
+        wall = self.clock.now()
+        soonest = RESCAN_SECONDS
+        for row in sorted(self._queue.values(), key=lambda row: (row.lane, row.id)):
+            if row.chat_id in self._busy_chats:
+                continue
+            if row.target_id is not None and (
+                row.target_id in self._queue or row.target_id in self._in_flight
+            ):
+                continue
+            wait = max(
+                self._chat_ready_at.get(row.chat_id, 0.0) - now,
+                (row.not_before - wall).total_seconds(),
+            )
+            if wait <= 0:
+                return row, 0.0
+            soonest = min(soonest, wait)
+        return None, soonest
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            rescan = time.monotonic() - self._last_rescan > RESCAN_SECONDS
+            if self._fresh or rescan:
+                self._fresh = False
+                await self._load(full=rescan)
+            now = time.monotonic()
+            # Take the next global slot first, then choose: an interactive call that arrived
+            # while waiting for the slot goes before any bulk call.
+            slot = max(now, self._next_slot, self._paused_until)
+            if slot > now:
+                await asyncio.sleep(slot - now)
+                continue
+            if len(self._in_flight) >= self.limits.concurrency:
+                await self._wait_for_wake(0.05)
+                continue
+            row, wait = self._pick(now)
+            if row is None:
+                if not self._queue and not self._in_flight:
+                    self._idle.set()
+                await self._wait_for_wake(wait)
+                continue
+            self._next_slot = max(now, self._next_slot) + 1.0 / self.limits.per_second
+            self._begin(row, now)
+
+    async def _wait_for_wake(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.001, timeout))
+
+    def _begin(self, row: OutboxMessage, now: float) -> None:
+        del self._queue[row.id]
+        self._in_flight.add(row.id)
+        self._busy_chats.add(row.chat_id)
+        self._chat_ready_at[row.chat_id] = now + self.limits.chat_interval + CHAT_SPACING_MARGIN
+        task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- sending ---
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        try:
+            await self._attempt(row)
+        except Exception:
+            log.exception("outbox call %s (%s) failed unexpectedly", row.id, row.method)
+            await self._give_up(row, "failed", "internal error", row.attempts + 1)
+        finally:
+            if row.id not in self._queue:
+                self._finished[row.id] = time.monotonic()
+            self._in_flight.discard(row.id)
+            self._busy_chats.discard(row.chat_id)
+            self._wake.set()
+
+    async def _attempt(self, row: OutboxMessage) -> None:
+        if row.chat_id in self._unreachable:
+            await self._give_up(row, "dropped", "chat unreachable", row.attempts)
+            return
+        params = _file_params(json.loads(row.payload))
+        params["chat_id"] = row.chat_id
+        if row.target_id is not None:
+            target = await self._target_message_id(row.target_id)
+            if target is None:
+                await self._give_up(row, "dropped", "the message to edit was never sent", row.attempts)
+                return
+            params["message_id"] = target
+        attempts = row.attempts + 1
+        try:
+            result = await self.bot.do_api_request(row.method, api_kwargs=params)
+        except RetryAfter as error:
+            await self._retry_after(row, _seconds(error.retry_after))
+            return
+        except Forbidden as error:
+            await self._chat_unreachable(row, str(error), attempts)
+            return
+        except BadRequest as error:
+            if judge_bad_request(error.message) is Verdict.SENT:
+                await self._sent(row, params.get("message_id"), attempts)
+            else:
+                log.warning("Telegram refused outbox call %s (%s): %s", row.id, row.method, error)
+                await self._give_up(row, "failed", error.message, attempts)
+            return
+        except NetworkError as error:  # includes timeouts and 5xx
+            await self._retry_later(row, attempts, f"{type(error).__name__}: {error}")
+            return
+        except TelegramError as error:
+            log.warning("outbox call %s (%s) failed: %s", row.id, row.method, error)
+            await self._give_up(row, "failed", str(error), attempts)
+            return
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        await self._sent(row, message_id if message_id is not None else params.get("message_id"), attempts)
+
+    async def _target_message_id(self, target_id: int) -> int | None:
+        if target_id in self._message_ids:
+            return self._message_ids[target_id]
+        async with self.db.transaction() as tx:
+            target = await tx.outbox.by_id(target_id)
+        return None if target is None else target.message_id
+
+    async def _sent(self, row: OutboxMessage, message_id: int | None, attempts: int) -> None:
+        async with self.db.transaction() as tx:
+            await tx.outbox.mark_sent(row.id, at=self.clock.now(), message_id=message_id, attempts=attempts)
+        self._message_ids[row.id] = message_id
+        self.stats.sent += 1
+        self.stats.latencies[row.id] = (self.clock.now() - row.created_at).total_seconds()
+
+    async def _retry_after(self, row: OutboxMessage, seconds: float) -> None:
+        """429: Telegram says when to try again; nobody writes before then."""
+        self.stats.too_many_requests += 1
+        resume = time.monotonic() + seconds
+        self._paused_until = max(self._paused_until, resume)
+        self._chat_ready_at[row.chat_id] = max(self._chat_ready_at.get(row.chat_id, 0.0), resume)
+        log.info("Telegram asked to wait %.0f s (outbox call %s)", seconds, row.id)
+        self._queue[row.id] = row
+
+    async def _retry_later(self, row: OutboxMessage, attempts: int, error: str) -> None:
+        if should_give_up(attempts, self.limits.max_attempts):
+            log.warning("outbox call %s gave up after %d attempts: %s", row.id, attempts, error)
+            await self._give_up(row, "failed", error, attempts)
+            return
+        not_before = self.clock.now() + timedelta(seconds=backoff_seconds(attempts))
+        async with self.db.transaction() as tx:
+            await tx.outbox.retry_later(row.id, attempts=attempts, not_before=not_before, error=error)
+        self.stats.retried += 1
+        self._queue[row.id] = replace(row, attempts=attempts, not_before=not_before)
+
+    async def _chat_unreachable(self, row: OutboxMessage, error: str, attempts: int) -> None:
+        """403: the person blocked the bot. Stop writing to the chat until they write again."""
+        self._unreachable.add(row.chat_id)
+        self.stats.unreachable_chats += 1
+        dropped = [queued for queued in self._queue.values() if queued.chat_id == row.chat_id]
+        async with self.db.transaction() as tx:
+            await tx.chats.set_reachable(row.chat_id, False, self.clock.now())
+            await tx.outbox.give_up(row.id, status="failed", attempts=attempts, error=error)
+            for queued in dropped:
+                await tx.outbox.give_up(
+                    queued.id, status="dropped", attempts=queued.attempts, error="chat unreachable"
+                )
+        for queued in dropped:
+            self._queue.pop(queued.id, None)
+            self._message_ids[queued.id] = None
+        self._message_ids[row.id] = None
+        self.stats.failed += 1
+
+    async def _give_up(self, row: OutboxMessage, status: str, error: str, attempts: int) -> None:
+        async with self.db.transaction() as tx:
+            await tx.outbox.give_up(row.id, status=status, attempts=attempts, error=error)
+        self._message_ids[row.id] = None
+        self.stats.failed += 1
+
+    def chat_reachable_again(self, chat_id: int) -> None:
+        """The person wrote to the bot again, so they have unblocked it."""
+        self._unreachable.discard(chat_id)

@@ -1,0 +1,91 @@
+"""The database handle: engine, explicit transactions, and migrations applied with Alembic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from storage.repos import Transaction
+
+
+def alembic_config(url: str = "") -> Config:
+    """Alembic's configuration, pointing at the migrations shipped inside this package."""
+    config = Config()
+    config.set_main_option("script_location", str(files("storage") / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is turned off so that every transaction can be
+    # BEGIN IMMEDIATE: SQLite then queues writers instead of failing a read-then-write race.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One database: SQLite (default) or PostgreSQL, reached through SQLAlchemy's async engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time; queueing here is fair and avoids its busy-wait sleeps.
+        self._sqlite_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        """Open (lazily) the database at this SQLAlchemy URL."""
+        engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return cls(engine)
+
+    async def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One explicit transaction: committed when the block ends, rolled back if it raises."""
+        if self._sqlite_lock is None:
+            async with self.engine.begin() as connection:
+                yield Transaction(connection)
+            return
+        async with self._sqlite_lock, self.engine.begin() as connection:
+            yield Transaction(connection)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A raw connection, for tests and tools."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,325 @@
+"""Queries, grouped per concept, all run inside one explicit Transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Insert, Row, Table, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage import schema
+from storage.records import Area, Driver, Event, Offer, OutboxMessage, Store
+
+T = TypeVar("T")
+
+
+def _record(kind: type[T], row: Row[Any] | None) -> T | None:
+    return None if row is None else kind(**{name: row._mapping[name] for name in kind.__slots__})  # type: ignore[attr-defined]
+
+
+def _records(kind: type[T], rows: Iterable[Row[Any]]) -> list[T]:
+    return [kind(**{name: row._mapping[name] for name in kind.__slots__}) for row in rows]  # type: ignore[attr-defined]
+
+
+class _Repo:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    def _insert_ignoring_conflict(self, table: Table, *conflict: str) -> Insert:
+        """INSERT … ON CONFLICT DO NOTHING in this connection's dialect."""
+        if self.connection.dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+    def _upsert(self, table: Table, values: Mapping[str, Any], *conflict: str) -> Insert:
+        """INSERT … ON CONFLICT (…) DO UPDATE in this connection's dialect."""
+        changed = {name: value for name, value in values.items() if name not in conflict}
+        if self.connection.dialect.name == "postgresql":
+            pg = postgresql.insert(table).values(**values)
+            return pg.on_conflict_do_update(index_elements=list(conflict), set_=changed)
+        lite = sqlite.insert(table).values(**values)
+        return lite.on_conflict_do_update(index_elements=list(conflict), set_=changed)
+
+
+class Areas(_Repo):
+    async def upsert(self, slug: str, name: str, tz: str, active: bool = True) -> int:
+        """Create or update the area with this slug; returns its id."""
+        values = {"slug": slug, "name": name, "tz": tz, "active": active}
+        await self.connection.execute(self._upsert(schema.areas, values, "slug"))
+        area = await self.by_slug(slug)
+        assert area is not None
+        return area.id
+
+    async def by_slug(self, slug: str) -> Area | None:
+        row = (await self.connection.execute(select(schema.areas).where(schema.areas.c.slug == slug))).first()
+        return _record(Area, row)
+
+    async def by_id(self, area_id: int) -> Area | None:
+        query = select(schema.areas).where(schema.areas.c.id == area_id)
+        return _record(Area, (await self.connection.execute(query)).first())
+
+    async def all(self, *, active_only: bool = False) -> list[Area]:
+        query = select(schema.areas).order_by(schema.areas.c.id)
+        if active_only:
+            query = query.where(schema.areas.c.active.is_(True))
+        return _records(Area, await self.connection.execute(query))
+
+
+class Stores(_Repo):
+    async def upsert(self, code: str, name: str, area_id: int, location: str) -> int:
+        """Create or update the store with this code; returns its id."""
+        values = {
+            "code": code,
+            "name": name,
+            "area_id": area_id,
+            "location": location,
+            "active": True,
+        }
+        await self.connection.execute(self._upsert(schema.stores, values, "code"))
+        store = await self.by_code(code)
+        assert store is not None
+        return store.id
+
+    async def by_code(self, code: str) -> Store | None:
+        query = select(schema.stores).where(schema.stores.c.code == code)
+        return _record(Store, (await self.connection.execute(query)).first())
+
+    async def by_id(self, store_id: int) -> Store | None:
+        query = select(schema.stores).where(schema.stores.c.id == store_id)
+        return _record(Store, (await self.connection.execute(query)).first())
+
+    async def in_area(self, area_id: int) -> list[Store]:
+        query = select(schema.stores).where(schema.stores.c.area_id == area_id).order_by(schema.stores.c.code)
+        return _records(Store, await self.connection.execute(query))
+
+    async def staffed_by(self, chat_id: int) -> list[Store]:
+        """The stores whose staff includes this chat."""
+        query = (
+            select(schema.stores)
+            .join(schema.store_staff, schema.store_staff.c.store_id == schema.stores.c.id)
+            .where(schema.store_staff.c.chat_id == chat_id)
+            .order_by(schema.stores.c.code)
+        )
+        return _records(Store, await self.connection.execute(query))
+
+    async def link_staff(self, store_id: int, chat_id: int, user_id: int, at: datetime) -> bool:
+        """Add a staff chat to a store; False if it was already linked."""
+        statement = self._insert_ignoring_conflict(schema.store_staff, "store_id", "chat_id").values(
+            store_id=store_id, chat_id=chat_id, user_id=user_id, linked_at=at
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
+
+
+class Drivers(_Repo):
+    async def add(
+        self, tg_user_id: int, chat_id: int, name: str, at: datetime, username: str | None = None
+    ) -> int:
+        statement = insert(schema.drivers).values(
+            tg_user_id=tg_user_id,
+            chat_id=chat_id,
+            name=name,
+            username=username,
+            status="pending",
+            created_at=at,
+        )
+        return int((await self.connection.execute(statement.returning(schema.drivers.c.id))).scalar_one())
+
+    async def by_telegram_id(self, tg_user_id: int) -> Driver | None:
+        query = select(schema.drivers).where(schema.drivers.c.tg_user_id == tg_user_id)
+        return _record(Driver, (await self.connection.execute(query)).first())
+
+    async def by_id(self, driver_id: int) -> Driver | None:
+        query = select(schema.drivers).where(schema.drivers.c.id == driver_id)
+        return _record(Driver, (await self.connection.execute(query)).first())
+
+    async def set_status(self, driver_id: int, from_statuses: Sequence[str], to: str) -> bool:
+        """Conditional write: move the driver to `to` only from one of `from_statuses`."""
+        statement = (
+            update(schema.drivers)
+            .where(schema.drivers.c.id == driver_id, schema.drivers.c.status.in_(from_statuses))
+            .values(status=to)
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
+
+
+class Chats(_Repo):
+    async def seen(self, chat_id: int, at: datetime) -> None:
+        """Remember a chat that wrote to the bot; writing again makes a blocked chat reachable."""
+        known = await self.connection.execute(
+            select(schema.chats.c.reachable).where(schema.chats.c.chat_id == chat_id)
+        )
+        reachable = known.scalar_one_or_none()
+        if reachable is None:
+            statement = self._insert_ignoring_conflict(schema.chats, "chat_id").values(
+                chat_id=chat_id, reachable=True, first_seen=at
+            )
+            await self.connection.execute(statement)
+        elif not reachable:
+            await self.set_reachable(chat_id, True, at)
+
+    async def set_reachable(self, chat_id: int, reachable: bool, at: datetime) -> None:
+        """Record whether Telegram lets the bot write to this chat (drivers' flag included)."""
+        values = {"reachable": reachable, "blocked_at": None if reachable else at}
+        changed = await self.connection.execute(
+            update(schema.chats).where(schema.chats.c.chat_id == chat_id).values(**values)
+        )
+        if changed.rowcount == 0:
+            await self.connection.execute(
+                insert(schema.chats).values(chat_id=chat_id, first_seen=at, **values)
+            )
+        await self.connection.execute(
+            update(schema.drivers).where(schema.drivers.c.chat_id == chat_id).values(reachable=reachable)
+        )
+
+    async def unreachable(self) -> set[int]:
+        query = select(schema.chats.c.chat_id).where(schema.chats.c.reachable.is_(False))
+        return set((await self.connection.execute(query)).scalars())
+
+
+class Updates(_Repo):
+    async def claim(self, update_id: int, at: datetime) -> bool:
+        """True the first time an update id is seen; False for a repeat."""
+        statement = self._insert_ignoring_conflict(schema.processed_updates, "update_id").values(
+            update_id=update_id, at=at
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
+
+
+class Events(_Repo):
+    async def add(
+        self, at: datetime, actor: str, kind: str, detail: str = "", offer_id: int | None = None
+    ) -> None:
+        statement = insert(schema.events).values(
+            at=at, actor=actor, kind=kind, detail=detail, offer_id=offer_id
+        )
+        await self.connection.execute(statement)
+
+    async def for_offer(self, offer_id: int) -> list[Event]:
+        query = select(schema.events).where(schema.events.c.offer_id == offer_id).order_by(schema.events.c.id)
+        return _records(Event, await self.connection.execute(query))
+
+
+class Offers(_Repo):
+    async def add(self, **values: Any) -> int:
+        statement = insert(schema.offers).values(**values).returning(schema.offers.c.id)
+        return int((await self.connection.execute(statement)).scalar_one())
+
+    async def by_id(self, offer_id: int) -> Offer | None:
+        query = select(schema.offers).where(schema.offers.c.id == offer_id)
+        return _record(Offer, (await self.connection.execute(query)).first())
+
+    async def transition(
+        self,
+        offer_id: int,
+        from_status: str,
+        to_status: str,
+        *,
+        holder_id: int | None = None,
+        **values: Any,
+    ) -> bool:
+        """The one conditional write behind every lifecycle step (DESIGN.md, rule 1).
+
+        Moves the offer from `from_status` to `to_status` only if it is still in `from_status`
+        (and held by `holder_id` when given); False means a race was lost or it was already done.
+        """
+        conditions = [schema.offers.c.id == offer_id, schema.offers.c.status == from_status]
+        if holder_id is not None:
+            conditions.append(schema.offers.c.holder_id == holder_id)
+        statement = update(schema.offers).where(and_(*conditions)).values(status=to_status, **values)
+        return (await self.connection.execute(statement)).rowcount == 1
+
+
+class Outbox(_Repo):
+    async def add(
+        self,
+        *,
+        lane: int,
+        chat_id: int,
+        method: str,
+        payload: str,
+        at: datetime,
+        target_id: int | None = None,
+        notice_id: int | None = None,
+    ) -> int:
+        """Queue one Telegram call; it is sent once this transaction commits."""
+        statement = insert(schema.outbox).values(
+            lane=lane,
+            chat_id=chat_id,
+            method=method,
+            payload=payload,
+            target_id=target_id,
+            notice_id=notice_id,
+            status="pending",
+            attempts=0,
+            not_before=at,
+            created_at=at,
+        )
+        return int((await self.connection.execute(statement.returning(schema.outbox.c.id))).scalar_one())
+
+    async def pending(self, *, after_id: int = 0, limit: int = 1000) -> list[OutboxMessage]:
+        """Pending calls with an id above `after_id`, oldest first."""
+        query = (
+            select(schema.outbox)
+            .where(schema.outbox.c.status == "pending", schema.outbox.c.id > after_id)
+            .order_by(schema.outbox.c.id)
+            .limit(limit)
+        )
+        return _records(OutboxMessage, await self.connection.execute(query))
+
+    async def by_id(self, outbox_id: int) -> OutboxMessage | None:
+        query = select(schema.outbox).where(schema.outbox.c.id == outbox_id)
+        return _record(OutboxMessage, (await self.connection.execute(query)).first())
+
+    async def mark_sent(self, outbox_id: int, *, at: datetime, message_id: int | None, attempts: int) -> None:
+        """Record a delivered call and, for a new message, its id (on its notice too)."""
+        statement = (
+            update(schema.outbox)
+            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == "pending")
+            .values(status="sent", sent_at=at, message_id=message_id, attempts=attempts, error=None)
+            .returning(schema.outbox.c.notice_id)
+        )
+        notice_id = (await self.connection.execute(statement)).scalar_one_or_none()
+        if notice_id is not None and message_id is not None:
+            await self.connection.execute(
+                update(schema.notices).where(schema.notices.c.id == notice_id).values(message_id=message_id)
+            )
+
+    async def retry_later(self, outbox_id: int, *, attempts: int, not_before: datetime, error: str) -> None:
+        statement = (
+            update(schema.outbox)
+            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == "pending")
+            .values(attempts=attempts, not_before=not_before, error=error[:300])
+        )
+        await self.connection.execute(statement)
+
+    async def give_up(self, outbox_id: int, *, status: str, attempts: int, error: str) -> None:
+        """End a call never to be made: `failed` (Telegram refused) or `dropped` (pointless)."""
+        statement = (
+            update(schema.outbox)
+            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == "pending")
+            .values(status=status, attempts=attempts, error=error[:300])
+        )
+        await self.connection.execute(statement)
+
+    async def counts(self) -> dict[str, int]:
+        """How many calls are in each status."""
+        query = select(schema.outbox.c.status, func.count()).group_by(schema.outbox.c.status)
+        return {status: int(count) for status, count in (await self.connection.execute(query)).all()}
+
+
+class Transaction:
+    """One open transaction and the per-concept queries that run in it."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.areas = Areas(connection)
+        self.stores = Stores(connection)
+        self.drivers = Drivers(connection)
+        self.chats = Chats(connection)
+        self.updates = Updates(connection)
+        self.events = Events(connection)
+        self.offers = Offers(connection)
+        self.outbox = Outbox(connection)

@@ -1,0 +1,215 @@
+"""The database schema as SQLAlchemy Core tables; migrations under storage/migrations create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every backend (SQLite keeps no zone, so it is added back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Telegram ids exceed 32 bits; SQLite autoincrements only an INTEGER primary key.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _when(name: str, nullable: bool = True) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+areas = Table(
+    "areas",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("tz", String(64), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("area_id", Id, ForeignKey("areas.id"), nullable=False),
+    Column("location", String(200), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+store_staff = Table(
+    "store_staff",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("chat_id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    _when("linked_at", nullable=False),
+)
+
+drivers = Table(
+    "drivers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tg_user_id", BigInteger, nullable=False, unique=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("username", String(64)),
+    Column("phone", String(32)),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("online", Boolean, nullable=False, default=False),
+    Column("reachable", Boolean, nullable=False, default=True),
+    Column("offered", Integer, nullable=False, default=0),
+    Column("accepted", Integer, nullable=False, default=0),
+    Column("declined", Integer, nullable=False, default=0),
+    Column("timed_out", Integer, nullable=False, default=0),
+    Column("released", Integer, nullable=False, default=0),
+    Column("no_shows", Integer, nullable=False, default=0),
+    Column("delivered", Integer, nullable=False, default=0),
+    _when("last_offered_at"),
+    _when("created_at", nullable=False),
+)
+
+driver_areas = Table(
+    "driver_areas",
+    metadata,
+    Column("driver_id", Id, ForeignKey("drivers.id"), primary_key=True),
+    Column("area_id", Id, ForeignKey("areas.id"), primary_key=True),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("packages", Integer, nullable=False),
+    Column("zone", String(64), nullable=False),
+    Column("address", Text, nullable=False, default=""),
+    Column("pay_cents", Integer, nullable=False),
+    _when("pickup_start", nullable=False),
+    _when("pickup_end", nullable=False),
+    _when("deliver_by"),
+    Column("pickup_code", String(8), nullable=False),
+    Column("status", String(16), nullable=False, default="draft"),
+    Column("holder_id", Id, ForeignKey("drivers.id")),
+    Column("wave", Integer, nullable=False, default=0),
+    _when("next_wave_at"),
+    _when("expires_at"),
+    Column("wrong_codes", Integer, nullable=False, default=0),
+    Column("proof_file_id", String(200)),
+    Column("failure_reason", String(200)),
+    Column("created_by", BigInteger),
+    _when("created_at", nullable=False),
+    _when("accepted_at"),
+    _when("picked_up_at"),
+    _when("finished_at"),
+    UniqueConstraint("store_id", "ref", name="uq_offers_store_ref"),
+)
+Index("ix_offers_status", offers.c.status)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("offer_id", Id, ForeignKey("offers.id"), nullable=False),
+    Column("driver_id", Id, ForeignKey("drivers.id"), nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger),
+    Column("wave", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False, default="sent"),
+    _when("created_at", nullable=False),
+    UniqueConstraint("offer_id", "driver_id", name="uq_notices_offer_driver"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _when("at", nullable=False),
+    Column("offer_id", Id, ForeignKey("offers.id")),
+    Column("actor", String(64), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+Index("ix_events_offer_id", events.c.offer_id)
+
+# One row per chat the bot has met; `reachable` turns false when Telegram says the bot is blocked.
+chats = Table(
+    "chats",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("reachable", Boolean, nullable=False, default=True),
+    _when("first_seen", nullable=False),
+    _when("blocked_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("lane", Integer, nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    # An edit names the outbox row that sent its message; the message id is read at send time.
+    Column("target_id", Id, ForeignKey("outbox.id")),
+    Column("notice_id", Id, ForeignKey("notices.id")),
+    Column("status", String(12), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    _when("not_before", nullable=False),
+    _when("created_at", nullable=False),
+    _when("sent_at"),
+    Column("message_id", BigInteger),
+    Column("error", String(300)),
+)
+Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
+
+processed_updates = Table(
+    "processed_updates",
+    metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    _when("at", nullable=False),
+)
