@@ -8,12 +8,14 @@ import contextlib
 import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from dispatch.clock import Clock
 from dispatch.outbox import Verdict, backoff_seconds, judge_bad_request, should_give_up
@@ -21,6 +23,9 @@ from storage.db import Database
 from storage.records import OutboxMessage
 
 log = logging.getLogger(__name__)
+
+# The outbox makes every Bot API call by its method name; PTB would rather see its typed helpers.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 # Requests reach Telegram a little unevenly; this margin keeps a chat's spacing above its limit.
 CHAT_SPACING_MARGIN = 0.05
@@ -61,7 +66,10 @@ def _file_params(params: dict[str, Any]) -> dict[str, Any]:
     return decoded
 
 
-def _seconds(retry_after: int | timedelta) -> float:
+def _retry_after_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the int will become a timedelta
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        retry_after = error.retry_after
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 
@@ -250,7 +258,7 @@ class OutboxSender:
         try:
             result = await self.bot.do_api_request(row.method, api_kwargs=params)
         except RetryAfter as error:
-            await self._retry_after(row, _seconds(error.retry_after))
+            await self._retry_after(row, _retry_after_seconds(error))
             return
         except Forbidden as error:
             await self._chat_unreachable(row, str(error), attempts)

@@ -50,7 +50,9 @@ def test_a_missing_token_is_named() -> None:
         ("TELEGRAM_API_URL", "api.telegram.org", "TELEGRAM_API_URL must start with http"),
     ],
 )
-def test_a_malformed_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+def test_a_malformed_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=expected):

@@ -142,7 +142,9 @@ async def test_outbox_rows_move_from_pending_to_sent_and_record_the_message_id(d
                 .returning(schema.notices.c.id)
             )
         ).scalar_one()
-        first = await tx.outbox.add(lane=1, chat_id=7001, method="sendMessage", payload="{}", at=NOW, notice_id=notice)
+        first = await tx.outbox.add(
+            lane=1, chat_id=7001, method="sendMessage", payload="{}", at=NOW, notice_id=notice
+        )
         second = await tx.outbox.add(lane=0, chat_id=7002, method="sendMessage", payload="{}", at=NOW)
     async with db.transaction() as tx:
         assert [row.id for row in await tx.outbox.pending()] == [first, second]
@@ -151,7 +153,9 @@ async def test_outbox_rows_move_from_pending_to_sent_and_record_the_message_id(d
     async with db.transaction() as tx:
         pending = await tx.outbox.pending()
         message_id = (
-            await tx.connection.execute(select(schema.notices.c.message_id).where(schema.notices.c.id == notice))
+            await tx.connection.execute(
+                select(schema.notices.c.message_id).where(schema.notices.c.id == notice)
+            )
         ).scalar_one()
         await tx.outbox.give_up(second, status="failed", attempts=2, error="400")
         counts = await tx.outbox.counts()

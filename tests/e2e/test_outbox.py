@@ -1,0 +1,227 @@
+"""The outbox sender against the emulator: limits, 429s, 5xx, timeouts, 403, edits and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from bot.sender import OutboxSender, SenderLimits
+from dispatch.clock import SystemClock
+from dispatch.outbox import Lane, Outgoing, enqueue
+from sandbox.emulator import BotApiEmulator
+from storage.db import Database
+from tests.e2e.conftest import TOKEN
+
+CHATS = range(7000, 7060)
+
+
+@pytest_asyncio.fixture
+async def db(sqlite_url: str) -> AsyncIterator[Database]:
+    database = Database.connect(sqlite_url)
+    await database.upgrade()
+    yield database
+    await database.close()
+
+
+@pytest_asyncio.fixture
+async def telegram_bot(emulator: BotApiEmulator) -> AsyncIterator[Bot]:
+    for chat in CHATS:
+        emulator.add_user(chat, f"Person {chat}")
+    request = HTTPXRequest(connection_pool_size=64, read_timeout=1.0, connect_timeout=1.0)
+    async with Bot(TOKEN, base_url=f"{emulator.url}/bot", request=request) as bot:
+        yield bot
+
+
+def make_sender(db: Database, bot: Bot, **limits: float) -> OutboxSender:
+    return OutboxSender(db, bot, SystemClock(), SenderLimits(**limits))  # type: ignore[arg-type]
+
+
+async def queue(db: Database, *messages: Outgoing) -> list[int]:
+    async with db.transaction() as tx:
+        return [await enqueue(tx, message, SystemClock().now()) for message in messages]
+
+
+def text(chat: int, body: str, lane: Lane = Lane.INTERACTIVE) -> Outgoing:
+    return Outgoing(chat_id=chat, method="sendMessage", params={"text": body}, lane=lane)
+
+
+def bot_texts(emulator: BotApiEmulator, chat: int) -> list[str]:
+    return [m.text or "" for m in emulator.chat(chat) if m.from_bot]
+
+
+async def test_every_queued_message_arrives_once_in_order(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    sender = make_sender(db, telegram_bot, chat_interval=0.05)
+    await sender.start()
+    await queue(db, *(text(chat, f"{chat}-{n}") for n in range(3) for chat in CHATS[:10]))
+    sender.wake()
+    await sender.drain()
+    await sender.stop()
+    for chat in CHATS[:10]:
+        assert bot_texts(emulator, chat) == [f"{chat}-0", f"{chat}-1", f"{chat}-2"]
+
+
+async def test_pacing_keeps_telegrams_limits_without_a_single_429(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.set_limits(enabled=True, per_second=30, per_chat_per_second=1)
+    sender = make_sender(db, telegram_bot)
+    await queue(db, *(text(chat, "hello") for chat in CHATS))  # 60 chats: a 2 s burst at 30/s
+    await queue(db, *(text(CHATS[0], f"again {n}") for n in range(3)))  # one chat: 1 a second
+    started = time.monotonic()
+    await sender.start()
+    await sender.drain()
+    await sender.stop()
+    assert emulator.stats.too_many_requests == 0
+    assert sender.stats.sent == 63
+    assert time.monotonic() - started >= 3.0  # the three extra messages to one chat are spaced
+    assert bot_texts(emulator, CHATS[0]) == ["hello", "again 0", "again 1", "again 2"]
+
+
+async def test_429s_are_waited_out_and_nothing_is_lost_or_doubled(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.set_limits(enabled=True, per_second=10, per_chat_per_second=1)
+    sender = make_sender(db, telegram_bot, per_second=100)  # faster than this Telegram allows
+    await queue(db, *(text(chat, "burst") for chat in CHATS[:40]))
+    await sender.start()
+    await sender.drain(timeout=60)
+    await sender.stop()
+    assert emulator.stats.too_many_requests > 0
+    assert sender.stats.too_many_requests == emulator.stats.too_many_requests
+    assert all(bot_texts(emulator, chat) == ["burst"] for chat in CHATS[:40])
+
+
+async def test_server_errors_are_retried_with_backoff(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.fail_next("sendMessage", status=502, times=3)
+    sender = make_sender(db, telegram_bot)
+    [row] = await queue(db, text(CHATS[0], "after three 502s"))
+    await sender.start()
+    await sender.drain()
+    await sender.stop()
+    assert bot_texts(emulator, CHATS[0]) == ["after three 502s"]
+    async with db.transaction() as tx:
+        sent = await tx.outbox.by_id(row)
+    assert sent is not None and sent.status == "sent" and sent.attempts == 4
+
+
+async def test_a_timeout_is_retried(emulator: BotApiEmulator, telegram_bot: Bot, db: Database) -> None:
+    emulator.stall_next("sendMessage", seconds=2.0)  # the client gives up after 1 s
+    sender = make_sender(db, telegram_bot)
+    [row] = await queue(db, text(CHATS[0], "slow network"))
+    await sender.start()
+    await sender.drain()
+    await sender.stop()
+    async with db.transaction() as tx:
+        sent = await tx.outbox.by_id(row)
+    assert sent is not None and sent.status == "sent" and sent.attempts == 2
+    # Like Telegram, the stalled request may still land: delivery after a timeout is at least once.
+    await asyncio.sleep(1.2)
+    assert 1 <= bot_texts(emulator, CHATS[0]).count("slow network") <= 2
+
+
+async def test_calls_that_keep_failing_give_up_after_the_last_attempt(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.fail_next("sendMessage", status=500, times=10)
+    sender = make_sender(db, telegram_bot, max_attempts=3)
+    [row] = await queue(db, text(CHATS[0], "never"))
+    await sender.start()
+    await sender.drain()
+    await sender.stop()
+    async with db.transaction() as tx:
+        failed = await tx.outbox.by_id(row)
+    assert failed is not None and failed.status == "failed" and failed.attempts == 3
+    assert bot_texts(emulator, CHATS[0]) == []
+
+
+async def test_a_blocked_chat_is_marked_unreachable_and_left_alone(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    blocked, other = CHATS[0], CHATS[1]
+    async with db.transaction() as tx:
+        driver = await tx.drivers.add(blocked, blocked, "Blocked", SystemClock().now())
+    emulator.block_chat(blocked)
+    sender = make_sender(db, telegram_bot)
+    await queue(db, text(blocked, "one"), text(blocked, "two"), text(other, "fine"))
+    await sender.start()
+    await sender.drain()
+    await queue(db, text(blocked, "three"))
+    sender.wake()
+    await sender.drain()
+    await sender.stop()
+    assert emulator.stats.forbidden == 1  # one refusal, then the sender stopped trying
+    assert bot_texts(emulator, other) == ["fine"]
+    async with db.transaction() as tx:
+        marked = await tx.drivers.by_id(driver)
+        counts = await tx.outbox.counts()
+        assert await tx.chats.unreachable() == {blocked}
+    assert marked is not None and not marked.reachable
+    assert counts == {"sent": 1, "failed": 1, "dropped": 2}
+
+
+async def test_an_edit_waits_for_its_message_and_an_unchanged_edit_counts_as_sent(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    chat = CHATS[0]
+    keyboard = {"inline_keyboard": [[{"text": "Accept", "callback_data": "v1:a:1"}]]}
+    [original] = await queue(
+        db,
+        Outgoing(chat_id=chat, method="sendMessage", params={"text": "Offer #1", "reply_markup": keyboard}),
+    )
+    taken = Outgoing(chat_id=chat, method="editMessageText", params={"text": "Taken"}, edit_of=original)
+    [first_edit, second_edit] = await queue(db, taken, taken)
+    sender = make_sender(db, telegram_bot, chat_interval=0.05)
+    await sender.start()
+    await sender.drain()
+    await sender.stop()
+    [message] = emulator.chat(chat)
+    assert message.text == "Taken" and message.edited and message.inline_keyboard == []
+    async with db.transaction() as tx:
+        rows = [await tx.outbox.by_id(row) for row in (original, first_edit, second_edit)]
+    assert [row.status for row in rows if row] == ["sent", "sent", "sent"]
+    assert {row.message_id for row in rows if row} == {message.message_id}
+
+
+async def test_interactive_replies_overtake_a_bulk_fan_out(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.set_limits(enabled=True, per_second=30)
+    sender = make_sender(db, telegram_bot)
+    await queue(db, *(text(chat, "bulk", Lane.BULK) for chat in CHATS[1:]))
+    await sender.start()
+    await asyncio.sleep(0.2)
+    [reply] = await queue(db, text(CHATS[0], "your answer"))
+    sender.wake()
+    await emulator.wait_for_message(CHATS[0], "your answer")
+    bulk_done = sum(1 for chat in CHATS[1:] if bot_texts(emulator, chat))
+    await sender.drain()
+    await sender.stop()
+    assert bulk_done < len(CHATS) // 2
+    assert sender.stats.latencies[reply] < 1.0
+
+
+async def test_messages_queued_before_a_restart_are_sent_after_it(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.set_limits(enabled=True, per_second=30)
+    first = make_sender(db, telegram_bot)
+    await queue(db, *(text(chat, "survives") for chat in CHATS))
+    await first.start()
+    await asyncio.sleep(0.5)
+    await first.stop()  # a stop with most of the fan-out still queued
+    assert 0 < first.stats.sent < len(CHATS)
+    second = make_sender(db, telegram_bot)
+    await second.start()
+    await second.drain()
+    await second.stop()
+    assert first.stats.sent + second.stats.sent == len(CHATS)
+    assert all(bot_texts(emulator, chat) == ["survives"] for chat in CHATS)
