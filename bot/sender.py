@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from typing import Any
 
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
+from telegram.warnings import PTBUserWarning
 
 from dispatch.clock import Clock
 from dispatch.outbox import Verdict, backoff_seconds, judge_bad_request, should_give_up
@@ -24,6 +25,8 @@ from storage.records import OutboxMessage
 
 log = logging.getLogger(__name__)
 
+# PTB 22's documented opt-in to its next major version: retry_after as a timedelta, not an int.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 # The outbox makes every Bot API call by its method name; PTB would rather see its typed helpers.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
@@ -67,9 +70,7 @@ def _file_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _retry_after_seconds(error: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the int will become a timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        retry_after = error.retry_after
+    retry_after = error.retry_after
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 

@@ -38,7 +38,7 @@ def test_settings_come_from_a_dotenv_file(tmp_path: pytest.TempPathFactory) -> N
 
 
 def test_a_missing_token_is_named() -> None:
-    with pytest.raises(ConfigError, match="^configuration error: TELEGRAM_BOT_TOKEN is missing$"):
+    with pytest.raises(ConfigError, match=r"^configuration error: TELEGRAM_BOT_TOKEN is missing$"):
         load_settings()
 
 

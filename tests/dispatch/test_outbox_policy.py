@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from dispatch.outbox import Lane, Outgoing, Verdict, backoff_seconds, judge_bad_request, should_give_up
@@ -30,7 +31,7 @@ def test_backoff_doubles_and_stops_at_the_cap() -> None:
     delays = [backoff_seconds(attempt, jitter=0) for attempt in range(1, 10)]
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
     assert max(delays) == 60.0
-    assert all(later >= earlier for earlier, later in zip(delays, delays[1:], strict=False))
+    assert all(later >= earlier for earlier, later in itertools.pairwise(delays))
 
 
 def test_backoff_jitter_stays_within_a_fifth() -> None:
