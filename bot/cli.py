@@ -1,4 +1,4 @@
-"""The `storerun` command: run the bot, upgrade the database, seed areas and stores, play in the sandbox."""
+"""The `storerun` command: run the bot, upgrade the database, seed the pilot, try it in the sandbox."""
 
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox", help="the bot and a Telegram emulator on loopback, no token needed"
     )
-    sandbox.add_argument("--port", type=int, default=8081, help="emulator port (default 8081)")
+    sandbox.add_argument("--port", type=int, default=8081, help="emulator port (default 8081; 0 picks one)")
+    sandbox.add_argument("--once", action="store_true", help="play a short scripted visit, print it, exit")
     return top
 
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         elif arguments.command == "sandbox":
             from sandbox.run import run_sandbox
 
-            asyncio.run(run_sandbox(port=arguments.port))
+            asyncio.run(run_sandbox(port=arguments.port, once=arguments.once))
     except (ConfigError, SeedError) as error:
         print(f"storerun: {error}", file=sys.stderr)
         return 2
