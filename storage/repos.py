@@ -217,17 +217,17 @@ class Offers(_Repo):
         from_status: str,
         to_status: str,
         *,
-        holder_id: int | None = None,
+        held_by: int | None = None,
         **values: Any,
     ) -> bool:
         """The one conditional write behind every lifecycle step (DESIGN.md, rule 1).
 
         Moves the offer from `from_status` to `to_status` only if it is still in `from_status`
-        (and held by `holder_id` when given); False means a race was lost or it was already done.
+        (and held by `held_by` when given); False means a race was lost or it was already done.
         """
         conditions = [schema.offers.c.id == offer_id, schema.offers.c.status == from_status]
-        if holder_id is not None:
-            conditions.append(schema.offers.c.holder_id == holder_id)
+        if held_by is not None:
+            conditions.append(schema.offers.c.holder_id == held_by)
         statement = update(schema.offers).where(and_(*conditions)).values(status=to_status, **values)
         return (await self.connection.execute(statement)).rowcount == 1
 
