@@ -212,7 +212,10 @@ class OutboxSender:
                     self._idle.set()
                 await self._wait_for_wake(wait)
                 continue
-            self._next_slot = max(now, self._next_slot) + 1.0 / self.limits.per_second
+            # Slots follow a fixed grid while busy, so the event loop's small lateness does not add
+            # up over a long fan-out; after an idle spell the grid starts again from now.
+            interval = 1.0 / self.limits.per_second
+            self._next_slot = (self._next_slot if now - self._next_slot < interval else now) + interval
             self._begin(row, now)
 
     async def _wait_for_wake(self, timeout: float) -> None:
