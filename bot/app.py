@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -23,8 +24,10 @@ from bot import handlers, texts
 from bot.config import Settings
 from bot.handlers import Context
 from bot.sender import OutboxSender, SenderLimits
+from bot.texts import TelegramMessages
 from dispatch.clock import Clock, SystemClock
-from dispatch.dispatcher import Dispatch
+from dispatch.dispatcher import Dispatch, Rules
+from dispatch.timers import Timers
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -61,11 +64,23 @@ def build_application(settings: Settings) -> StorerunApplication:
         .build()
     )
     application.add_handler(TypeHandler(Update, handlers.on_any_update), group=-1)
-    application.add_handler(CommandHandler(["start", "help"], handlers.on_help))
-    application.add_handler(
-        MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, handlers.on_unknown_text)
-    )
-    application.add_handler(CallbackQueryHandler(handlers.on_stale_button))
+    commands = {
+        "start": handlers.on_start,
+        "help": handlers.on_help,
+        "online": handlers.on_online,
+        "offline": handlers.on_offline,
+        "status": handlers.on_status,
+        "myoffers": handlers.on_my_offers,
+        "newoffer": handlers.on_new_offer,
+    }
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    fresh = ~filters.UpdateType.EDITED
+    application.add_handler(MessageHandler(filters.CONTACT & fresh, handlers.on_contact))
+    application.add_handler(MessageHandler(filters.PHOTO & fresh, handlers.on_photo))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & fresh, handlers.on_text))
+    application.add_handler(MessageHandler(filters.ALL & fresh, handlers.on_unknown_text))
     application.add_error_handler(handlers.on_error)
     return application
 
@@ -89,9 +104,22 @@ class StorerunBot:
                 concurrency=settings.outbox_concurrency,
             ),
         )
+        self.timers = Timers()
         self.dispatch = Dispatch(
-            self.db, self.clock, admin_ids=settings.admin_ids, on_commit=self.sender.wake
+            self.db,
+            self.clock,
+            TelegramMessages(),
+            rules=Rules(
+                wave_size=settings.wave_size,
+                wave_interval=timedelta(seconds=settings.wave_interval_seconds),
+                acceptance_window=timedelta(seconds=settings.acceptance_window_seconds),
+                max_offers_held=settings.max_offers_held,
+            ),
+            admin_ids=settings.admin_ids,
+            on_commit=self.sender.wake,
+            deadlines=self.timers,
         )
+        self.timers.bind(self.dispatch)
         self.application.bot_data["storerun"] = self
         self._stop_requested = asyncio.Event()
 
@@ -103,6 +131,7 @@ class StorerunBot:
             [BotCommand(name, about) for name, about in texts.COMMANDS]
         )
         await self.sender.start()
+        await self.timers.start()
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(
@@ -120,6 +149,7 @@ class StorerunBot:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
+        self.timers.stop()
         await self.sender.stop()
         await self.application.shutdown()
         await self.db.close()

@@ -8,11 +8,17 @@ from typing import TYPE_CHECKING, cast
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
-from bot import texts
+from bot import keyboards, texts
+from bot.callbacks import Act, Button
+from dispatch.drivers import Availability, Enrollment
+from dispatch.offers import Code
+from dispatch.orders import OrderLineError, example_line, parse_order_line
 from dispatch.outbox import Outgoing
+from dispatch.views import FailReason
 
 if TYPE_CHECKING:
     from bot.app import StorerunBot
+    from dispatch.dispatcher import Dispatch
 
 log = logging.getLogger(__name__)
 
@@ -26,41 +32,256 @@ class Context(
     def storerun(self) -> StorerunBot:
         return cast("StorerunBot", self.application.bot_data["storerun"])
 
+    @property
+    def dispatch(self) -> Dispatch:
+        return self.storerun.dispatch
 
-def reply(update: Update, text: str) -> Outgoing:
-    """A plain text answer to the chat an update came from."""
+
+def reply(update: Update, text: str, markup: dict[str, object] | None = None) -> Outgoing:
+    """A text answer to the chat an update came from."""
     assert update.effective_chat is not None
-    return Outgoing(chat_id=update.effective_chat.id, method="sendMessage", params={"text": text})
+    params: dict[str, object] = {"text": text}
+    if markup is not None:
+        params["reply_markup"] = markup
+    return Outgoing(chat_id=update.effective_chat.id, method="sendMessage", params=params)
+
+
+def _arguments(update: Update) -> str:
+    """What follows the command on its line (`/newoffer store=… pay=…`)."""
+    text = update.effective_message.text if update.effective_message else None
+    return (text or "").partition(" ")[2].strip()
+
+
+# --- every update ---
 
 
 async def on_any_update(update: Update, context: Context) -> None:
     """Apply each update once: a repeated update id stops here and changes nothing."""
     chat_id = update.effective_chat.id if update.effective_chat else None
-    if not await context.storerun.dispatch.first_sight(update.update_id, chat_id):
+    if not await context.dispatch.first_sight(update.update_id, chat_id):
         log.info("update %s was already applied; ignored", update.update_id)
         raise ApplicationHandlerStop
     if chat_id is not None:
         context.storerun.sender.chat_reachable_again(chat_id)
 
 
-async def on_help(update: Update, context: Context) -> None:
-    """/start and /help: tell the person what they can do, by their roles."""
+# --- commands ---
+
+
+async def on_start(update: Update, context: Context) -> None:
+    """/start: a stranger is welcomed and offered the areas; everyone else gets their help."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
-    person = await context.storerun.dispatch.who_is(user.id, chat.id)
-    await context.storerun.dispatch.send(reply(update, texts.help_for(person, user.first_name)))
+    person = await context.dispatch.who_is(user.id, chat.id)
+    if not person.is_unknown:
+        await context.dispatch.send(reply(update, texts.help_for(person, user.first_name)))
+        return
+    areas = await context.dispatch.drivers.areas()
+    welcome = texts.WELCOME.format(name=texts.first_name(user.first_name))
+    if not areas:
+        await context.dispatch.send(reply(update, f"{welcome}\n\n{texts.NO_AREAS}"))
+        return
+    text = f"{welcome}\n\n{texts.PICK_AREA}\n\n{texts.STORE_STAFF_HINT}"
+    await context.dispatch.send(reply(update, text, keyboards.areas(areas)))
+
+
+async def on_help(update: Update, context: Context) -> None:
+    """/help: tell the person what they can do, by their roles."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    person = await context.dispatch.who_is(user.id, chat.id)
+    await context.dispatch.send(reply(update, texts.help_for(person, user.first_name)))
+
+
+async def _set_online(update: Update, context: Context, online: bool) -> str:
+    assert update.effective_user is not None
+    outcome, driver = await context.dispatch.drivers.set_online(update.effective_user.id, online)
+    if outcome is Availability.NOT_APPROVED and driver is not None:
+        text = texts.driver_standing(driver)
+        await context.dispatch.send(reply(update, text))
+        return text
+    text = texts.AVAILABILITY[outcome]
+    markup = (
+        keyboards.availability(online) if outcome in (Availability.ONLINE, Availability.OFFLINE) else None
+    )
+    await context.dispatch.send(reply(update, text, markup))
+    return text
+
+
+async def on_online(update: Update, context: Context) -> None:
+    """/online: an approved driver starts getting offers."""
+    await _set_online(update, context, True)
+
+
+async def on_offline(update: Update, context: Context) -> None:
+    """/offline: the driver stops getting offers."""
+    await _set_online(update, context, False)
+
+
+async def on_status(update: Update, context: Context) -> None:
+    """/status: areas, online state, held offers, today's deliveries and pay."""
+    assert update.effective_user is not None
+    status = await context.dispatch.drivers.status(update.effective_user.id)
+    if status is None:
+        await context.dispatch.send(reply(update, texts.NOT_A_DRIVER))
+        return
+    markup = keyboards.availability(status.driver.online) if status.driver.status == "approved" else None
+    await context.dispatch.send(reply(update, texts.status_text(status), markup))
+
+
+async def on_my_offers(update: Update, context: Context) -> None:
+    """/myoffers: each held offer with the buttons for its next step."""
+    assert update.effective_user is not None
+    if await context.dispatch.offers.show_held(update.effective_user.id) == 0:
+        await context.dispatch.send(reply(update, texts.NO_OFFERS_HELD))
+
+
+async def on_new_offer(update: Update, context: Context) -> None:
+    """/newoffer store=… packages=… pay=… window=… zone=… ref=… address="…": an admin creates an offer."""
+    user = update.effective_user
+    assert user is not None
+    if user.id not in context.dispatch.admin_ids:
+        await context.dispatch.send(reply(update, texts.NOT_ALLOWED))
+        return
+    try:
+        line = parse_order_line(_arguments(update))
+    except OrderLineError as error:
+        problems = "\n".join(f"• {problem}" for problem in error.problems)
+        await context.dispatch.send(
+            reply(update, texts.OFFER_PROBLEMS.format(problems=problems, example=error.example))
+        )
+        return
+    assert line.store is not None
+    created = await context.dispatch.offers.create(line, store_code=line.store, created_by=user.id)
+    if created.view is None:
+        problems = "\n".join(f"• {problem}" for problem in created.problems)
+        text = texts.OFFER_PROBLEMS.format(problems=problems, example=example_line())
+        await context.dispatch.send(reply(update, text))
+
+
+# --- messages that answer a question the bot asked ---
+
+
+async def on_contact(update: Update, context: Context) -> None:
+    """A shared phone finishes a driver's application."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or message.contact is None or user is None:
+        return
+    if message.contact.user_id not in (None, user.id):
+        await context.dispatch.send(reply(update, texts.SHARE_OWN_PHONE))
+        return
+    await _finish_application(update, context, message.contact.phone_number)
+
+
+async def _finish_application(update: Update, context: Context, phone: str | None) -> None:
+    assert update.effective_user is not None
+    outcome = await context.dispatch.drivers.finish_application(update.effective_user.id, phone)
+    if outcome is Enrollment.APPLIED:
+        await context.dispatch.send(reply(update, texts.APPLIED, keyboards.remove_reply_keyboard()))
+    else:
+        await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD, keyboards.remove_reply_keyboard()))
+
+
+async def on_text(update: Update, context: Context) -> None:
+    """Typed text: the answer to what the bot asked (phone step, pickup code), or a pointer to /help."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or message.text is None or user is None:
+        return
+    prompt = await context.dispatch.drivers.prompt_of(user.id)
+    if prompt == "phone":
+        if message.text.strip() == keyboards.SKIP:
+            await _finish_application(update, context, None)
+        else:
+            await context.dispatch.send(reply(update, texts.PHONE_OR_SKIP, keyboards.ask_phone()))
+        return
+    if prompt == "code":
+        outcome = await context.dispatch.offers.enter_code(user.id, message.text)
+        if outcome in texts.CODE_ANSWERS:
+            await context.dispatch.send(reply(update, texts.CODE_ANSWERS[outcome]))
+        elif outcome is Code.NOT_EXPECTED:
+            await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
+        return
+    await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
+
+
+async def on_photo(update: Update, context: Context) -> None:
+    """A photo after a delivery is kept as proof."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or not message.photo or user is None:
+        return
+    if await context.dispatch.offers.add_proof(user.id, message.photo[-1].file_id) is None:
+        await context.dispatch.send(reply(update, texts.PHOTO_NOT_EXPECTED))
+
+
+# --- buttons ---
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """Any inline button: parsed into a typed Button, checked against the database by the domain."""
+    query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+    if query is None or user is None or chat is None:
+        return
+    button = Button.parse(query.data)
+    if button is None:
+        await query.answer(texts.STALE_BUTTON)
+        return
+    answer = await _press(button, update, context)
+    await query.answer(answer)
+
+
+async def _press(button: Button, update: Update, context: Context) -> str:
+    """Carry out one pressed button; returns the short answer shown to the person."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    offers, drivers = context.dispatch.offers, context.dispatch.drivers
+    match button.act:
+        case Act.ACCEPT:
+            return texts.PRESS_ANSWERS[await offers.accept(button.subject, user.id)]
+        case Act.DECLINE:
+            return texts.PRESS_ANSWERS[await offers.decline(button.subject, user.id)]
+        case Act.PICKUP:
+            return texts.PRESS_ANSWERS[await offers.start_pickup(button.subject, user.id)]
+        case Act.RELEASE:
+            return texts.PRESS_ANSWERS[await offers.release(button.subject, user.id)]
+        case Act.DELIVERED:
+            return texts.PRESS_ANSWERS[await offers.deliver(button.subject, user.id)]
+        case Act.CANT_DELIVER:
+            return texts.PRESS_ANSWERS[await offers.ask_reason(button.subject, user.id)]
+        case Act.REASON:
+            try:
+                reason = FailReason(button.arg or "")
+            except ValueError:
+                return texts.STALE_BUTTON
+            return texts.PRESS_ANSWERS[await offers.fail(button.subject, user.id, reason)]
+        case Act.REOPEN:
+            return texts.PRESS_ANSWERS[await offers.reopen(button.subject, user.id)]
+        case Act.APPROVE | Act.REJECT:
+            approve = button.act is Act.APPROVE
+            decision = await drivers.decide(button.subject, user.id, user.first_name, approve)
+            return texts.DECISION_ANSWERS[decision]
+        case Act.ONLINE | Act.OFFLINE:
+            return await _set_online(update, context, button.act is Act.ONLINE)
+        case Act.AREA:
+            outcome = await drivers.choose_area(
+                user.id, chat.id, user.full_name, user.username, button.subject
+            )
+            if outcome is Enrollment.ASK_PHONE:
+                area = next((a for a in await drivers.areas() if a.id == button.subject), None)
+                text = texts.ASK_PHONE.format(area=area.name if area else "your area")
+                await context.dispatch.send(reply(update, text, keyboards.ask_phone()))
+                return texts.AREA_CHOSEN
+            return texts.ENROLLMENT[outcome]
+    return texts.STALE_BUTTON
+
+
+# --- the rest ---
 
 
 async def on_unknown_text(update: Update, context: Context) -> None:
-    """Anything typed that no journey expects."""
-    await context.storerun.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
-
-
-async def on_stale_button(update: Update, context: Context) -> None:
-    """A button no handler knows: an old message, or data that was tampered with."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(texts.STALE_BUTTON)
+    """Anything else a person sends."""
+    await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -71,6 +292,6 @@ async def on_error(update: object, context: Context) -> None:
             if update.callback_query is not None:
                 await update.callback_query.answer(texts.SOMETHING_WENT_WRONG)
             else:
-                await context.storerun.dispatch.send(reply(update, texts.SOMETHING_WENT_WRONG))
+                await context.dispatch.send(reply(update, texts.SOMETHING_WENT_WRONG))
         except Exception:
             log.exception("could not tell the person about the failure")

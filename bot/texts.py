@@ -1,12 +1,27 @@
-"""Every text the bot shows, in one place."""
+"""Every text the bot shows, in one place, and the messages the domain asks for (dispatch.messages)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from bot import keyboards
 from dispatch.dispatcher import Person
+from dispatch.drivers import Availability, Decision, DriverStatus, Enrollment
+from dispatch.localtime import show_time, show_window
+from dispatch.messages import Params
+from dispatch.offers import Code, Press
+from dispatch.orders import format_pay
+from dispatch.views import DayTally, FailReason, OfferView
+from storage.records import Area, Driver
 
 COMMANDS: list[tuple[str, str]] = [
     ("start", "Start here"),
     ("help", "What you can do"),
+    ("status", "Drivers: your day and your offers"),
+    ("online", "Drivers: start getting offers"),
+    ("offline", "Drivers: stop getting offers"),
+    ("myoffers", "Drivers: the offers you hold"),
+    ("newoffer", "Admins: create an offer"),
 ]
 
 WELCOME = (
@@ -14,40 +29,291 @@ WELCOME = (
     "(Las Vegas), Chandler and Tysons Corner: pick up a packed order at the store, "
     "deliver it nearby, get paid per order."
 )
-UNKNOWN_PERSON = (
-    "Driver sign-up opens here soon. Store staff: open the invite link your program admin sent you."
-)
+PICK_AREA = "Want to drive with us? Pick your area:"
+NO_AREAS = "Driver sign-up is closed right now: no area is taking drivers. Please check back later."
+STORE_STAFF_HINT = "Store staff: open the invite link your program admin sent you."
+ASK_PHONE = "Got it: {area}. Share your phone so stores can reach you at pickup, or skip."
+APPLIED = "Thanks! Your application is with our admins. I'll message you here when it's decided."
+ALREADY_APPLIED = "You've already applied. I'll message you here when an admin decides."
+NO_SUCH_AREA = "That area isn't taking drivers right now. Pick another one."
 DRIVER_BY_STATUS = {
     "pending": "Your driver application is waiting for an admin. I'll tell you here when it's decided.",
     "approved": "You're an approved driver. Offers arrive here with Accept and Decline buttons.",
     "suspended": "Your driver account is suspended, so you get no offers. Ask your program admin.",
-    "rejected": "Your driver application was not accepted. Ask your program admin if this is wrong.",
+    "rejected": "Your driver application was not accepted, so you get no offers. Ask your program admin if this is wrong.",
 }
+DRIVER_COMMANDS = "/online, /offline · /status: your day · /myoffers: the offers you hold"
 STAFF = (
     "You're staff of {stores}. I'll tell you here when a driver accepts, picks up and delivers your orders."
 )
 ADMIN = "You're a storerun admin."
+ADMIN_COMMANDS = (
+    "Admin commands:\n/newoffer store=FS-ZARA packages=2 pay=18.50 window=14:00-14:30 zone=89109 "
+    'ref=A123 address="…" [date=YYYY-MM-DD] [deliver_by=HH:MM]'
+)
 HELP_FOOTER = "/help shows this again."
 NOT_UNDERSTOOD = "Sorry, I didn't get that. /help shows what you can do."
 STALE_BUTTON = "This button is no longer active."
+NOT_ALLOWED = "Sorry, that's only for admins."
+NOT_A_DRIVER = "You're not a driver yet. Send /start to sign up."
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on our side. Please try again in a minute."
+NO_OFFERS_HELD = "You hold no offers right now."
+OFFER_PROBLEMS = "I couldn't create that offer:\n{problems}\n\nA correct line looks like:\n{example}"
+SHARE_OWN_PHONE = "Please share your own phone number with the button below, or tap Skip."
+PHONE_OR_SKIP = "Tap Share my phone below, or Skip."
+AREA_CHOSEN = "Area saved."
+PHOTO_NOT_EXPECTED = "Thanks, but I wasn't expecting a photo. /myoffers shows your offers."
+
+PRESS_ANSWERS = {
+    Press.AWARDED: "It's yours!",
+    Press.ALREADY_YOURS: "It's already yours.",
+    Press.TAKEN: "Someone else took this one.",
+    Press.EXPIRED: "This offer has expired.",
+    Press.CANCELLED: "This offer was cancelled.",
+    Press.NOT_YOURS: "This offer wasn't sent to you.",
+    Press.NOT_OPEN: "This offer is no longer open.",
+    Press.DECLINED: "Declined. You won't get this one again.",
+    Press.DECLINED_BEFORE: "You declined this one.",
+    Press.FULL: "You already hold as many offers as you can. Finish one first.",
+    Press.NOT_APPROVED: "Your account can't take offers right now.",
+    Press.TYPE_CODE: "Type the pickup code.",
+    Press.LOCKED: "Pickup is locked for this offer. An admin will contact you.",
+    Press.DELIVERED: "Delivered. Thank you!",
+    Press.CHOOSE_REASON: "Why can't it be delivered?",
+    Press.RETURNING: "Noted. Please bring it back to the store.",
+    Press.RELEASED: "Released. It's offered to other drivers.",
+    Press.DONE: "That's already done.",
+    Press.NOT_ADMIN: NOT_ALLOWED,
+    Press.REOPENED: "Offered again.",
+}
+CODE_ANSWERS = {
+    Code.MALFORMED: "The pickup code is 4 digits, like 0427. Type it again.",
+    Code.LOCKED: "Pickup is locked for this offer after too many wrong codes. An admin will contact you.",
+}
+DECISION_ANSWERS = {
+    Decision.APPROVED: "Approved.",
+    Decision.REJECTED: "Rejected.",
+    Decision.ALREADY_DECIDED: "Another admin already decided.",
+    Decision.NO_SUCH_DRIVER: "There's no such driver.",
+    Decision.NOT_ADMIN: NOT_ALLOWED,
+}
+AVAILABILITY = {
+    Availability.ONLINE: "You're online. New offers for your area come here.",
+    Availability.OFFLINE: "You're offline. No offers until you go online again.",
+    Availability.NOT_A_DRIVER: NOT_A_DRIVER,
+}
+ENROLLMENT = {
+    Enrollment.APPLIED: APPLIED,
+    Enrollment.ALREADY_APPLIED: ALREADY_APPLIED,
+    Enrollment.NO_SUCH_AREA: NO_SUCH_AREA,
+}
 
 
 def first_name(name: str | None) -> str:
-    return (name or "there").split()[0] if (name or "").strip() else "there"
+    return (name or "").split()[0] if (name or "").strip() else "there"
 
 
 def help_for(person: Person, name: str | None) -> str:
     """What this person can do, by each role they hold."""
     parts = []
     if person.is_unknown:
-        parts += [WELCOME.format(name=first_name(name)), UNKNOWN_PERSON]
+        parts += [WELCOME.format(name=first_name(name)), STORE_STAFF_HINT]
     if person.driver is not None:
         parts.append(DRIVER_BY_STATUS.get(person.driver.status, DRIVER_BY_STATUS["pending"]))
+        if person.driver.status == "approved":
+            parts.append(DRIVER_COMMANDS)
     if person.stores:
         names = ", ".join(f"{store.name} ({store.code})" for store in person.stores)
         parts.append(STAFF.format(stores=names))
     if person.is_admin:
-        parts.append(ADMIN)
+        parts += [ADMIN, ADMIN_COMMANDS]
     parts.append(HELP_FOOTER)
     return "\n\n".join(parts)
+
+
+def driver_standing(driver: Driver) -> str:
+    """Why a driver who is not approved gets no offers."""
+    return DRIVER_BY_STATUS.get(driver.status, DRIVER_BY_STATUS["pending"])
+
+
+def _title(view: OfferView) -> str:
+    return f"#{view.offer.id} · {view.store.name} · {format_pay(view.offer.pay_cents)}"
+
+
+def _where(view: OfferView) -> str:
+    return f"{view.store.name}, {view.store.location}" if view.store.location else view.store.name
+
+
+def _window(view: OfferView) -> str:
+    return show_window(view.offer.pickup_start, view.offer.pickup_end, view.tz)
+
+
+def _packages(count: int) -> str:
+    return f"{count} package" + ("" if count == 1 else "s")
+
+
+def status_text(status: DriverStatus) -> str:
+    """/status: areas, online state, held offers, today's tally."""
+    driver = status.driver
+    lines = [
+        f"{'🟢 Online' if driver.online else '⚪ Offline'} · {', '.join(area.name for area in status.areas) or 'no area'}"
+    ]
+    if driver.status != "approved":
+        lines.append(driver_standing(driver))
+    for view in status.held:
+        state = "picked up" if view.offer.status == "picked_up" else "to pick up"
+        lines.append(f"Holding #{view.offer.id} {view.store.name}, pickup {_window(view)} ({state})")
+    if not status.held:
+        lines.append("Holding no offers.")
+    lines.append(f"Today: {status.today.deliveries} deliveries · {format_pay(status.today.pay_cents)}")
+    return "\n".join(lines)
+
+
+def application_text(driver: Driver, areas: Sequence[Area]) -> str:
+    handle = f" (@{driver.username})" if driver.username else ""
+    return (
+        f"🧾 New driver #{driver.id}: {driver.name}{handle}\n"
+        f"Area: {', '.join(area.name for area in areas) or '—'}\n"
+        f"Phone: {driver.phone or 'not shared'}"
+    )
+
+
+class TelegramMessages:
+    """The domain's messages (dispatch.messages.Messages) as Bot API parameters."""
+
+    def application_card(self, driver: Driver, areas: Sequence[Area]) -> Params:
+        return {"text": application_text(driver, areas), "reply_markup": keyboards.application(driver.id)}
+
+    def application_decided(self, driver: Driver, approved: bool, admin_name: str) -> Params:
+        verdict = f"✅ Approved by {admin_name}" if approved else f"❌ Rejected by {admin_name}"
+        return {"text": f"{application_text(driver, [])}\n{verdict}"}
+
+    def you_are_approved(self) -> Params:
+        return {
+            "text": "🎉 You're approved! Go online to start getting offers.",
+            "reply_markup": keyboards.availability(online=False),
+        }
+
+    def you_are_rejected(self) -> Params:
+        return {
+            "text": "Sorry, your driver application was not accepted. Ask your program admin if this is wrong."
+        }
+
+    def offer_copy(self, view: OfferView) -> Params:
+        expires = show_time(view.offer.expires_at, view.tz) if view.offer.expires_at else "taken"
+        text = (
+            f"📦 New offer {_title(view)}\n"
+            f"Pick up at {_where(view)}\n"
+            f"{_packages(view.offer.packages)} → zone {view.offer.zone}\n"
+            f"Pickup {_window(view)}\n"
+            f"Offer stands until {expires}"
+        )
+        return {"text": text, "reply_markup": keyboards.offer(view.offer.id)}
+
+    def copy_taken(self, view: OfferView) -> Params:
+        return {"text": f"Offer {_title(view)}: taken by another driver."}
+
+    def copy_declined(self, view: OfferView) -> Params:
+        return {"text": f"Offer {_title(view)}: declined."}
+
+    def copy_expired(self, view: OfferView) -> Params:
+        return {"text": f"Offer {_title(view)}: expired."}
+
+    def copy_cancelled(self, view: OfferView) -> Params:
+        return {"text": f"Offer {_title(view)}: cancelled."}
+
+    def job_card(self, view: OfferView) -> Params:
+        text = (
+            f"✅ It's yours: {_title(view)}\n"
+            f"Pick up at {_where(view)}\n"
+            f"Pickup {_window(view)} · {_packages(view.offer.packages)} → zone {view.offer.zone}\n"
+            f'At the counter say: "storerun pickup for order {view.offer.ref}". '
+            f"The store gives you a 4-digit code: press Confirm pickup and type it."
+        )
+        return {"text": text, "reply_markup": keyboards.job(view.offer.id)}
+
+    def job_released(self, view: OfferView) -> Params:
+        return {"text": f"Offer {_title(view)}: you released it. It's offered to other drivers."}
+
+    def ask_pickup_code(self, view: OfferView) -> Params:
+        return {
+            "text": f"Type the 4-digit pickup code {view.store.name} gives you for order {view.offer.ref}."
+        }
+
+    def wrong_code(self, view: OfferView, tries_left: int) -> Params:
+        tries = f"{tries_left} {'try' if tries_left == 1 else 'tries'} left"
+        return {"text": f"That code doesn't match order {view.offer.ref}. {tries}. Type it again."}
+
+    def pickup_locked(self, view: OfferView) -> Params:
+        return {
+            "text": f"🔒 Pickup of #{view.offer.id} is locked after too many wrong codes. An admin will contact you."
+        }
+
+    def job_picked_up(self, view: OfferView) -> Params:
+        return {"text": f"📦 Picked up: {_title(view)} · order {view.offer.ref}"}
+
+    def delivery_card(self, view: OfferView) -> Params:
+        deliver_by = (
+            f"\nDeliver by {show_time(view.offer.deliver_by, view.tz)}" if view.offer.deliver_by else ""
+        )
+        text = (
+            f"🚗 Deliver order {view.offer.ref} ({_packages(view.offer.packages)}) · #{view.offer.id}\n"
+            f"To: {view.offer.address}\n"
+            f"Zone {view.offer.zone}{deliver_by}"
+        )
+        return {"text": text, "reply_markup": keyboards.delivery(view.offer.id)}
+
+    def fail_reasons(self, view: OfferView) -> Params:
+        text = f"Order {view.offer.ref} to {view.offer.address}\nWhy can't it be delivered?"
+        return {"text": text, "reply_markup": keyboards.reasons(view.offer.id)}
+
+    def delivered(self, view: OfferView, today: DayTally) -> Params:
+        text = (
+            f"✅ Delivered order {view.offer.ref}. Thank you!\n"
+            f"Today: {today.deliveries} {'delivery' if today.deliveries == 1 else 'deliveries'} · "
+            f"{format_pay(today.pay_cents)}\n"
+            "If you took a photo at the door, send it now as proof (optional)."
+        )
+        return {"text": text}
+
+    def delivery_closed(self, view: OfferView) -> Params:
+        return {"text": f"✅ Delivered: order {view.offer.ref} to zone {view.offer.zone} · #{view.offer.id}"}
+
+    def returning(self, view: OfferView, reason: FailReason) -> Params:
+        text = (
+            f"↩️ Order {view.offer.ref} can't be delivered ({keyboards.REASONS[reason].lower()}).\n"
+            f"Please bring it back to {_where(view)}."
+        )
+        return {"text": text}
+
+    def proof_saved(self, view: OfferView) -> Params:
+        return {"text": f"📷 Photo saved as proof for order {view.offer.ref}."}
+
+    def admin_offer_card(self, view: OfferView) -> Params:
+        expires = show_time(view.offer.expires_at, view.tz) if view.offer.expires_at else "—"
+        text = (
+            f"🆕 Offer {_title(view)} ({view.store.code})\n"
+            f"Ref {view.offer.ref} · {_packages(view.offer.packages)} · zone {view.offer.zone}\n"
+            f"Pickup {_window(view)}\n"
+            f"Pickup code: {view.offer.pickup_code} (the store checks it at the counter)\n"
+            f"Offered to drivers until {expires}"
+        )
+        return {"text": text}
+
+    def admin_expired(self, view: OfferView) -> Params:
+        text = f"⌛ Offer {_title(view)} (ref {view.offer.ref}) expired with no driver."
+        return {"text": text, "reply_markup": keyboards.reoffer(view.offer.id)}
+
+    def admin_pickup_locked(self, view: OfferView) -> Params:
+        who = view.holder.name if view.holder else "the driver"
+        return {
+            "text": f"🔒 Offer {_title(view)} (ref {view.offer.ref}): pickup locked after wrong codes by {who}."
+        }
+
+    def admin_returned(self, view: OfferView, reason: FailReason) -> Params:
+        who = view.holder.name if view.holder else "The driver"
+        text = (
+            f"↩️ Offer {_title(view)} (ref {view.offer.ref}) can't be delivered: "
+            f"{keyboards.REASONS[reason].lower()}. {who} is bringing it back to the store."
+        )
+        return {"text": text}

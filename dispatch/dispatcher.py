@@ -5,12 +5,39 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from dispatch.clock import Clock
-from dispatch.outbox import Outgoing, enqueue
+from dispatch.messages import Messages, Params
+from dispatch.outbox import Lane, Outgoing, enqueue
 from storage.db import Database
 from storage.records import Driver, Store
 from storage.repos import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The dispatch settings (see Settings for their environment names)."""
+
+    wave_size: int = 5
+    wave_interval: timedelta = timedelta(seconds=60)
+    acceptance_window: timedelta = timedelta(seconds=600)
+    max_offers_held: int = 2
+    pickup_code_tries: int = 3
+
+
+class Deadlines(Protocol):
+    """Where the domain asks for a timer: `kind` ("wave", "expire") of an offer at a time."""
+
+    def at(self, kind: str, offer_id: int, when: datetime) -> None: ...
+
+
+class NoTimers:
+    """Deadlines that nobody runs (tools and tests that fire them by hand)."""
+
+    def at(self, kind: str, offer_id: int, when: datetime) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +61,25 @@ class Dispatch:
         self,
         db: Database,
         clock: Clock,
+        messages: Messages,
         *,
+        rules: Rules | None = None,
         admin_ids: Iterable[int] = (),
         on_commit: Callable[[], None] = lambda: None,
+        deadlines: Deadlines | None = None,
     ) -> None:
+        from dispatch.drivers import DriverDesk
+        from dispatch.offers import OfferDesk
+
         self.db = db
         self.clock = clock
+        self.messages = messages
+        self.rules = rules or Rules()
         self.admin_ids = frozenset(admin_ids)
+        self.deadlines: Deadlines = deadlines or NoTimers()
         self._on_commit = on_commit
+        self.offers = OfferDesk(self)
+        self.drivers = DriverDesk(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -49,6 +87,27 @@ class Dispatch:
         async with self.db.transaction() as tx:
             yield tx
         self._on_commit()
+
+    async def say(
+        self,
+        tx: Transaction,
+        chat_id: int,
+        params: Params,
+        *,
+        lane: Lane = Lane.INTERACTIVE,
+        method: str = "sendMessage",
+        edit_of: int | None = None,
+        notice_id: int | None = None,
+    ) -> int:
+        """Queue one message (or, with `edit_of`, an edit) in this transaction."""
+        if edit_of is not None and method == "sendMessage":
+            method = "editMessageText"
+        message = Outgoing(chat_id, method, params, lane=lane, edit_of=edit_of, notice_id=notice_id)
+        return await enqueue(tx, message, self.clock.now())
+
+    async def tell_admins(self, tx: Transaction, params: Params) -> list[int]:
+        """Queue the same message to every admin; returns the outbox ids."""
+        return [await self.say(tx, admin, params) for admin in sorted(self.admin_ids)]
 
     async def first_sight(self, update_id: int, chat_id: int | None) -> bool:
         """Claim an update id; False if it was already applied (Telegram re-sent it)."""

@@ -36,6 +36,19 @@ class Driver:
     status: str
     online: bool
     reachable: bool
+    offered: int = 0
+    accepted: int = 0
+    declined: int = 0
+    timed_out: int = 0
+    released: int = 0
+    no_shows: int = 0
+    delivered: int = 0
+    last_offered_at: datetime | None = None
+    created_at: datetime | None = None
+    enrolled_at: datetime | None = None
+    prompt: str | None = None
+    prompt_offer_id: int | None = None
+    timeouts_in_a_row: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,16 @@ class Offer:
     holder_id: int | None
     wave: int
     created_at: datetime
+    next_wave_at: datetime | None = None
+    expires_at: datetime | None = None
+    wrong_codes: int = 0
+    pickup_locked: bool = False
+    proof_file_id: str | None = None
+    failure_reason: str | None = None
+    created_by: int | None = None
+    accepted_at: datetime | None = None
+    picked_up_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +106,28 @@ class Event:
     actor: str
     kind: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One copy of an offer sent to one driver."""
+
+    id: int
+    offer_id: int
+    driver_id: int
+    chat_id: int
+    message_id: int | None
+    wave: int
+    outcome: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A message to an admin about something decided later; edited on every copy once decided."""
+
+    id: int
+    kind: str
+    subject_id: int
+    chat_id: int
+    outbox_id: int

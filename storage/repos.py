@@ -6,12 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Row, Table, and_, func, insert, select, update
+from sqlalchemy import Insert, Row, Table, and_, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema
-from storage.records import Area, Driver, Event, Offer, OutboxMessage, Store
+from storage.records import Area, Card, Driver, Event, Notice, Offer, OutboxMessage, Store
 
 T = TypeVar("T")
 
@@ -144,6 +144,78 @@ class Drivers(_Repo):
         )
         return (await self.connection.execute(statement)).rowcount == 1
 
+    async def update(self, driver_id: int, **values: Any) -> None:
+        """Set plain fields (phone, prompt, enrolled_at, …)."""
+        await self.connection.execute(
+            update(schema.drivers).where(schema.drivers.c.id == driver_id).values(**values)
+        )
+
+    async def count(self, driver_id: int, **increments: int) -> None:
+        """Add to the driver's counters, e.g. count(7, accepted=1)."""
+        values = {name: schema.drivers.c[name] + amount for name, amount in increments.items()}
+        await self.connection.execute(
+            update(schema.drivers).where(schema.drivers.c.id == driver_id).values(**values)
+        )
+
+    async def set_online(self, driver_id: int, online: bool) -> bool:
+        """Only an approved driver can be online; False if the driver is not approved."""
+        statement = (
+            update(schema.drivers)
+            .where(schema.drivers.c.id == driver_id, schema.drivers.c.status == "approved")
+            .values(online=online, timeouts_in_a_row=0)
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
+
+    async def add_area(self, driver_id: int, area_id: int) -> None:
+        statement = self._insert_ignoring_conflict(schema.driver_areas, "driver_id", "area_id").values(
+            driver_id=driver_id, area_id=area_id
+        )
+        await self.connection.execute(statement)
+
+    async def areas_of(self, driver_id: int) -> list[Area]:
+        query = (
+            select(schema.areas)
+            .join(schema.driver_areas, schema.driver_areas.c.area_id == schema.areas.c.id)
+            .where(schema.driver_areas.c.driver_id == driver_id)
+            .order_by(schema.areas.c.id)
+        )
+        return _records(Area, await self.connection.execute(query))
+
+    async def eligible_for(self, offer_id: int, area_id: int, *, max_held: int, limit: int) -> list[Driver]:
+        """The next drivers to offer this to: approved, online, reachable, in the area, not full,
+        without a live copy of it, never having declined or released it; longest-waiting first."""
+        d, n, o = schema.drivers, schema.notices, schema.offers
+        held = (
+            select(func.count())
+            .select_from(o)
+            .where(o.c.holder_id == d.c.id, o.c.status.in_(["accepted", "picked_up"]))
+            .scalar_subquery()
+        )
+        already = select(n.c.id).where(
+            n.c.offer_id == offer_id, n.c.driver_id == d.c.id, n.c.outcome.notin_(["taken", "expired"])
+        )
+        query = (
+            select(d)
+            .join(schema.driver_areas, schema.driver_areas.c.driver_id == d.c.id)
+            .where(
+                schema.driver_areas.c.area_id == area_id,
+                d.c.status == "approved",
+                d.c.online.is_(True),
+                d.c.reachable.is_(True),
+                held < max_held,
+                ~already.exists(),
+            )
+            .order_by(case((d.c.last_offered_at.is_(None), 0), else_=1), d.c.last_offered_at, d.c.id)
+            .limit(limit)
+        )
+        return _records(Driver, await self.connection.execute(query))
+
+    async def with_status(self, *statuses: str) -> list[Driver]:
+        query = (
+            select(schema.drivers).where(schema.drivers.c.status.in_(statuses)).order_by(schema.drivers.c.id)
+        )
+        return _records(Driver, await self.connection.execute(query))
+
 
 class Chats(_Repo):
     async def seen(self, chat_id: int, at: datetime) -> None:
@@ -230,6 +302,116 @@ class Offers(_Repo):
             conditions.append(schema.offers.c.holder_id == held_by)
         statement = update(schema.offers).where(and_(*conditions)).values(status=to_status, **values)
         return (await self.connection.execute(statement)).rowcount == 1
+
+    async def update(self, offer_id: int, **values: Any) -> None:
+        """Set fields that are not the status (wave times, wrong codes, proof)."""
+        await self.connection.execute(
+            update(schema.offers).where(schema.offers.c.id == offer_id).values(**values)
+        )
+
+    async def count_wrong_code(self, offer_id: int, lock_at: int) -> int:
+        """Count one wrong pickup code; the offer locks for pickup at `lock_at`. Returns the count."""
+        o = schema.offers
+        statement = (
+            update(o)
+            .where(o.c.id == offer_id)
+            .values(wrong_codes=o.c.wrong_codes + 1, pickup_locked=o.c.wrong_codes + 1 >= lock_at)
+            .returning(o.c.wrong_codes)
+        )
+        return int((await self.connection.execute(statement)).scalar_one())
+
+    async def held_by(self, driver_id: int) -> list[Offer]:
+        o = schema.offers
+        query = select(o).where(o.c.holder_id == driver_id, o.c.status.in_(["accepted", "picked_up"]))
+        return _records(Offer, await self.connection.execute(query.order_by(o.c.pickup_start, o.c.id)))
+
+    async def delivered_since(self, driver_id: int, since: datetime) -> tuple[int, int]:
+        """How many offers the driver delivered since then, and their pay in cents."""
+        o = schema.offers
+        query = select(func.count(), func.coalesce(func.sum(o.c.pay_cents), 0)).where(
+            o.c.holder_id == driver_id, o.c.status == "delivered", o.c.finished_at >= since
+        )
+        count, cents = (await self.connection.execute(query)).one()
+        return int(count), int(cents)
+
+    async def with_deadlines(self) -> list[Offer]:
+        """Open offers, whose next wave and expiry wait on timers."""
+        query = select(schema.offers).where(schema.offers.c.status == "open").order_by(schema.offers.c.id)
+        return _records(Offer, await self.connection.execute(query))
+
+
+class Notices(_Repo):
+    async def record(self, offer_id: int, driver_id: int, chat_id: int, wave: int, at: datetime) -> int:
+        """A copy of the offer going to this driver: a new notice, or a fresh start of one whose
+        copy was taken or expired earlier (the offer was released or reopened since)."""
+        n = schema.notices
+        existing = (
+            await self.connection.execute(
+                select(n.c.id).where(n.c.offer_id == offer_id, n.c.driver_id == driver_id)
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            await self.connection.execute(
+                update(n)
+                .where(n.c.id == existing)
+                .values(wave=wave, outcome="sent", message_id=None, created_at=at, chat_id=chat_id)
+            )
+            return int(existing)
+        statement = insert(n).values(
+            offer_id=offer_id, driver_id=driver_id, chat_id=chat_id, wave=wave, outcome="sent", created_at=at
+        )
+        return int((await self.connection.execute(statement.returning(n.c.id))).scalar_one())
+
+    async def of(self, offer_id: int, driver_id: int) -> Notice | None:
+        n = schema.notices
+        query = select(n).where(n.c.offer_id == offer_id, n.c.driver_id == driver_id)
+        return _record(Notice, (await self.connection.execute(query)).first())
+
+    async def for_offer(self, offer_id: int, *outcomes: str) -> list[Notice]:
+        n = schema.notices
+        query = select(n).where(n.c.offer_id == offer_id)
+        if outcomes:
+            query = query.where(n.c.outcome.in_(outcomes))
+        return _records(Notice, await self.connection.execute(query.order_by(n.c.id)))
+
+    async def set_outcome(self, notice_id: int, from_outcomes: Sequence[str], to: str) -> bool:
+        """Conditional write of a copy's outcome."""
+        n = schema.notices
+        statement = update(n).where(n.c.id == notice_id, n.c.outcome.in_(from_outcomes)).values(outcome=to)
+        return (await self.connection.execute(statement)).rowcount == 1
+
+    async def close_all(self, offer_id: int, from_outcome: str, to: str) -> list[Notice]:
+        """Move every copy in one outcome to another; returns those copies."""
+        changed = await self.for_offer(offer_id, from_outcome)
+        if changed:
+            n = schema.notices
+            await self.connection.execute(
+                update(n).where(n.c.offer_id == offer_id, n.c.outcome == from_outcome).values(outcome=to)
+            )
+        return changed
+
+    async def outbox_row(self, notice_id: int) -> int | None:
+        """The outbox row that sent (or will send) this copy, for edits."""
+        query = (
+            select(schema.outbox.c.id)
+            .where(schema.outbox.c.notice_id == notice_id, schema.outbox.c.method == "sendMessage")
+            .order_by(schema.outbox.c.id.desc())
+            .limit(1)
+        )
+        return (await self.connection.execute(query)).scalar_one_or_none()
+
+
+class Cards(_Repo):
+    async def add(self, kind: str, subject_id: int, chat_id: int, outbox_id: int, at: datetime) -> None:
+        statement = insert(schema.cards).values(
+            kind=kind, subject_id=subject_id, chat_id=chat_id, outbox_id=outbox_id, created_at=at
+        )
+        await self.connection.execute(statement)
+
+    async def of(self, kind: str, subject_id: int) -> list[Card]:
+        c = schema.cards
+        query = select(c).where(c.c.kind == kind, c.c.subject_id == subject_id).order_by(c.c.id)
+        return _records(Card, await self.connection.execute(query))
 
 
 class Outbox(_Repo):
@@ -323,3 +505,5 @@ class Transaction:
         self.events = Events(connection)
         self.offers = Offers(connection)
         self.outbox = Outbox(connection)
+        self.notices = Notices(connection)
+        self.cards = Cards(connection)

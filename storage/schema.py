@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -110,6 +111,12 @@ drivers = Table(
     Column("delivered", Integer, nullable=False, default=0),
     _when("last_offered_at"),
     _when("created_at", nullable=False),
+    # Set once the application is complete (after the optional phone step).
+    _when("enrolled_at"),
+    # What the bot is waiting for the driver to type or send: a pickup code, a proof photo.
+    Column("prompt", String(16)),
+    Column("prompt_offer_id", Id),
+    Column("timeouts_in_a_row", Integer, nullable=False, default=0, server_default="0"),
 )
 
 driver_areas = Table(
@@ -139,6 +146,7 @@ offers = Table(
     _when("next_wave_at"),
     _when("expires_at"),
     Column("wrong_codes", Integer, nullable=False, default=0),
+    Column("pickup_locked", Boolean, nullable=False, default=False, server_default=false()),
     Column("proof_file_id", String(200)),
     Column("failure_reason", String(200)),
     Column("created_by", BigInteger),
@@ -175,6 +183,21 @@ events = Table(
     Column("detail", Text, nullable=False, default=""),
 )
 Index("ix_events_offer_id", events.c.offer_id)
+Index("ix_notices_driver_id", notices.c.driver_id)
+
+# A message sent to an admin (or a store) about something that may be decided later, such as a
+# driver's application: every copy is edited once one admin decides.
+cards = Table(
+    "cards",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", Id, nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
+    _when("created_at", nullable=False),
+)
+Index("ix_cards_kind_subject_id", cards.c.kind, cards.c.subject_id)
 
 # One row per chat the bot has met; `reachable` turns false when Telegram says the bot is blocked.
 chats = Table(

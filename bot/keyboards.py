@@ -1,0 +1,90 @@
+"""Inline and reply keyboards, as the Bot API's JSON (they travel through the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.callbacks import Act, Button
+from dispatch.views import FailReason
+from storage.records import Area
+
+Markup = dict[str, Any]
+
+ACCEPT, DECLINE = "Accept", "Decline"
+CONFIRM_PICKUP, RELEASE = "Confirm pickup", "Release"
+DELIVERED, CANT_DELIVER = "Delivered", "Can't deliver"
+APPROVE, REJECT = "Approve", "Reject"
+GO_ONLINE, GO_OFFLINE = "Go online", "Go offline"
+REOFFER = "Re-offer"
+SHARE_PHONE, SKIP = "📱 Share my phone", "Skip"
+REASONS = {
+    FailReason.ABSENT: "Customer not there",
+    FailReason.ADDRESS: "Wrong address",
+    FailReason.DAMAGED: "Damaged",
+    FailReason.OTHER: "Other",
+}
+
+
+def _press(label: str, act: Act, subject: int, arg: str | None = None) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=Button(act=act, subject=subject, arg=arg).pack())
+
+
+def _inline(*rows: Sequence[InlineKeyboardButton]) -> Markup:
+    return InlineKeyboardMarkup([list(row) for row in rows]).to_dict()
+
+
+def offer(offer_id: int) -> Markup:
+    return _inline([_press(ACCEPT, Act.ACCEPT, offer_id), _press(DECLINE, Act.DECLINE, offer_id)])
+
+
+def job(offer_id: int) -> Markup:
+    return _inline([_press(CONFIRM_PICKUP, Act.PICKUP, offer_id), _press(RELEASE, Act.RELEASE, offer_id)])
+
+
+def delivery(offer_id: int) -> Markup:
+    return _inline(
+        [_press(DELIVERED, Act.DELIVERED, offer_id), _press(CANT_DELIVER, Act.CANT_DELIVER, offer_id)]
+    )
+
+
+def reasons(offer_id: int) -> Markup:
+    return _inline(
+        *([_press(label, Act.REASON, offer_id, reason.value)] for reason, label in REASONS.items())
+    )
+
+
+def application(driver_id: int) -> Markup:
+    return _inline([_press(APPROVE, Act.APPROVE, driver_id), _press(REJECT, Act.REJECT, driver_id)])
+
+
+def availability(online: bool) -> Markup:
+    """The one button that flips a driver's availability (it acts for whoever presses it)."""
+    if online:
+        return _inline([_press(GO_OFFLINE, Act.OFFLINE, 0)])
+    return _inline([_press(GO_ONLINE, Act.ONLINE, 0)])
+
+
+def reoffer(offer_id: int) -> Markup:
+    return _inline([_press(REOFFER, Act.REOPEN, offer_id)])
+
+
+def areas(choices: Sequence[Area]) -> Markup:
+    return _inline(*([_press(area.name, Act.AREA, area.id)] for area in choices))
+
+
+def ask_phone() -> Markup:
+    keyboard = [[KeyboardButton(SHARE_PHONE, request_contact=True)], [KeyboardButton(SKIP)]]
+    return ReplyKeyboardMarkup(keyboard, resize_keyboard=True, one_time_keyboard=True).to_dict()
+
+
+def remove_reply_keyboard() -> Markup:
+    return ReplyKeyboardRemove().to_dict()

@@ -1,0 +1,168 @@
+"""Drivers: enrollment, an admin's decision, going online and offline, and their day at a glance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from dispatch.localtime import local_now_date, to_utc
+from dispatch.views import DayTally, OfferView, offer_view
+from storage.records import Area, Driver
+
+if TYPE_CHECKING:
+    from dispatch.dispatcher import Dispatch
+
+APPLICATION = "application"
+
+
+class Enrollment(StrEnum):
+    """Where someone stands after a step of signing up."""
+
+    ASK_PHONE = "ask_phone"
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"
+    NO_SUCH_AREA = "no_such_area"
+    NOT_ENROLLING = "not_enrolling"
+
+
+class Decision(StrEnum):
+    """How an admin's Approve or Reject press turned out."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ALREADY_DECIDED = "already_decided"
+    NO_SUCH_DRIVER = "no_such_driver"
+    NOT_ADMIN = "not_admin"
+
+
+class Availability(StrEnum):
+    """How going online or offline turned out."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    NOT_A_DRIVER = "not_a_driver"
+    NOT_APPROVED = "not_approved"
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatus:
+    """What /status shows a driver."""
+
+    driver: Driver
+    areas: list[Area]
+    held: list[OfferView]
+    today: DayTally
+
+
+class DriverDesk:
+    """Every step of a driver's standing; each is one transaction."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+
+    async def areas(self) -> list[Area]:
+        """The areas a new driver can choose from."""
+        async with self.dispatch.db.transaction() as tx:
+            return await tx.areas.all(active_only=True)
+
+    async def choose_area(
+        self, tg_user_id: int, chat_id: int, name: str, username: str | None, area_id: int
+    ) -> Enrollment:
+        """A new driver picked their area: they are now applying, and asked for a phone."""
+        d = self.dispatch
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            area = await tx.areas.by_id(area_id)
+            if area is None or not area.active:
+                return Enrollment.NO_SUCH_AREA
+            driver = await tx.drivers.by_telegram_id(tg_user_id)
+            if driver is not None and driver.enrolled_at is not None:
+                return Enrollment.ALREADY_APPLIED
+            if driver is None:
+                driver_id = await tx.drivers.add(tg_user_id, chat_id, name, now, username=username)
+            else:
+                driver_id = driver.id
+            await tx.drivers.add_area(driver_id, area.id)
+            await tx.drivers.update(driver_id, prompt="phone", prompt_offer_id=None)
+            await tx.events.add(now, f"driver:{driver_id}", "enroll", f"area {area.slug}")
+        return Enrollment.ASK_PHONE
+
+    async def finish_application(self, tg_user_id: int, phone: str | None) -> Enrollment:
+        """The phone was shared (or skipped): the driver is pending and every admin gets a card."""
+        d = self.dispatch
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            driver = await tx.drivers.by_telegram_id(tg_user_id)
+            if driver is None or driver.prompt != "phone":
+                return Enrollment.NOT_ENROLLING
+            await tx.drivers.update(driver.id, phone=phone, enrolled_at=now, prompt=None)
+            driver = await tx.drivers.by_id(driver.id)
+            assert driver is not None
+            areas = await tx.drivers.areas_of(driver.id)
+            card = d.messages.application_card(driver, areas)
+            for admin in sorted(d.admin_ids):
+                outbox_id = await d.say(tx, admin, card)
+                await tx.cards.add(APPLICATION, driver.id, admin, outbox_id, now)
+            await tx.events.add(now, f"driver:{driver.id}", "applied", "with phone" if phone else "no phone")
+        return Enrollment.APPLIED
+
+    async def decide(self, driver_id: int, admin_id: int, admin_name: str, approve: bool) -> Decision:
+        """The first admin to press Approve or Reject decides; every card then says who did."""
+        d = self.dispatch
+        if admin_id not in d.admin_ids:
+            return Decision.NOT_ADMIN
+        now = d.clock.now()
+        to = "approved" if approve else "rejected"
+        async with d.transaction() as tx:
+            if await tx.drivers.by_id(driver_id) is None:
+                return Decision.NO_SUCH_DRIVER
+            if not await tx.drivers.set_status(driver_id, ["pending"], to):
+                return Decision.ALREADY_DECIDED
+            driver = await tx.drivers.by_id(driver_id)
+            assert driver is not None
+            await tx.events.add(now, f"admin:{admin_id}", to, f"driver {driver_id}")
+            decided = d.messages.application_decided(driver, approve, admin_name)
+            for card in await tx.cards.of(APPLICATION, driver_id):
+                await d.say(tx, card.chat_id, decided, edit_of=card.outbox_id)
+            news = d.messages.you_are_approved() if approve else d.messages.you_are_rejected()
+            await d.say(tx, driver.chat_id, news)
+        return Decision.APPROVED if approve else Decision.REJECTED
+
+    async def set_online(self, tg_user_id: int, online: bool) -> tuple[Availability, Driver | None]:
+        """Go online (offers come) or offline (they stop); only approved drivers."""
+        d = self.dispatch
+        async with d.transaction() as tx:
+            driver = await tx.drivers.by_telegram_id(tg_user_id)
+            if driver is None:
+                return Availability.NOT_A_DRIVER, None
+            if not await tx.drivers.set_online(driver.id, online):
+                return Availability.NOT_APPROVED, driver
+            await tx.events.add(d.clock.now(), f"driver:{driver.id}", "online" if online else "offline")
+        return (Availability.ONLINE if online else Availability.OFFLINE), driver
+
+    async def prompt_of(self, tg_user_id: int) -> str | None:
+        """What the bot is waiting for this person to type or send, if anything."""
+        async with self.dispatch.db.transaction() as tx:
+            driver = await tx.drivers.by_telegram_id(tg_user_id)
+        return driver.prompt if driver else None
+
+    async def status(self, tg_user_id: int) -> DriverStatus | None:
+        """The driver's areas, online state, held offers and today's tally."""
+        d = self.dispatch
+        async with d.db.transaction() as tx:
+            driver = await tx.drivers.by_telegram_id(tg_user_id)
+            if driver is None:
+                return None
+            areas = await tx.drivers.areas_of(driver.id)
+            held = [await offer_view(tx, offer.id) for offer in await tx.offers.held_by(driver.id)]
+            tz = areas[0].tz if areas else "UTC"
+            midnight = to_utc(local_now_date(d.clock.now(), tz), datetime.min.time(), tz)
+            count, cents = await tx.offers.delivered_since(driver.id, midnight)
+        return DriverStatus(
+            driver=driver,
+            areas=areas,
+            held=[view for view in held if view is not None],
+            today=DayTally(deliveries=count, pay_cents=cents),
+        )

@@ -1,0 +1,53 @@
+"""What a message about an offer or a driver needs to show, gathered in one read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from storage.records import Area, Driver, Offer, Store
+from storage.repos import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """An offer with its store, the store's area (for the time zone), and its holder if any."""
+
+    offer: Offer
+    store: Store
+    area: Area
+    holder: Driver | None = None
+
+    @property
+    def tz(self) -> str:
+        return self.area.tz
+
+
+async def offer_view(tx: Transaction, offer_id: int) -> OfferView | None:
+    """Read an offer and everything shown with it; None if there is no such offer."""
+    offer = await tx.offers.by_id(offer_id)
+    if offer is None:
+        return None
+    store = await tx.stores.by_id(offer.store_id)
+    assert store is not None
+    area = await tx.areas.by_id(store.area_id)
+    assert area is not None
+    holder = await tx.drivers.by_id(offer.holder_id) if offer.holder_id is not None else None
+    return OfferView(offer=offer, store=store, area=area, holder=holder)
+
+
+class FailReason(StrEnum):
+    """Why a picked-up order cannot be delivered."""
+
+    ABSENT = "absent"
+    ADDRESS = "address"
+    DAMAGED = "damaged"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class DayTally:
+    """A driver's deliveries and pay today (in their area's time zone)."""
+
+    deliveries: int
+    pay_cents: int
