@@ -18,7 +18,8 @@ async def test_a_stranger_is_welcomed_and_told_what_they_can_do(
     emulator.add_user(STRANGER, "Sam Rivera", username="samr")
     await emulator.send_text(STRANGER, "/start")
     answer = await emulator.wait_for_message(STRANGER, "Hi Sam!")
-    assert "Driver sign-up" in (answer.text or "")
+    assert "Pick your area" in (answer.text or "")
+    assert answer.buttons == ["Fashion Show, Las Vegas Strip", "Chandler, AZ", "Tysons Corner, VA"]
 
 
 async def test_the_admin_is_told_they_are_an_admin(emulator: BotApiEmulator, storerun: StorerunBot) -> None:

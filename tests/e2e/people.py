@@ -1,0 +1,91 @@
+"""What people do in the tests, as they would do it: read their chat and press buttons by label."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sandbox.emulator import BotApiEmulator, ChatMessage
+from tests.e2e.conftest import ADMIN_ID
+
+LAS_VEGAS = "Fashion Show, Las Vegas Strip"
+
+
+async def enroll(
+    emulator: BotApiEmulator, user_id: int, name: str, *, area: str = LAS_VEGAS, phone: bool = True
+) -> None:
+    """A new driver signs up: /start, picks the area, shares the phone (or skips)."""
+    emulator.add_user(user_id, name, username=name.lower().replace(" ", "_"))
+    await emulator.send_text(user_id, "/start")
+    await emulator.wait_for_message(user_id, "Pick your area")
+    await emulator.press(user_id, area)
+    await emulator.wait_for_message(user_id, "Share your phone")
+    await emulator.press(user_id, "📱 Share my phone" if phone else "Skip")
+    await emulator.wait_for_message(user_id, "Your application is with our admins")
+
+
+def card_of(emulator: BotApiEmulator, name: str) -> ChatMessage:
+    """The admin's application card of this driver."""
+    cards = [m for m in emulator.chat(ADMIN_ID) if m.from_bot and f": {name}" in (m.text or "")]
+    assert cards, emulator.transcript(ADMIN_ID)
+    return cards[-1]
+
+
+async def approve(emulator: BotApiEmulator, name: str, admin: int = ADMIN_ID) -> str | None:
+    """The admin approves a driver's application from its card."""
+    await emulator.wait_for_message(admin, f": {name}")
+    result = await emulator.press(admin, "Approve", message_id=card_of(emulator, name).message_id)
+    return result.text
+
+
+async def online_driver(emulator: BotApiEmulator, user_id: int, name: str, *, area: str = LAS_VEGAS) -> None:
+    """A driver enrolled, approved and online."""
+    await enroll(emulator, user_id, name, area=area)
+    await approve(emulator, name)
+    await emulator.wait_for_message(user_id, "You're approved")
+    await emulator.send_text(user_id, "/online")
+    await emulator.wait_for_message(user_id, "You're online")
+
+
+@dataclass(frozen=True)
+class CreatedOffer:
+    offer_id: int
+    pickup_code: str
+
+
+def offer_line(
+    *,
+    store: str = "FS-ZARA",
+    ref: str = "A123",
+    pay: str = "18.50",
+    tz: str = "America/Los_Angeles",
+    starts_in: timedelta = timedelta(hours=1),
+) -> str:
+    """A /newoffer line whose pickup window starts a while from now, in the store's local time."""
+    start = datetime.now(ZoneInfo(tz)) + starts_in
+    end = start + timedelta(minutes=30)
+    return (
+        f"/newoffer store={store} packages=2 pay={pay} window={start:%H:%M}-{end:%H:%M} "
+        f'zone=89109 ref={ref} date={start:%Y-%m-%d} address="3200 Las Vegas Blvd S, Las Vegas, NV 89109"'
+    )
+
+
+async def new_offer(emulator: BotApiEmulator, **line: str) -> CreatedOffer:
+    """The admin creates an offer and reads its id and pickup code from the offer card."""
+    ref = line.get("ref", "A123")
+    await emulator.send_text(ADMIN_ID, offer_line(**line))  # type: ignore[arg-type]
+    card = await emulator.wait_for_message(
+        ADMIN_ID, lambda m: "🆕 Offer" in (m.text or "") and f"Ref {ref} " in (m.text or "")
+    )
+    found = re.search(r"Offer #(\d+).*Pickup code: (\d{4})", card.text or "", re.S)
+    assert found, card.text
+    return CreatedOffer(int(found.group(1)), found.group(2))
+
+
+def copy_of(emulator: BotApiEmulator, user_id: int, offer_id: int) -> ChatMessage:
+    """The driver's copy of an offer (the message first sent with it), as it looks now."""
+    copies = [m for m in emulator.chat(user_id) if m.from_bot and f"#{offer_id} ·" in (m.text or "")]
+    assert copies, emulator.transcript(user_id)
+    return copies[0]
