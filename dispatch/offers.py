@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from dispatch.lifecycle import Status
 from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
-from dispatch.outbox import Lane
+from dispatch.outbox import Lane, Outgoing, as_row
 from dispatch.views import DayTally, FailReason, OfferView, offer_view
 from storage.records import Driver, Notice
-from storage.repos import Transaction
+from storage.repos import PressContext, Transaction
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
@@ -172,9 +172,10 @@ class OfferDesk:
                 return False
             view = await offer_view(tx, offer_id)
             assert view is not None
-            for notice in await tx.notices.close_all(offer_id, "sent", "expired"):
+            unanswered = await tx.notices.close_all(offer_id, "sent", "expired")
+            for notice in unanswered:
                 await tx.drivers.count(notice.driver_id, timed_out=1, timeouts_in_a_row=1)
-                await self._edit_copy(tx, notice, d.messages.copy_expired(view), Lane.BULK)
+            await self._edit_copies(tx, unanswered, d.messages.copy_expired(view))
             await tx.events.add(now, "dispatch", "expire", offer_id=offer_id)
             await d.tell_admins(tx, d.messages.admin_expired(view))
         return True
@@ -204,6 +205,12 @@ class OfferDesk:
     async def accept(self, offer_id: int, tg_user_id: int) -> Press:
         """Award the offer to this driver if it is still open and was sent to them."""
         d = self.dispatch
+        # Most presses in a rush lose: a read that waits for no lock answers them at once.
+        async with d.db.read() as tx:
+            seen = await tx.notices.press_context(offer_id, tg_user_id)
+        refusal = _refusal(seen)
+        if refusal is not None:
+            return refusal
         now = d.clock.now()
         async with d.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
@@ -235,8 +242,8 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
-            for other in await tx.notices.close_all(offer_id, "sent", "taken"):
-                await self._edit_copy(tx, other, d.messages.copy_taken(view), Lane.BULK)
+            others = await tx.notices.close_all(offer_id, "sent", "taken")
+            await self._edit_copies(tx, others, d.messages.copy_taken(view))
         return Press.AWARDED
 
     async def _why_not(self, tx: Transaction, offer_id: int, driver: Driver, notice: Notice) -> Press:
@@ -489,6 +496,16 @@ class OfferDesk:
         if target is not None:
             await self.dispatch.say(tx, notice.chat_id, params, lane=lane, edit_of=target)
 
+    async def _edit_copies(self, tx: Transaction, notices: list[Notice], params: dict[str, object]) -> None:
+        """Edit many drivers' copies at once, in the bulk lane (a fan-out's worth of edits)."""
+        targets = await tx.notices.outbox_rows([notice.id for notice in notices])
+        rows = [
+            Outgoing(notice.chat_id, "editMessageText", params, lane=Lane.BULK, edit_of=targets[notice.id])
+            for notice in notices
+            if notice.id in targets
+        ]
+        await tx.outbox.add_many([as_row(row) for row in rows], self.dispatch.clock.now())
+
     async def _edit_job(self, tx: Transaction, notice: Notice, params: dict[str, object]) -> None:
         """Edit the holder's job card: their copy of the offer and any /myoffers card of it."""
         await self._edit_copy(tx, notice, params, Lane.INTERACTIVE)
@@ -505,3 +522,20 @@ class OfferDesk:
         midnight = to_utc(local_now_date(now, tz), datetime.min.time(), tz)
         count, cents = await tx.offers.delivered_since(driver.id, midnight)
         return DayTally(deliveries=count, pay_cents=cents)
+
+
+def _refusal(seen: PressContext) -> Press | None:
+    """The answer to an Accept that cannot win, judged from a plain read; None if it might win."""
+    if seen.driver_id is None or seen.notice_outcome is None:
+        return Press.NOT_YOURS
+    if seen.notice_outcome == "declined":
+        return Press.DECLINED_BEFORE
+    if seen.driver_status != "approved":
+        return Press.NOT_APPROVED
+    if seen.offer_status == Status.OPEN:
+        return None
+    if seen.holder_id == seen.driver_id and seen.offer_status in (Status.ACCEPTED, Status.PICKED_UP):
+        return Press.ALREADY_YOURS
+    return {Status.EXPIRED: Press.EXPIRED, Status.CANCELLED: Press.CANCELLED}.get(
+        Status(seen.offer_status or Status.CANCELLED), Press.TAKEN
+    )

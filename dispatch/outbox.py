@@ -66,6 +66,18 @@ def should_give_up(attempts: int, max_attempts: int) -> bool:
     return attempts >= max_attempts
 
 
+def as_row(message: Outgoing) -> dict[str, Any]:
+    """The outbox columns of one call, for a bulk insert."""
+    return {
+        "lane": int(message.lane),
+        "chat_id": message.chat_id,
+        "method": message.method,
+        "payload": message.payload(),
+        "target_id": message.edit_of,
+        "notice_id": message.notice_id,
+    }
+
+
 async def enqueue(tx: Transaction, message: Outgoing, at: datetime) -> int:
     """Write one call to the outbox in the caller's transaction; returns its outbox id."""
     return await tx.outbox.add(

@@ -44,7 +44,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A reading transaction takes no write lock: in WAL mode readers never wait for the writer.
+    reading = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "storerun_read_only"
 
 
 class Database:
@@ -79,6 +84,18 @@ class Database:
             return
         async with self._sqlite_lock, self.engine.begin() as connection:
             yield Transaction(connection)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Transaction]:
+        """A transaction for reading only: on SQLite it neither waits for nor blocks the writer.
+
+        What it reads may be stale a moment later; a decision that must hold is made again
+        inside a writing transaction (DESIGN.md, rule 1).
+        """
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
+            async with connection.begin():
+                yield Transaction(connection)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:

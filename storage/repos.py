@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -220,17 +221,29 @@ class Drivers(_Repo):
 class Chats(_Repo):
     async def seen(self, chat_id: int, at: datetime) -> None:
         """Remember a chat that wrote to the bot; writing again makes a blocked chat reachable."""
-        known = await self.connection.execute(
-            select(schema.chats.c.reachable).where(schema.chats.c.chat_id == chat_id)
-        )
-        reachable = known.scalar_one_or_none()
-        if reachable is None:
-            statement = self._insert_ignoring_conflict(schema.chats, "chat_id").values(
-                chat_id=chat_id, reachable=True, first_seen=at
+        c = schema.chats
+        values = {"chat_id": chat_id, "reachable": True, "first_seen": at}
+        if self.connection.dialect.name == "postgresql":
+            pg = postgresql.insert(c).values(**values)
+            statement: Insert = pg.on_conflict_do_update(
+                index_elements=["chat_id"],
+                set_={"reachable": True, "blocked_at": None},
+                where=c.c.reachable.is_(False),
             )
-            await self.connection.execute(statement)
-        elif not reachable:
-            await self.set_reachable(chat_id, True, at)
+        else:
+            lite = sqlite.insert(c).values(**values)
+            statement = lite.on_conflict_do_update(
+                index_elements=["chat_id"],
+                set_={"reachable": True, "blocked_at": None},
+                where=c.c.reachable.is_(False),
+            )
+        # Returns a row for a new chat or one that was blocked: only then may a driver's flag be stale.
+        if (await self.connection.execute(statement.returning(c.c.chat_id))).first() is not None:
+            await self.connection.execute(
+                update(schema.drivers)
+                .where(schema.drivers.c.chat_id == chat_id, schema.drivers.c.reachable.is_(False))
+                .values(reachable=True)
+            )
 
     async def set_reachable(self, chat_id: int, reachable: bool, at: datetime) -> None:
         """Record whether Telegram lets the bot write to this chat (drivers' flag included)."""
@@ -340,6 +353,17 @@ class Offers(_Repo):
         return _records(Offer, await self.connection.execute(query))
 
 
+@dataclass(frozen=True, slots=True)
+class PressContext:
+    """What a driver's press on an offer is checked against, read in one query."""
+
+    driver_id: int | None
+    driver_status: str | None
+    notice_outcome: str | None
+    offer_status: str | None
+    holder_id: int | None
+
+
 class Notices(_Repo):
     async def record(self, offer_id: int, driver_id: int, chat_id: int, wave: int, at: datetime) -> int:
         """A copy of the offer going to this driver: a new notice, or a fresh start of one whose
@@ -361,6 +385,32 @@ class Notices(_Repo):
             offer_id=offer_id, driver_id=driver_id, chat_id=chat_id, wave=wave, outcome="sent", created_at=at
         )
         return int((await self.connection.execute(statement.returning(n.c.id))).scalar_one())
+
+    async def press_context(self, offer_id: int, tg_user_id: int) -> PressContext:
+        """The pressing driver, their copy of the offer, and the offer's state, in one round trip."""
+        d, n, o = schema.drivers, schema.notices, schema.offers
+        query = (
+            select(d.c.id, d.c.status, n.c.outcome, o.c.status, o.c.holder_id)
+            .select_from(d)
+            .outerjoin(n, and_(n.c.driver_id == d.c.id, n.c.offer_id == offer_id))
+            .outerjoin(o, o.c.id == n.c.offer_id)
+            .where(d.c.tg_user_id == tg_user_id)
+        )
+        row = (await self.connection.execute(query)).first()
+        if row is None:
+            return PressContext(None, None, None, None, None)
+        return PressContext(*row)
+
+    async def outbox_rows(self, notice_ids: Sequence[int]) -> dict[int, int]:
+        """For each notice, the outbox row that sends its copy (for edits)."""
+        if not notice_ids:
+            return {}
+        ob = schema.outbox
+        query = select(ob.c.notice_id, func.max(ob.c.id)).where(
+            ob.c.notice_id.in_(notice_ids), ob.c.method == "sendMessage"
+        )
+        rows = await self.connection.execute(query.group_by(ob.c.notice_id))
+        return {int(notice_id): int(outbox_id) for notice_id, outbox_id in rows.all()}
 
     async def of(self, offer_id: int, driver_id: int) -> Notice | None:
         n = schema.notices
@@ -440,6 +490,18 @@ class Outbox(_Repo):
             created_at=at,
         )
         return int((await self.connection.execute(statement.returning(schema.outbox.c.id))).scalar_one())
+
+    async def add_many(self, rows: Sequence[dict[str, Any]], at: datetime) -> None:
+        """Queue many calls in one statement (the edits of a fan-out)."""
+        if rows:
+            defaults = {
+                "status": "pending",
+                "attempts": 0,
+                "not_before": at,
+                "created_at": at,
+                "notice_id": None,
+            }
+            await self.connection.execute(insert(schema.outbox), [{**defaults, **row} for row in rows])
 
     async def pending(self, *, after_id: int = 0, limit: int = 1000) -> list[OutboxMessage]:
         """Pending calls with an id above `after_id`, oldest first."""

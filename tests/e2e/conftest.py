@@ -47,7 +47,8 @@ async def start_bot(emulator: BotApiEmulator, sqlite_url: str) -> AsyncIterator[
     started: list[StorerunBot] = []
 
     async def start(**overrides: Any) -> StorerunBot:
-        bot = StorerunBot(make_settings(emulator, sqlite_url, **overrides))
+        database_url = overrides.pop("database_url", sqlite_url)
+        bot = StorerunBot(make_settings(emulator, database_url, **overrides))
         await bot.db.upgrade()
         await seed(bot.db, read_pilot(PILOT_FILE))
         await bot.start()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.app import StorerunBot
 from sandbox.emulator import BotApiEmulator, ChatMessage
 from tests.e2e.conftest import ADMIN_ID
 
@@ -89,3 +90,19 @@ def copy_of(emulator: BotApiEmulator, user_id: int, offer_id: int) -> ChatMessag
     copies = [m for m in emulator.chat(user_id) if m.from_bot and f"#{offer_id} ·" in (m.text or "")]
     assert copies, emulator.transcript(user_id)
     return copies[0]
+
+
+async def seed_online_drivers(
+    bot: StorerunBot, emulator: BotApiEmulator, user_ids: range, area: str = "las-vegas"
+) -> None:
+    """Approved, online drivers put straight into the database (for races and loads, not journeys)."""
+    now = bot.clock.now()
+    async with bot.db.transaction() as tx:
+        found = await tx.areas.by_slug(area)
+        assert found is not None
+        for user_id in user_ids:
+            emulator.add_user(user_id, f"Driver {user_id}")
+            driver_id = await tx.drivers.add(user_id, user_id, f"Driver {user_id}", now)
+            await tx.drivers.add_area(driver_id, found.id)
+            await tx.drivers.set_status(driver_id, ["pending"], "approved")
+            await tx.drivers.update(driver_id, online=True, enrolled_at=now)

@@ -1,0 +1,177 @@
+"""Accept race benchmark: 200 drivers press Accept on one offer within 50 ms, against a bare PTB floor.
+
+Run with `python -m bench.accept_race`. storerun runs for real (SQLite, the outbox, the emulator over
+loopback); in the same process the same 200 presses go to a bare python-telegram-bot application
+that only answers each callback query, as the framework's own floor on this machine. Latency is
+each press's wait from the callback update being available to its answer. The last line is one
+JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+from bot.app import StorerunBot
+from bot.config import load_settings
+from dispatch.pilot import PILOT_FILE, read_pilot, seed
+from sandbox.emulator import BotApiEmulator, PressResult
+
+TOKEN = "123456:BENCH-TOKEN"
+ADMIN = 1000
+FIRST_DRIVER = 300_000
+SPREAD_SECONDS = 0.05
+
+
+def offer_line() -> str:
+    """An admin's /newoffer for Zara with a pickup window an hour from now, Las Vegas time."""
+    start = datetime.now(ZoneInfo("America/Los_Angeles")) + timedelta(hours=1)
+    end = start + timedelta(minutes=30)
+    return (
+        f"/newoffer store=FS-ZARA packages=2 pay=18.50 window={start:%H:%M}-{end:%H:%M} zone=89109 "
+        f'ref=RACE date={start:%Y-%m-%d} address="3200 Las Vegas Blvd S, Las Vegas, NV 89109"'
+    )
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def press_all(
+    drivers: range, press: Callable[[int], Awaitable[PressResult]], seed_value: int
+) -> list[PressResult]:
+    """Every driver presses once, at a random moment within the spread."""
+    chance = random.Random(seed_value)
+
+    async def one(driver: int) -> PressResult:
+        await asyncio.sleep(chance.uniform(0, SPREAD_SECONDS))
+        return await press(driver)
+
+    return list(await asyncio.gather(*(one(driver) for driver in drivers)))
+
+
+async def storerun_race(drivers: range, folder: Path, seed_value: int) -> list[PressResult]:
+    async with BotApiEmulator(token=TOKEN) as emulator:
+        emulator.add_user(ADMIN, "Ada")
+        settings = load_settings(
+            _env_file=None,
+            telegram_bot_token=TOKEN,
+            telegram_api_url=emulator.url,
+            database_url=f"sqlite+aiosqlite:///{folder / 'race.db'}",
+            admin_ids=str(ADMIN),
+            wave_size=len(drivers),
+            log_level="WARNING",
+        )
+        bot = StorerunBot(settings)
+        await bot.db.upgrade()
+        await seed(bot.db, read_pilot(PILOT_FILE))
+        now = bot.clock.now()
+        async with bot.db.transaction() as tx:
+            area = await tx.areas.by_slug("las-vegas")
+            assert area is not None
+            for user_id in drivers:
+                emulator.add_user(user_id, f"Driver {user_id}")
+                driver_id = await tx.drivers.add(user_id, user_id, f"Driver {user_id}", now)
+                await tx.drivers.add_area(driver_id, area.id)
+                await tx.drivers.set_status(driver_id, ["pending"], "approved")
+                await tx.drivers.update(driver_id, online=True, enrolled_at=now)
+        await bot.start()
+        try:
+            await emulator.send_text(ADMIN, offer_line())
+            await asyncio.gather(*(emulator.wait_for_message(d, "📦 New offer", timeout=60) for d in drivers))
+            return await press_all(drivers, lambda d: emulator.press(d, "Accept", timeout=30), seed_value)
+        finally:
+            await bot.stop()
+
+
+async def bare_race(drivers: range, seed_value: int) -> list[PressResult]:
+    async with BotApiEmulator(token=TOKEN) as emulator:
+
+        async def answer(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+            assert update.callback_query is not None
+            await update.callback_query.answer("It's yours!")
+
+        application = (
+            Application.builder()
+            .token(TOKEN)
+            .base_url(f"{emulator.url}/bot")
+            .concurrent_updates(64)
+            .job_queue(None)
+            .build()
+        )
+        application.add_handler(CallbackQueryHandler(answer))
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("Accept", callback_data="1:acc:1")]])
+        async with application:
+            for user_id in drivers:
+                emulator.add_user(user_id, f"Driver {user_id}")
+                await application.bot.send_message(user_id, "📦 New offer", reply_markup=markup)
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(poll_interval=0, timeout=10)
+            try:
+                return await press_all(drivers, lambda d: emulator.press(d, "Accept", timeout=30), seed_value)
+            finally:
+                await application.updater.stop()
+                await application.stop()
+
+
+def figures(results: list[PressResult]) -> dict[str, float | int]:
+    latencies = [result.latency for result in results if result.latency is not None]
+    return {
+        "answered": sum(1 for result in results if result.answered),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+    }
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--drivers", type=int, default=200)
+    options.add_argument("--seed", type=int, default=7)
+    arguments = options.parse_args()
+    drivers = range(FIRST_DRIVER, FIRST_DRIVER + arguments.drivers)
+    with tempfile.TemporaryDirectory() as folder:
+        ours = asyncio.run(storerun_race(drivers, Path(folder), arguments.seed))
+    bare = asyncio.run(bare_race(drivers, arguments.seed))
+    winners = sum(1 for result in ours if result.text == "It's yours!")
+    storerun, floor = figures(ours), figures(bare)
+    ratio = round(storerun["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else float("inf")
+    met = winners == 1 and storerun["answered"] == len(drivers) and ratio <= 2.0
+    print(f"accept race: {len(drivers)} drivers press Accept within {SPREAD_SECONDS * 1000:.0f} ms")
+    print(f"  winners              {winners} (must be 1)")
+    print(f"  answered presses     {storerun['answered']} (must be {len(drivers)})")
+    print(f"  storerun latency     p50 {storerun['p50_ms']} ms, p99 {storerun['p99_ms']} ms")
+    print(f"  bare PTB latency     p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms (answers only)")
+    print(f"  p99 ratio            {ratio} (target <= 2.0): {'met' if met else 'MISSED'}")
+    print(
+        json.dumps(
+            {
+                "benchmark": "accept_race",
+                "drivers": len(drivers),
+                "winners": winners,
+                "answered": storerun["answered"],
+                "storerun_p50_ms": storerun["p50_ms"],
+                "storerun_p99_ms": storerun["p99_ms"],
+                "bare_p50_ms": floor["p50_ms"],
+                "bare_p99_ms": floor["p99_ms"],
+                "p99_ratio": ratio,
+                "target_met": met,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
