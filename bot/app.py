@@ -26,6 +26,7 @@ from bot.handlers import Context
 from bot.sender import OutboxSender, SenderLimits
 from bot.texts import TelegramMessages
 from dispatch.clock import Clock, SystemClock
+from dispatch.deadlines import Timing
 from dispatch.dispatcher import Dispatch, Rules
 from dispatch.timers import Timers
 from storage.db import Database
@@ -91,6 +92,11 @@ class StorerunBot:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        timing = Timing(
+            pickup_reminder_lead=timedelta(seconds=settings.pickup_reminder_lead_seconds),
+            no_show_grace=timedelta(seconds=settings.no_show_grace_seconds),
+            delivery_reminder_lead=timedelta(seconds=settings.delivery_reminder_lead_seconds),
+        )
         self.db = Database.connect(settings.database_url)
         self.application = build_application(settings)
         self.sender = OutboxSender(
@@ -104,7 +110,8 @@ class StorerunBot:
                 concurrency=settings.outbox_concurrency,
             ),
         )
-        self.timers = Timers()
+        # On a clock that tests move by hand, timers fire when told to (Timers.fire_due).
+        self.timers = Timers(self.clock, timing, follow_wall_clock=isinstance(self.clock, SystemClock))
         self.dispatch = Dispatch(
             self.db,
             self.clock,
@@ -114,6 +121,8 @@ class StorerunBot:
                 wave_interval=timedelta(seconds=settings.wave_interval_seconds),
                 acceptance_window=timedelta(seconds=settings.acceptance_window_seconds),
                 max_offers_held=settings.max_offers_held,
+                auto_offline_after=settings.auto_offline_after_timeouts,
+                timing=timing,
             ),
             admin_ids=settings.admin_ids,
             on_commit=self.sender.wake,

@@ -36,6 +36,12 @@ class Settings(DatabaseSettings):
     wave_interval_seconds: float = Field(default=60, gt=0)
     acceptance_window_seconds: float = Field(default=600, gt=0)
     max_offers_held: int = Field(default=2, ge=1)
+    auto_offline_after_timeouts: int = Field(default=3, ge=1)
+
+    # Timers: reminders and the no-show release.
+    pickup_reminder_lead_seconds: float = Field(default=900, ge=0)
+    no_show_grace_seconds: float = Field(default=600, ge=0)
+    delivery_reminder_lead_seconds: float = Field(default=600, ge=0)
 
     # Outbound: Telegram's limits and how the outbox retries.
     outbox_rate_per_second: float = Field(default=30, gt=0)

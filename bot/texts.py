@@ -289,6 +289,42 @@ class TelegramMessages:
     def proof_saved(self, view: OfferView) -> Params:
         return {"text": f"📷 Photo saved as proof for order {view.offer.ref}."}
 
+    def pickup_reminder(self, view: OfferView, minutes: int) -> Params:
+        soon = f"in {minutes} min" if minutes > 0 else "now"
+        return {
+            "text": f"⏰ Pickup at {_where(view)}, {_window(view)} — {soon}. Order {view.offer.ref}, #{view.offer.id}."
+        }
+
+    def late_reminder(self, view: OfferView) -> Params:
+        text = (
+            f"⚠️ You're late for pickup at {_where(view)} ({_window(view)}), order {view.offer.ref}. "
+            "Release it if you can't make it, so another driver can take it."
+        )
+        return {"text": text, "reply_markup": keyboards.job(view.offer.id)}
+
+    def no_show_released(self, view: OfferView) -> Params:
+        return {
+            "text": f"Offer {_title(view)}: released because it wasn't picked up in its window. "
+            "It's offered to other drivers; this counts as a no-show."
+        }
+
+    def delivery_reminder(self, view: OfferView, minutes: int) -> Params:
+        assert view.offer.deliver_by is not None
+        soon = f"in {minutes} min" if minutes > 0 else "now"
+        by = show_time(view.offer.deliver_by, view.tz)
+        return {"text": f"⏰ Deliver order {view.offer.ref} by {by} — {soon}. #{view.offer.id}"}
+
+    def set_offline(self, missed: int) -> Params:
+        return {
+            "text": f"You missed {missed} offers in a row, so I set you offline. Tap Go online (or send /online) when you're ready.",
+            "reply_markup": keyboards.availability(online=False),
+        }
+
+    def admin_no_show(self, view: OfferView, driver: Driver) -> Params:
+        return {
+            "text": f"🚫 No-show: {driver.name} didn't pick up offer {_title(view)} (ref {view.offer.ref}). It's offered again."
+        }
+
     def admin_offer_card(self, view: OfferView) -> Params:
         expires = show_time(view.offer.expires_at, view.tz) if view.offer.expires_at else "—"
         text = (

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from dispatch.clock import Clock
+from dispatch.deadlines import Timing
 from dispatch.messages import Messages, Params
 from dispatch.outbox import Lane, Outgoing, enqueue
 from storage.db import Database
-from storage.records import Driver, Store
+from storage.records import Driver, Offer, Store
 from storage.repos import Transaction
 
 
@@ -25,18 +26,20 @@ class Rules:
     acceptance_window: timedelta = timedelta(seconds=600)
     max_offers_held: int = 2
     pickup_code_tries: int = 3
+    auto_offline_after: int = 3
+    timing: Timing = field(default_factory=Timing)
 
 
 class Deadlines(Protocol):
-    """Where the domain asks for a timer: `kind` ("wave", "expire") of an offer at a time."""
+    """Where the domain asks for timers: every deadline the offer has in its current state."""
 
-    def at(self, kind: str, offer_id: int, when: datetime) -> None: ...
+    def plan(self, offer: Offer) -> None: ...
 
 
 class NoTimers:
     """Deadlines that nobody runs (tools and tests that fire them by hand)."""
 
-    def at(self, kind: str, offer_id: int, when: datetime) -> None:
+    def plan(self, offer: Offer) -> None:
         return None
 
 
@@ -87,6 +90,12 @@ class Dispatch:
         async with self.db.transaction() as tx:
             yield tx
         self._on_commit()
+        for work in tx.after_commit:
+            work()
+
+    def plan(self, tx: Transaction, offer: Offer) -> None:
+        """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
+        tx.after_commit.append(lambda: self.deadlines.plan(offer))
 
     async def say(
         self,

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from dispatch.deadlines import Kind, deadlines_of
 from dispatch.lifecycle import Status
 from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
@@ -128,11 +129,9 @@ class OfferDesk:
             if view is None or view.offer.status != Status.OPEN:
                 return 0
             expires_at = view.offer.expires_at
-            if expires_at is not None and expires_at <= now:
-                d.deadlines.at("expire", offer_id, expires_at)
-                return 0
-            if view.offer.next_wave_at is not None and view.offer.next_wave_at > now:
-                d.deadlines.at("wave", offer_id, view.offer.next_wave_at)  # a timer that fired early
+            due = view.offer.next_wave_at
+            if (expires_at is not None and expires_at <= now) or due is None or due > now:
+                d.plan(tx, view.offer)  # expiring instead, or a timer that fired early or twice
                 return 0
             drivers = []
             if view.area.active:
@@ -151,10 +150,7 @@ class OfferDesk:
             await tx.events.add(
                 now, "dispatch", "wave", f"wave {wave} to {len(drivers)} drivers", offer_id=offer_id
             )
-        if next_wave_at is not None:
-            d.deadlines.at("wave", offer_id, next_wave_at)
-        if expires_at is not None:
-            d.deadlines.at("expire", offer_id, expires_at)
+            await self._plan(tx, offer_id)
         return len(drivers)
 
     async def expire(self, offer_id: int) -> bool:
@@ -166,19 +162,110 @@ class OfferDesk:
             if offer is None or offer.status != Status.OPEN or offer.expires_at is None:
                 return False
             if offer.expires_at > now:
-                d.deadlines.at("expire", offer_id, offer.expires_at)
+                d.plan(tx, offer)
                 return False
             if not await tx.offers.transition(offer_id, Status.OPEN, Status.EXPIRED, next_wave_at=None):
                 return False
             view = await offer_view(tx, offer_id)
             assert view is not None
             unanswered = await tx.notices.close_all(offer_id, "sent", "expired")
-            for notice in unanswered:
-                await tx.drivers.count(notice.driver_id, timed_out=1, timeouts_in_a_row=1)
             await self._edit_copies(tx, unanswered, d.messages.copy_expired(view))
+            for notice in unanswered:
+                await self._timed_out(tx, notice.driver_id)
             await tx.events.add(now, "dispatch", "expire", offer_id=offer_id)
             await d.tell_admins(tx, d.messages.admin_expired(view))
         return True
+
+    async def _timed_out(self, tx: Transaction, driver_id: int) -> None:
+        """A copy expired unanswered; too many in a row and the driver is set offline."""
+        d = self.dispatch
+        await tx.drivers.count(driver_id, timed_out=1, timeouts_in_a_row=1)
+        driver = await tx.drivers.by_id(driver_id)
+        if driver is None or not driver.online or driver.timeouts_in_a_row < d.rules.auto_offline_after:
+            return
+        missed = driver.timeouts_in_a_row
+        await tx.drivers.set_online(driver_id, False)
+        await tx.events.add(d.clock.now(), "dispatch", "auto_offline", f"driver {driver_id} missed {missed}")
+        await d.say(tx, driver.chat_id, d.messages.set_offline(missed))
+
+    # --- reminders and the no-show release (timers call these) ---
+
+    async def remind(self, kind: Kind, offer_id: int) -> bool:
+        """Send one reminder to the holder at its moment; never twice for the same moment."""
+        d = self.dispatch
+        now = d.clock.now()
+        column, status = REMINDERS[kind]
+        async with d.transaction() as tx:
+            view = await offer_view(tx, offer_id)
+            if view is None or view.holder is None or view.offer.status != status:
+                return False
+            moment = next(
+                (dl.when for dl in deadlines_of(view.offer, d.rules.timing) if dl.kind is kind), None
+            )
+            if moment is None:
+                return False  # already reminded
+            if moment > now:
+                d.plan(tx, view.offer)  # early: wait for the moment
+                return False
+            if not await tx.offers.mark_reminded(offer_id, column, status, now):
+                return False
+            if kind is Kind.PICKUP_REMINDER:
+                params = d.messages.pickup_reminder(view, _minutes_until(now, view.offer.pickup_start))
+            elif kind is Kind.LATE:
+                params = d.messages.late_reminder(view)
+            else:
+                assert view.offer.deliver_by is not None
+                params = d.messages.delivery_reminder(view, _minutes_until(now, view.offer.deliver_by))
+            await d.say(tx, view.holder.chat_id, params)
+            await tx.events.add(now, "dispatch", kind.value, f"to driver {view.holder.id}", offer_id=offer_id)
+        return True
+
+    async def no_show(self, offer_id: int) -> bool:
+        """Past the pickup window and its grace, no pickup: release the offer and offer it again."""
+        d = self.dispatch
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            view = await offer_view(tx, offer_id)
+            if view is None or view.holder is None or view.offer.status != Status.ACCEPTED:
+                return False
+            if view.offer.pickup_end + d.rules.timing.no_show_grace > now:
+                d.plan(tx, view.offer)
+                return False
+            holder = view.holder
+            released = await tx.offers.transition(
+                offer_id,
+                Status.ACCEPTED,
+                Status.OPEN,
+                held_by=holder.id,
+                holder_id=None,
+                accepted_at=None,
+                next_wave_at=now,
+                expires_at=now + d.rules.acceptance_window,
+            )
+            if not released:
+                return False
+            notice = await tx.notices.of(offer_id, holder.id)
+            if notice is not None:
+                await tx.notices.set_outcome(notice.id, ["accepted"], "released")
+                await self._edit_job(tx, notice, d.messages.no_show_released(view))
+            await tx.drivers.count(holder.id, no_shows=1)
+            await tx.drivers.update(holder.id, prompt=None, prompt_offer_id=None)
+            await tx.events.add(now, "dispatch", "no_show", f"driver {holder.id} released", offer_id=offer_id)
+            await d.say(tx, holder.chat_id, d.messages.no_show_released(view))
+            await d.tell_admins(tx, d.messages.admin_no_show(view, holder))
+        await self.send_wave(offer_id)
+        return True
+
+    async def on_deadline(self, kind: Kind, offer_id: int) -> None:
+        """A timer fired: call the one transition for its kind (each checks the state first)."""
+        if kind is Kind.WAVE:
+            await self.send_wave(offer_id)
+        elif kind is Kind.EXPIRE:
+            await self.expire(offer_id)
+        elif kind is Kind.NO_SHOW:
+            await self.no_show(offer_id)
+        else:
+            await self.remind(kind, offer_id)
 
     async def reopen(self, offer_id: int, admin_id: int) -> Press:
         """An admin offers an expired offer again."""
@@ -232,6 +319,9 @@ class OfferDesk:
                     holder_id=driver.id,
                     accepted_at=now,
                     next_wave_at=None,
+                    pickup_reminded_at=None,
+                    late_reminded_at=None,
+                    delivery_reminded_at=None,
                 )
             if not won:
                 return await self._why_not(tx, offer_id, driver, notice)
@@ -244,6 +334,7 @@ class OfferDesk:
             await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
             others = await tx.notices.close_all(offer_id, "sent", "taken")
             await self._edit_copies(tx, others, d.messages.copy_taken(view))
+            d.plan(tx, view.offer)
         return Press.AWARDED
 
     async def _why_not(self, tx: Transaction, offer_id: int, driver: Driver, notice: Notice) -> Press:
@@ -385,6 +476,7 @@ class OfferDesk:
                 await self._edit_job(tx, notice, d.messages.job_picked_up(view))
             card = await d.say(tx, driver.chat_id, d.messages.delivery_card(view))
             await tx.cards.add("delivery", offer_id, driver.chat_id, card, now)
+            d.plan(tx, view.offer)
         return Code.ACCEPTED
 
     async def deliver(self, offer_id: int, tg_user_id: int) -> Press:
@@ -496,6 +588,11 @@ class OfferDesk:
         if target is not None:
             await self.dispatch.say(tx, notice.chat_id, params, lane=lane, edit_of=target)
 
+    async def _plan(self, tx: Transaction, offer_id: int) -> None:
+        offer = await tx.offers.by_id(offer_id)
+        if offer is not None:
+            self.dispatch.plan(tx, offer)
+
     async def _edit_copies(self, tx: Transaction, notices: list[Notice], params: dict[str, object]) -> None:
         """Edit many drivers' copies at once, in the bulk lane (a fan-out's worth of edits)."""
         targets = await tx.notices.outbox_rows([notice.id for notice in notices])
@@ -539,3 +636,14 @@ def _refusal(seen: PressContext) -> Press | None:
     return {Status.EXPIRED: Press.EXPIRED, Status.CANCELLED: Press.CANCELLED}.get(
         Status(seen.offer_status or Status.CANCELLED), Press.TAKEN
     )
+
+
+REMINDERS = {
+    Kind.PICKUP_REMINDER: ("pickup_reminded_at", Status.ACCEPTED),
+    Kind.LATE: ("late_reminded_at", Status.ACCEPTED),
+    Kind.DELIVERY_REMINDER: ("delivery_reminded_at", Status.PICKED_UP),
+}
+
+
+def _minutes_until(now: datetime, moment: datetime) -> int:
+    return max(0, round((moment - now).total_seconds() / 60))

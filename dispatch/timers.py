@@ -1,13 +1,16 @@
-"""Deadlines on timers: APScheduler runs one job per pending deadline; the database stays the truth."""
+"""Deadlines on timers: APScheduler holds one job per pending deadline; the database stays the truth."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from dispatch.clock import Clock
+from dispatch.deadlines import Deadline, Timing, deadlines_of
+from storage.records import Offer
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
@@ -18,52 +21,80 @@ log = logging.getLogger(__name__)
 class Timers:
     """One in-process timer per pending deadline, rebuilt from the database on every start.
 
-    A timer only calls a transition that checks the offer's state first, so a timer that fires
-    twice, late, or for a deadline that has moved does no harm.
+    A timer only calls a transition that checks the offer's state and the clock first, so a timer
+    that fires twice, early, or for a deadline that has since moved does no harm. With
+    `follow_wall_clock=False` (tests on a clock they move) nothing fires by itself: `fire_due()`
+    runs whatever the clock has reached.
     """
 
-    def __init__(self) -> None:
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
+    def __init__(self, clock: Clock, timing: Timing, *, follow_wall_clock: bool = True) -> None:
+        self.clock = clock
+        self.timing = timing
+        self.follow_wall_clock = follow_wall_clock
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.lateness: list[float] = []  # seconds each timer ran after its moment, by the clock
         self._dispatch: Dispatch | None = None
 
     def bind(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
 
-    def _job(self, kind: str) -> Callable[[int], Awaitable[object]]:
-        assert self._dispatch is not None
-        offers = self._dispatch.offers
-        return {"wave": offers.send_wave, "expire": offers.expire}[kind]
+    def plan(self, offer: Offer) -> None:
+        """Set a timer for each deadline the offer has in its current state."""
+        for deadline in deadlines_of(offer, self.timing):
+            self._schedule(deadline)
 
-    def at(self, kind: str, offer_id: int, when: datetime) -> None:
-        """Run deadline `kind` of this offer at `when` (at once if it has passed)."""
+    def _schedule(self, deadline: Deadline) -> None:
         self.scheduler.add_job(
             self._run,
             "date",
-            run_date=when,
-            args=[kind, offer_id],
-            id=f"{kind}:{offer_id}",
+            run_date=deadline.when,
+            args=[deadline],
+            id=f"{deadline.kind.value}:{deadline.offer_id}",
             replace_existing=True,
             misfire_grace_time=None,
         )
 
-    async def _run(self, kind: str, offer_id: int) -> None:
+    async def _run(self, deadline: Deadline) -> None:
+        assert self._dispatch is not None
+        self.lateness.append((self.clock.now() - deadline.when).total_seconds())
         try:
-            await self._job(kind)(offer_id)
+            await self._dispatch.offers.on_deadline(deadline.kind, deadline.offer_id)
         except Exception:
-            log.exception("deadline %s of offer %s failed", kind, offer_id)
+            log.exception("deadline %s of offer %s failed", deadline.kind.value, deadline.offer_id)
+
+    @property
+    def pending(self) -> list[Deadline]:
+        """Every deadline with a timer, soonest first."""
+        return sorted(job.args[0] for job in self.scheduler.get_jobs())
+
+    async def fire_due(self) -> int:
+        """Run every deadline the clock has reached, soonest first (and what those bring due)."""
+        fired = 0
+        while due := [deadline for deadline in self.pending if deadline.when <= self.clock.now()]:
+            for deadline in due:
+                self.scheduler.remove_job(f"{deadline.kind.value}:{deadline.offer_id}")
+                await self._run(deadline)
+                fired += 1
+        return fired
 
     async def start(self) -> int:
-        """Start the scheduler and schedule every pending deadline again; returns how many."""
+        """Schedule every pending deadline from the database again; overdue ones run at once, in order.
+
+        Returns how many deadlines are pending after the overdue ones ran.
+        """
         assert self._dispatch is not None
-        self.scheduler.start()
+        self.scheduler.start(paused=not self.follow_wall_clock)
         async with self._dispatch.db.transaction() as tx:
             offers = await tx.offers.with_deadlines()
-        for offer in offers:
-            if offer.next_wave_at is not None:
-                self.at("wave", offer.id, offer.next_wave_at)
-            if offer.expires_at is not None:
-                self.at("expire", offer.id, offer.expires_at)
-        return len(offers)
+        deadlines = sorted(deadline for offer in offers for deadline in deadlines_of(offer, self.timing))
+        now = self.clock.now()
+        for deadline in deadlines:
+            if deadline.when > now:
+                self._schedule(deadline)
+        for deadline in deadlines:
+            if deadline.when <= now:
+                await self._run(deadline)
+        return len(self.scheduler.get_jobs())
 
     def stop(self) -> None:
         if self.scheduler.running:

@@ -78,6 +78,9 @@ class Offer:
     accepted_at: datetime | None = None
     picked_up_at: datetime | None = None
     finished_at: datetime | None = None
+    pickup_reminded_at: datetime | None = None
+    late_reminded_at: datetime | None = None
+    delivery_reminded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

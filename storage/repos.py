@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -348,9 +348,17 @@ class Offers(_Repo):
         return int(count), int(cents)
 
     async def with_deadlines(self) -> list[Offer]:
-        """Open offers, whose next wave and expiry wait on timers."""
-        query = select(schema.offers).where(schema.offers.c.status == "open").order_by(schema.offers.c.id)
+        """Offers that may still have deadlines ahead: open, accepted or picked up."""
+        o = schema.offers
+        query = select(o).where(o.c.status.in_(["open", "accepted", "picked_up"])).order_by(o.c.id)
         return _records(Offer, await self.connection.execute(query))
+
+    async def mark_reminded(self, offer_id: int, column: str, status: str, at: datetime) -> bool:
+        """Conditional write: a reminder went out, unless it already did or the offer moved on."""
+        o = schema.offers
+        unsent = o.c[column].is_(None)
+        statement = update(o).where(o.c.id == offer_id, o.c.status == status, unsent).values({column: at})
+        return (await self.connection.execute(statement)).rowcount == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,6 +567,8 @@ class Transaction:
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
+        # Work that must wait for the commit (timers for new deadlines): run by Dispatch.transaction.
+        self.after_commit: list[Callable[[], None]] = []
         self.areas = Areas(connection)
         self.stores = Stores(connection)
         self.drivers = Drivers(connection)

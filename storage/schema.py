@@ -154,6 +154,10 @@ offers = Table(
     _when("accepted_at"),
     _when("picked_up_at"),
     _when("finished_at"),
+    # When each reminder to the current holder went out (reset when a new driver accepts).
+    _when("pickup_reminded_at"),
+    _when("late_reminded_at"),
+    _when("delivery_reminded_at"),
     UniqueConstraint("store_id", "ref", name="uq_offers_store_ref"),
 )
 Index("ix_offers_status", offers.c.status)
