@@ -90,6 +90,8 @@ class OfferDesk:
                 return Created(problems=(str(error),))
             if end <= now:
                 return Created(problems=("that pickup window has already ended",))
+            if await tx.offers.by_ref(store.id, line.ref) is not None:
+                return Created(problems=(f"{store.code} already has an order {line.ref}; use another ref",))
             if deliver_by is not None and deliver_by <= start:
                 return Created(problems=("deliver_by must be after the pickup window starts",))
             offer_id = await tx.offers.add(
@@ -174,6 +176,7 @@ class OfferDesk:
                 await self._timed_out(tx, notice.driver_id)
             await tx.events.add(now, "dispatch", "expire", offer_id=offer_id)
             await d.tell_admins(tx, d.messages.admin_expired(view))
+            d.plan(tx, view.offer)
         return True
 
     async def _timed_out(self, tx: Transaction, driver_id: int) -> None:
@@ -500,6 +503,7 @@ class OfferDesk:
             await self._edit_cards(tx, "delivery", offer_id, d.messages.delivery_closed(view))
             today = await self._today(tx, driver, view.tz)
             await d.say(tx, driver.chat_id, d.messages.delivered(view, today))
+            d.plan(tx, view.offer)
         return Press.DELIVERED
 
     async def ask_reason(self, offer_id: int, tg_user_id: int) -> Press:
@@ -540,6 +544,7 @@ class OfferDesk:
             assert view is not None
             await self._edit_cards(tx, "delivery", offer_id, d.messages.returning(view, reason))
             await d.tell_admins(tx, d.messages.admin_returned(view, reason))
+            d.plan(tx, view.offer)
         return Press.RETURNING
 
     async def add_proof(self, tg_user_id: int, file_id: str) -> OfferView | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from dispatch.clock import Clock
-from dispatch.deadlines import Deadline, Timing, deadlines_of
+from dispatch.deadlines import Deadline, Kind, Timing, deadlines_of
 from storage.records import Offer
 
 if TYPE_CHECKING:
@@ -39,9 +39,13 @@ class Timers:
         self._dispatch = dispatch
 
     def plan(self, offer: Offer) -> None:
-        """Set a timer for each deadline the offer has in its current state."""
-        for deadline in deadlines_of(offer, self.timing):
+        """Set a timer for each deadline the offer has in its current state, and drop the rest."""
+        current = deadlines_of(offer, self.timing)
+        for deadline in current:
             self._schedule(deadline)
+        for kind in set(Kind) - {deadline.kind for deadline in current}:
+            if self.scheduler.get_job(f"{kind.value}:{offer.id}") is not None:
+                self.scheduler.remove_job(f"{kind.value}:{offer.id}")
 
     def _schedule(self, deadline: Deadline) -> None:
         self.scheduler.add_job(

@@ -296,6 +296,12 @@ class Offers(_Repo):
         query = select(schema.offers).where(schema.offers.c.id == offer_id)
         return _record(Offer, (await self.connection.execute(query)).first())
 
+    async def by_ref(self, store_id: int, ref: str) -> Offer | None:
+        """The store's order with this reference (unique per store)."""
+        o = schema.offers
+        query = select(o).where(o.c.store_id == store_id, o.c.ref == ref)
+        return _record(Offer, (await self.connection.execute(query)).first())
+
     async def transition(
         self,
         offer_id: int,

@@ -48,7 +48,8 @@ async def start_bot(emulator: BotApiEmulator, sqlite_url: str) -> AsyncIterator[
 
     async def start(**overrides: Any) -> StorerunBot:
         database_url = overrides.pop("database_url", sqlite_url)
-        bot = StorerunBot(make_settings(emulator, database_url, **overrides))
+        clock = overrides.pop("clock", None)
+        bot = StorerunBot(make_settings(emulator, database_url, **overrides), clock=clock)
         await bot.db.upgrade()
         await seed(bot.db, read_pilot(PILOT_FILE))
         await bot.start()

@@ -1,0 +1,76 @@
+"""Timers through the emulator, on a clock the test moves: reminders, the no-show release, expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dispatch.clock import FakeClock
+from sandbox.emulator import BotApiEmulator
+from tests.e2e.conftest import ADMIN_ID, BotFactory
+from tests.e2e.people import online_driver
+
+MARIA, JOE = 3001, 3002
+NOON = datetime(2026, 7, 15, 19, 0, tzinfo=UTC)  # 12:00 PDT in Las Vegas
+PICKUP_START = datetime(2026, 7, 15, 20, 0, tzinfo=UTC)  # 1:00 PM PDT
+PICKUP_END = PICKUP_START + timedelta(minutes=30)
+LINE = (
+    "/newoffer store=FS-ZARA packages=2 pay=18.50 window=13:00-13:30 date=2026-07-15 zone=89109 "
+    'ref=E1 address="3200 Las Vegas Blvd S"'
+)
+
+
+async def test_reminders_then_the_no_show_release_reach_the_driver_and_the_admins(
+    emulator: BotApiEmulator, start_bot: BotFactory
+) -> None:
+    clock = FakeClock(NOON)
+    bot = await start_bot(clock=clock, wave_size=1, wave_interval_seconds=3600)
+    await online_driver(emulator, MARIA, "Maria")
+    await online_driver(emulator, JOE, "Joe")
+    await emulator.send_text(ADMIN_ID, LINE)
+    await emulator.wait_for_message(MARIA, "📦 New offer")
+    await emulator.press(MARIA, "Accept")
+    await emulator.wait_for_message(MARIA, "It's yours")
+
+    clock.set(PICKUP_START - timedelta(minutes=15, seconds=1))
+    assert await bot.timers.fire_due() == 0
+    clock.set(PICKUP_START - timedelta(minutes=15))
+    assert await bot.timers.fire_due() == 1
+    await emulator.wait_for_message(
+        MARIA, "⏰ Pickup at Zara, Level 1, near the Neiman Marcus entrance, 1:00–1:30 PM PDT — in 15 min"
+    )
+
+    clock.set(PICKUP_END)
+    await bot.timers.fire_due()
+    late = await emulator.wait_for_message(MARIA, "You're late for pickup")
+    assert late.buttons == ["Confirm pickup", "Release"]
+
+    clock.set(PICKUP_END + timedelta(minutes=10))
+    await bot.timers.fire_due()
+    await emulator.wait_for_message(MARIA, "released because it wasn't picked up in its window")
+    await emulator.wait_for_message(ADMIN_ID, "No-show: Maria")
+    await emulator.wait_for_message(JOE, "📦 New offer")
+    stale = await emulator.press(MARIA, "Release", message_id=late.message_id)
+    assert stale.text == "This offer wasn't sent to you." or stale.text == "That's already done."
+
+
+async def test_an_offer_expires_on_the_clock_and_is_offered_again(
+    emulator: BotApiEmulator, start_bot: BotFactory
+) -> None:
+    clock = FakeClock(NOON)
+    bot = await start_bot(clock=clock, acceptance_window_seconds=600, wave_interval_seconds=60, wave_size=5)
+    await online_driver(emulator, MARIA, "Maria")
+    await emulator.send_text(ADMIN_ID, LINE)
+    copy = await emulator.wait_for_message(MARIA, "📦 New offer")
+    assert "Offer stands until 12:10 PM PDT" in (copy.text or "")
+    clock.set(NOON + timedelta(seconds=599))
+    await bot.timers.fire_due()
+    clock.set(NOON + timedelta(seconds=600))
+    await bot.timers.fire_due()
+    await emulator.wait_for_message(
+        MARIA, lambda m: m.message_id == copy.message_id and "expired" in (m.text or "")
+    )
+    await emulator.wait_for_message(ADMIN_ID, "expired with no driver")
+    assert (await emulator.press(ADMIN_ID, "Re-offer")).text == "Offered again."
+    await emulator.wait_for_message(
+        MARIA, lambda m: m.message_id > copy.message_id and "📦 New offer" in (m.text or "")
+    )
