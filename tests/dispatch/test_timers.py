@@ -238,3 +238,25 @@ async def test_pending_deadlines_are_scheduled_again_on_start(world: World) -> N
         Kind.LATE,
         Kind.NO_SHOW,
     ]
+
+
+async def test_a_window_across_midnight_ends_on_the_next_local_day(world: World) -> None:
+    line = parse_order_line(
+        'store=FS-ZARA packages=1 pay=9 window=23:30-00:15 date=2026-07-15 zone=89109 ref=N1 address="x"'
+    )
+    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", created_by=ADMIN)
+    assert created.view is not None
+    assert created.view.offer.pickup_start == datetime(2026, 7, 16, 6, 30, tzinfo=UTC)  # 11:30 PM PDT
+    assert created.view.offer.pickup_end == datetime(2026, 7, 16, 7, 15, tzinfo=UTC)  # 12:15 AM PDT
+
+
+async def test_a_local_time_that_happens_twice_is_refused_at_creation(world: World) -> None:
+    world.clock.set(datetime(2026, 10, 30, 19, 0, tzinfo=UTC))
+    line = parse_order_line(
+        'store=TC-UNIQLO packages=1 pay=9 window=01:30-01:45 date=2026-11-01 zone=22102 ref=D1 address="x"'
+    )
+    created = await world.dispatch.offers.create(line, store_code="TC-UNIQLO", created_by=ADMIN)
+    assert created.view is None
+    assert created.problems == (
+        "1:30 AM happens twice on Nov 1 in New York time (clocks fall back); pick another time",
+    )
