@@ -7,7 +7,8 @@ import logging
 import signal
 from datetime import timedelta
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -20,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, texts
+from bot import admin_commands, handlers, store_commands, texts
 from bot.config import Settings
 from bot.handlers import Context
 from bot.sender import OutboxSender, SenderLimits
@@ -73,6 +74,27 @@ def build_application(settings: Settings) -> StorerunApplication:
         "status": handlers.on_status,
         "myoffers": handlers.on_my_offers,
         "newoffer": handlers.on_new_offer,
+        "neworder": store_commands.on_new_order,
+        "orders": store_commands.on_orders,
+        "unlink": store_commands.on_unlink,
+        "drivers": admin_commands.on_drivers,
+        "driver": admin_commands.on_driver,
+        "approve": admin_commands.on_approve,
+        "reject": admin_commands.on_reject,
+        "suspend": admin_commands.on_suspend,
+        "reinstate": admin_commands.on_reinstate,
+        "areas": admin_commands.on_areas,
+        "area": admin_commands.on_area,
+        "stores": admin_commands.on_stores,
+        "addstore": admin_commands.on_add_store,
+        "invite": admin_commands.on_invite,
+        "offers": admin_commands.on_offers,
+        "offer": admin_commands.on_offer,
+        "cancel": admin_commands.on_cancel,
+        "reopen": admin_commands.on_reopen,
+        "stats": admin_commands.on_stats,
+        "export": admin_commands.on_export,
+        "broadcast": admin_commands.on_broadcast,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
@@ -129,6 +151,7 @@ class StorerunBot:
             deadlines=self.timers,
         )
         self.timers.bind(self.dispatch)
+        self.sender.on_settled = self.dispatch.admin.outbox_settled
         self.application.bot_data["storerun"] = self
         self._stop_requested = asyncio.Event()
 
@@ -136,9 +159,14 @@ class StorerunBot:
         """Upgrade the database, register commands, start sending and polling."""
         await self.db.upgrade()
         await self.application.initialize()
-        await self.application.bot.set_my_commands(
-            [BotCommand(name, about) for name, about in texts.COMMANDS]
-        )
+        bot = self.application.bot
+        await bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
+        for admin in sorted(self.settings.admin_ids):  # admins see their own menu
+            menu = [BotCommand(name, about) for name, about in texts.ADMIN_MENU]
+            try:
+                await bot.set_my_commands(menu, scope=BotCommandScopeChat(admin))
+            except BadRequest as error:  # an admin who never opened the chat
+                log.warning("no admin menu for %s: %s", admin, error.message)
         await self.sender.start()
         await self.timers.start()
         await self.application.start()

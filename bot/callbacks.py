@@ -26,6 +26,13 @@ class Act(StrEnum):
     CANT_DELIVER = "cant"
     REASON = "why"  # arg: a FailReason
     REOPEN = "reo"  # subject: offer id (admin)
+    PAGE = "pg"  # subject: page number; arg: which list, like drivers.pending
+    STAFF_CANCEL = "sc"  # subject: offer id (store staff)
+    BROADCAST_SEND = "bs"  # subject: broadcast id (admin)
+    BROADCAST_DROP = "bx"
+    DRAFT = "nd"  # arg: the answer to the current /neworder step
+    DRAFT_CONFIRM = "nc"
+    DRAFT_CANCEL = "nx"
 
 
 class Button(BaseModel):
@@ -35,7 +42,7 @@ class Button(BaseModel):
 
     act: Act
     subject: int = Field(ge=0, lt=2**53)
-    arg: str | None = Field(default=None, pattern=r"^[a-z]{1,16}$")
+    arg: str | None = Field(default=None, pattern=r"^[a-z0-9.-]{1,24}$")
 
     def pack(self) -> str:
         data = f"{VERSION}:{self.act.value}:{self.subject}" + (f":{self.arg}" if self.arg else "")

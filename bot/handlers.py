@@ -73,6 +73,11 @@ async def on_start(update: Update, context: Context) -> None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
+    if context.args:  # opened from a deep link: a store's invite
+        from bot.store_commands import redeem_invite
+
+        await redeem_invite(update, context, context.args[0])
+        return
     person = await context.dispatch.who_is(user.id, chat.id)
     if not person.is_unknown:
         await context.dispatch.send(reply(update, texts.help_for(person, user.first_name)))
@@ -154,7 +159,12 @@ async def on_new_offer(update: Update, context: Context) -> None:
         )
         return
     assert line.store is not None
-    created = await context.dispatch.offers.create(line, store_code=line.store, created_by=user.id)
+    created = await context.dispatch.offers.create(
+        line,
+        store_code=line.store,
+        created_by=user.id,
+        card_to=update.effective_chat.id if update.effective_chat else None,
+    )
     if created.view is None:
         problems = "\n".join(f"• {problem}" for problem in created.problems)
         text = texts.OFFER_PROBLEMS.format(problems=problems, example=example_line())
@@ -203,6 +213,10 @@ async def on_text(update: Update, context: Context) -> None:
         elif outcome is Code.NOT_EXPECTED:
             await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
         return
+    from bot.store_commands import answer_step
+
+    if await answer_step(update, context, message.text):
+        return
     await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
 
 
@@ -228,7 +242,7 @@ async def on_button(update: Update, context: Context) -> None:
         await query.answer(texts.STALE_BUTTON)
         return
     answer = await _press(button, update, context)
-    await query.answer(answer)
+    await query.answer(answer[:200])
 
 
 async def _press(button: Button, update: Update, context: Context) -> str:
@@ -263,6 +277,22 @@ async def _press(button: Button, update: Update, context: Context) -> str:
             return texts.DECISION_ANSWERS[decision]
         case Act.ONLINE | Act.OFFLINE:
             return await _set_online(update, context, button.act is Act.ONLINE)
+        case Act.PAGE:
+            from bot.admin_commands import turn_page
+
+            return await turn_page(update, context, button)
+        case Act.BROADCAST_SEND | Act.BROADCAST_DROP:
+            from bot.admin_commands import press_broadcast
+
+            return await press_broadcast(update, context, button, send=button.act is Act.BROADCAST_SEND)
+        case Act.STAFF_CANCEL:
+            from bot.store_commands import press_staff_cancel
+
+            return await press_staff_cancel(update, context, button)
+        case Act.DRAFT | Act.DRAFT_CONFIRM | Act.DRAFT_CANCEL:
+            from bot.store_commands import press_draft
+
+            return await press_draft(update, context, button)
         case Act.AREA:
             outcome = await drivers.choose_area(
                 user.id, chat.id, user.full_name, user.username, button.subject

@@ -88,3 +88,47 @@ def ask_phone() -> Markup:
 
 def remove_reply_keyboard() -> Markup:
     return ReplyKeyboardRemove().to_dict()
+
+
+PAGE_SIZE = 10
+PREVIOUS, NEXT = "◀ Previous", "Next ▶"
+SEND_BROADCAST, DROP_BROADCAST = "Send it", "Don't send"
+CREATE_ORDER, DROP_ORDER = "Create order", "Cancel"
+
+
+def pages(key: str, page: int, total: int) -> Markup | None:
+    """◀ / ▶ under a long list; None when it fits on one page."""
+    last = max(0, (total - 1) // PAGE_SIZE)
+    if last == 0:
+        return None
+    row = []
+    if page > 0:
+        row.append(_press(PREVIOUS, Act.PAGE, page - 1, key))
+    if page < last:
+        row.append(_press(NEXT, Act.PAGE, page + 1, key))
+    return _inline(row)
+
+
+def staff_cancel(offer_ids: Sequence[int]) -> Markup | None:
+    """A Cancel button per order that may still be cancelled."""
+    if not offer_ids:
+        return None
+    return _inline(*([_press(f"Cancel #{offer_id}", Act.STAFF_CANCEL, offer_id)] for offer_id in offer_ids))
+
+
+def broadcast(broadcast_id: int, recipients: int) -> Markup:
+    return _inline(
+        [
+            _press(f"{SEND_BROADCAST} ({recipients})", Act.BROADCAST_SEND, broadcast_id),
+            _press(DROP_BROADCAST, Act.BROADCAST_DROP, broadcast_id),
+        ]
+    )
+
+
+def draft_choices(labels: Sequence[str], values: Sequence[str]) -> Markup:
+    """Buttons answering the current /neworder step."""
+    return _inline([_press(label, Act.DRAFT, 0, value) for label, value in zip(labels, values, strict=True)])
+
+
+def draft_confirm() -> Markup:
+    return _inline([_press(CREATE_ORDER, Act.DRAFT_CONFIRM, 0), _press(DROP_ORDER, Act.DRAFT_CANCEL, 0)])

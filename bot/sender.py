@@ -10,6 +10,8 @@ import logging
 import os
 import time
 import warnings
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -91,6 +93,7 @@ class OutboxSender:
         self._queue: dict[int, OutboxMessage] = {}
         self._loaded_up_to = 0
         self._in_flight: set[int] = set()
+        self._flying_tags: Counter[str] = Counter()
         self._busy_chats: set[int] = set()
         self._chat_ready_at: dict[int, float] = {}
         self._unreachable: set[int] = set()
@@ -104,6 +107,8 @@ class OutboxSender:
         self._stopping = False
         self._last_rescan = 0.0
         self._fresh = True
+        # Called when the last call with a tag (a broadcast's) is done; it then counts the outcome.
+        self.on_settled: Callable[[str], Awaitable[None]] | None = None
         # Calls finished lately: a load that read them as pending just before they finished
         # must not queue them again.
         self._finished: dict[int, float] = {}
@@ -226,6 +231,8 @@ class OutboxSender:
         del self._queue[row.id]
         self._in_flight.add(row.id)
         self._busy_chats.add(row.chat_id)
+        if row.tag is not None:
+            self._flying_tags[row.tag] += 1
         self._chat_ready_at[row.chat_id] = now + self.limits.chat_interval + CHAT_SPACING_MARGIN
         task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
         self._tasks.add(task)
@@ -245,6 +252,14 @@ class OutboxSender:
             self._in_flight.discard(row.id)
             self._busy_chats.discard(row.chat_id)
             self._wake.set()
+            if row.tag is not None:
+                self._flying_tags[row.tag] -= 1
+            if row.tag is not None and self.on_settled is not None and not self._has_tag(row.tag):
+                await self.on_settled(row.tag)
+
+    def _has_tag(self, tag: str) -> bool:
+        """Whether any call with this tag is still queued or in flight here."""
+        return self._flying_tags[tag] > 0 or any(queued.tag == tag for queued in self._queue.values())
 
     async def _attempt(self, row: OutboxMessage) -> None:
         if row.chat_id in self._unreachable:

@@ -12,7 +12,7 @@ from dispatch.messages import Params
 from dispatch.offers import Code, Press
 from dispatch.orders import format_pay
 from dispatch.views import DayTally, FailReason, OfferView
-from storage.records import Area, Driver
+from storage.records import Area, Driver, Event, Notice
 
 COMMANDS: list[tuple[str, str]] = [
     ("start", "Start here"),
@@ -21,7 +21,31 @@ COMMANDS: list[tuple[str, str]] = [
     ("online", "Drivers: start getting offers"),
     ("offline", "Drivers: stop getting offers"),
     ("myoffers", "Drivers: the offers you hold"),
-    ("newoffer", "Admins: create an offer"),
+    ("neworder", "Stores: create an order"),
+    ("orders", "Stores: today's orders"),
+    ("unlink", "Stores: stop being staff here"),
+]
+ADMIN_MENU: list[tuple[str, str]] = [
+    *COMMANDS[:2],
+    ("newoffer", "Create an offer"),
+    ("offers", "The offer board"),
+    ("offer", "One offer and its trail"),
+    ("cancel", "Cancel an offer"),
+    ("reopen", "Offer an expired offer again"),
+    ("drivers", "Drivers, by status or area"),
+    ("driver", "One driver's profile"),
+    ("approve", "Approve a driver"),
+    ("reject", "Reject a driver"),
+    ("suspend", "Suspend a driver"),
+    ("reinstate", "Reinstate a driver"),
+    ("areas", "Areas"),
+    ("area", "Pause or resume an area"),
+    ("stores", "Stores"),
+    ("addstore", "Add or update a store"),
+    ("invite", "Invite link for a store's staff"),
+    ("stats", "Numbers and a chart"),
+    ("export", "CSV of offers or drivers"),
+    ("broadcast", "Message an area's drivers"),
 ]
 
 WELCOME = (
@@ -49,7 +73,14 @@ STAFF = (
 ADMIN = "You're a storerun admin."
 ADMIN_COMMANDS = (
     "Admin commands:\n/newoffer store=FS-ZARA packages=2 pay=18.50 window=14:00-14:30 zone=89109 "
-    'ref=A123 address="…" [date=YYYY-MM-DD] [deliver_by=HH:MM]'
+    'ref=A123 address="…" [date=YYYY-MM-DD] [deliver_by=HH:MM]\n'
+    "/offers [open|accepted|today|AREA] · /offer ID · /cancel ID [reason] · /reopen ID\n"
+    "/drivers [pending|online|AREA] · /driver ID · /approve ID · /reject ID · /suspend ID · /reinstate ID\n"
+    "/areas · /area SLUG on|off · /stores [AREA] · /addstore CODE area=… name=… where=… · /invite CODE\n"
+    "/stats [AREA] [DAYS] · /export offers|drivers [DAYS] · /broadcast AREA text…"
+)
+STAFF_COMMANDS = (
+    "/neworder: create an order (in one line, or step by step) · /orders: today's orders · /unlink: leave"
 )
 HELP_FOOTER = "/help shows this again."
 NOT_UNDERSTOOD = "Sorry, I didn't get that. /help shows what you can do."
@@ -124,7 +155,7 @@ def help_for(person: Person, name: str | None) -> str:
             parts.append(DRIVER_COMMANDS)
     if person.stores:
         names = ", ".join(f"{store.name} ({store.code})" for store in person.stores)
-        parts.append(STAFF.format(stores=names))
+        parts += [STAFF.format(stores=names), STAFF_COMMANDS]
     if person.is_admin:
         parts += [ADMIN, ADMIN_COMMANDS]
     parts.append(HELP_FOOTER)
@@ -325,6 +356,64 @@ class TelegramMessages:
             "text": f"🚫 No-show: {driver.name} didn't pick up offer {_title(view)} (ref {view.offer.ref}). It's offered again."
         }
 
+    def admin_cancelled(self, view: OfferView, by: str, reason: str) -> Params:
+        return {"text": f"🚫 Offer {_title(view)} (ref {view.offer.ref}) was cancelled by {by}: {reason}"}
+
+    def broadcast(self, area: Area, text: str) -> Params:
+        return {"text": f"📣 {area.name}: {text}"}
+
+    def broadcast_done(self, area: Area, sent: int, failed: int) -> Params:
+        return {"text": f"📣 Broadcast to {area.name} done: {sent} delivered, {failed} not delivered."}
+
+    def you_are_suspended(self) -> Params:
+        return {"text": "Your driver account is suspended, so you get no offers. Ask your program admin."}
+
+    def you_are_reinstated(self) -> Params:
+        return {
+            "text": "Your driver account is active again. Go online to get offers.",
+            "reply_markup": keyboards.availability(online=False),
+        }
+
+    def store_accepted(self, view: OfferView, driver: Driver) -> Params:
+        text = (
+            f"🚗 Order {view.offer.ref}: {first_name(driver.name)} accepted it (#{view.offer.id}).\n"
+            f"Pickup {_window(view)}. Pickup code: {view.offer.pickup_code}. Give it to the driver with the order."
+        )
+        return {"text": text}
+
+    def store_picked_up(self, view: OfferView) -> Params:
+        who = first_name(view.holder.name) if view.holder else "The driver"
+        return {"text": f"📦 Order {view.offer.ref}: {who} confirmed pickup (#{view.offer.id})."}
+
+    def store_delivered(self, view: OfferView) -> Params:
+        return {"text": f"✅ Order {view.offer.ref}: delivered (#{view.offer.id})."}
+
+    def store_proof(self, view: OfferView, file_id: str) -> Params:
+        return {
+            "photo": file_id,
+            "caption": f"📷 Proof of delivery for order {view.offer.ref} (#{view.offer.id}).",
+        }
+
+    def store_released(self, view: OfferView, no_show: bool) -> Params:
+        why = "the driver didn't show up" if no_show else "the driver released it"
+        return {
+            "text": f"↩️ Order {view.offer.ref}: {why}. It's offered to other drivers again (#{view.offer.id})."
+        }
+
+    def store_expired(self, view: OfferView) -> Params:
+        return {
+            "text": f"⌛ Order {view.offer.ref}: no driver took it in time (#{view.offer.id}). The admins can offer it again."
+        }
+
+    def store_returning(self, view: OfferView, reason: FailReason) -> Params:
+        return {
+            "text": f"↩️ Order {view.offer.ref} can't be delivered ({keyboards.REASONS[reason].lower()}); "
+            f"the driver is bringing it back (#{view.offer.id})."
+        }
+
+    def store_cancelled(self, view: OfferView, reason: str) -> Params:
+        return {"text": f"🚫 Order {view.offer.ref} was cancelled (#{view.offer.id}): {reason}"}
+
     def admin_offer_card(self, view: OfferView) -> Params:
         expires = show_time(view.offer.expires_at, view.tz) if view.offer.expires_at else "—"
         text = (
@@ -353,3 +442,138 @@ class TelegramMessages:
             f"{keyboards.REASONS[reason].lower()}. {who} is bringing it back to the store."
         )
         return {"text": text}
+
+
+# --- admin and store views ---
+
+USAGE = {
+    "drivers": "/drivers [pending|online|AREA]",
+    "driver": "/driver ID",
+    "approve": "/approve ID",
+    "reject": "/reject ID",
+    "suspend": "/suspend ID",
+    "reinstate": "/reinstate ID",
+    "area": "/area SLUG on|off",
+    "stores": "/stores [AREA]",
+    "addstore": '/addstore CODE area=SLUG name="Zara" where="Level 1, near Macy\'s"',
+    "invite": "/invite STORE-CODE",
+    "offers": "/offers [open|accepted|today|AREA]",
+    "offer": "/offer ID",
+    "cancel": "/cancel ID [reason]",
+    "reopen": "/reopen ID",
+    "stats": "/stats [AREA] [DAYS]",
+    "export": "/export offers|drivers [DAYS]",
+    "broadcast": "/broadcast AREA your message…",
+    "neworder": '/neworder packages=2 pay=18.50 window=14:00-14:30 zone=89109 ref=A123 address="…" (or /neworder alone, step by step)',
+}
+WRONG_FORM = "Use it like this: {usage}"
+NO_SUCH_AREA_SLUG = "There's no area {slug}. /areas lists them."
+NO_SUCH_DRIVER_ID = "There's no driver #{id}."
+NO_SUCH_OFFER_ID = "There's no offer #{id}."
+NOTHING_FOUND = "Nothing to show."
+STANDING_DONE = {
+    "suspend": "Driver #{id} is suspended and offline.",
+    "reinstate": "Driver #{id} is active again.",
+}
+STANDING_NOT_NOW = {
+    "suspend": "Driver #{id} isn't approved, so there's nothing to suspend.",
+    "reinstate": "Driver #{id} isn't suspended.",
+}
+AREA_SET = "{slug} is now {state}."
+STORE_SAVED = "Store {code} saved: {name}, {where} ({area})."
+INVITE_LINK = "Invite for {store} ({code}), valid once for {hours} h:\n{link}\nWhoever opens it becomes staff of the store."
+LINKED = {
+    "linked": "You're now staff of {store}. I'll tell you here about its orders. /help shows what you can do.",
+    "already_staff": "You're already staff of {store}.",
+    "unknown": "That invite link isn't valid. Ask your program admin for a new one.",
+    "used": "That invite link was already used. Ask your program admin for a new one.",
+    "expired": "That invite link has expired. Ask your program admin for a new one.",
+}
+UNLINKED = "You're no longer staff of {codes}."
+NOT_STAFF = "You're not linked to any store. Open the invite link your program admin sent you."
+NO_ORDERS_TODAY = "No orders today yet. /neworder creates one."
+CANCEL_ANSWERS = {
+    Press.CANCELLED: "Cancelled.",
+    Press.NOT_YOURS: "That's not one of your orders.",
+    Press.NOT_OPEN: "It's already picked up or finished, so it can't be cancelled.",
+    Press.DONE: "It's already cancelled.",
+}
+REOPEN_ANSWERS = {
+    Press.REOPENED: "Offered again.",
+    Press.NOT_OPEN: "Only an expired offer can be offered again.",
+}
+BROADCAST_CONFIRM = "Send this to {count} approved drivers of {area}?\n\n📣 {text}"
+BROADCAST_QUEUED = "Sending to {count} drivers. I'll tell you when it's done."
+BROADCAST_GONE = "This broadcast was already sent or dropped."
+BROADCAST_DROPPED = "Not sent."
+DRAFT_PROMPTS = {
+    "store": "New order: which store?",
+    "packages": "New order for {store}: how many packages?",
+    "window": "Pickup window (local time)? Tap one or type it like 14:00-14:30.",
+    "pay": "Pay for the driver, like 18.50?",
+    "zone": "Drop-off zone (ZIP code)?",
+    "ref": "Your order reference (letters, digits, - or _)?",
+    "address": "The customer's address (shown to the driver only after pickup)?",
+}
+DRAFT_GONE = "There's no order being put together. Send /neworder to start one."
+DRAFT_DROPPED = "Order discarded."
+
+
+def page_of(items: Sequence[str], page: int, title: str) -> str:
+    from bot.keyboards import PAGE_SIZE
+
+    last = max(0, (len(items) - 1) // PAGE_SIZE)
+    page = min(max(page, 0), last)
+    shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    footer = f"\n\nPage {page + 1} of {last + 1}" if last else ""
+    return f"{title} ({len(items)})\n" + ("\n".join(shown) if shown else NOTHING_FOUND) + footer
+
+
+def driver_line(driver: Driver) -> str:
+    online = " · online" if driver.online and driver.status == "approved" else ""
+    handle = f" @{driver.username}" if driver.username else ""
+    return f"#{driver.id} {driver.name}{handle} · {driver.status}{online}"
+
+
+def driver_profile(driver: Driver, areas: Sequence[Area], on_time_rate: float | None) -> str:
+    rate = "—" if on_time_rate is None else f"{on_time_rate:.0%}"
+    return (
+        f"{driver_line(driver)}\n"
+        f"Areas: {', '.join(area.name for area in areas) or '—'} · phone {driver.phone or 'not shared'}\n"
+        f"Offered {driver.offered} · accepted {driver.accepted} · declined {driver.declined} · "
+        f"timed out {driver.timed_out}\n"
+        f"Released {driver.released} · no-shows {driver.no_shows} · delivered {driver.delivered} · "
+        f"on-time pickups {rate}"
+    )
+
+
+def offer_line(view: OfferView) -> str:
+    holder = f" · {view.holder.name}" if view.holder else ""
+    return f"#{view.offer.id} {view.store.code} {view.offer.ref} · {view.offer.status}{holder} · {_window(view)} · {format_pay(view.offer.pay_cents)}"
+
+
+def offer_trail(
+    view: OfferView, notices: Sequence[tuple[Notice, Driver | None]], events: Sequence[Event]
+) -> str:
+    lines = [
+        f"Offer #{view.offer.id} · {view.store.name} ({view.store.code}) · ref {view.offer.ref} · {view.offer.status}",
+        f"{_packages(view.offer.packages)} · zone {view.offer.zone} · {format_pay(view.offer.pay_cents)} · pickup {_window(view)}",
+        f"Pickup code {view.offer.pickup_code} · wrong codes {view.offer.wrong_codes}",
+        "",
+        "Copies sent:",
+    ]
+    for notice, driver in notices:
+        who = driver.name if driver else "?"
+        lines.append(
+            f"  {show_time(notice.created_at, view.tz)} wave {notice.wave} → {who}: {notice.outcome}"
+        )
+    lines += ["", "Trail:"]
+    for event in events:
+        detail = f": {event.detail}" if event.detail else ""
+        lines.append(f"  {show_time(event.at, view.tz)} {event.kind} by {event.actor}{detail}")
+    return "\n".join(lines)
+
+
+def order_line(view: OfferView) -> str:
+    holder = f" · {first_name(view.holder.name)}" if view.holder else ""
+    return f"#{view.offer.id} {view.offer.ref} · {view.offer.status.replace('_', ' ')}{holder} · pickup {_window(view)}"

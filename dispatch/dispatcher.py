@@ -27,6 +27,7 @@ class Rules:
     max_offers_held: int = 2
     pickup_code_tries: int = 3
     auto_offline_after: int = 3
+    invite_ttl: timedelta = timedelta(hours=24)
     timing: Timing = field(default_factory=Timing)
 
 
@@ -71,8 +72,10 @@ class Dispatch:
         on_commit: Callable[[], None] = lambda: None,
         deadlines: Deadlines | None = None,
     ) -> None:
+        from dispatch.admin import AdminDesk
         from dispatch.drivers import DriverDesk
         from dispatch.offers import OfferDesk
+        from dispatch.stores import StoreDesk
 
         self.db = db
         self.clock = clock
@@ -83,6 +86,8 @@ class Dispatch:
         self._on_commit = on_commit
         self.offers = OfferDesk(self)
         self.drivers = DriverDesk(self)
+        self.stores = StoreDesk(self)
+        self.admin = AdminDesk(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -117,6 +122,13 @@ class Dispatch:
     async def tell_admins(self, tx: Transaction, params: Params) -> list[int]:
         """Queue the same message to every admin; returns the outbox ids."""
         return [await self.say(tx, admin, params) for admin in sorted(self.admin_ids)]
+
+    async def tell_store(
+        self, tx: Transaction, store_id: int, params: Params, *, method: str = "sendMessage"
+    ) -> None:
+        """Queue the same notice to every staff chat of a store."""
+        for chat_id in await tx.stores.staff_chats(store_id):
+            await self.say(tx, chat_id, params, method=method)
 
     async def first_sight(self, update_id: int, chat_id: int | None) -> bool:
         """Claim an update id; False if it was already applied (Telegram re-sent it)."""

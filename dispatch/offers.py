@@ -72,8 +72,11 @@ class OfferDesk:
 
     # --- create ---
 
-    async def create(self, line: OrderLine, *, store_code: str, created_by: int) -> Created:
-        """Create an open offer from an order line and send its first wave."""
+    async def create(
+        self, line: OrderLine, *, store_code: str, created_by: int, card_to: int | None = None
+    ) -> Created:
+        """Create an open offer from an order line, send its card (with the pickup code) to
+        `card_to`, and send its first wave."""
         d = self.dispatch
         now = d.clock.now()
         async with d.transaction() as tx:
@@ -115,8 +118,8 @@ class OfferDesk:
             await tx.events.add(now, f"admin:{created_by}", "open", f"ref {line.ref}", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            if created_by in d.admin_ids:
-                await d.say(tx, created_by, d.messages.admin_offer_card(view))
+            if card_to is not None:
+                await d.say(tx, card_to, d.messages.admin_offer_card(view))
         await self.send_wave(offer_id)
         return Created(view=view)
 
@@ -176,6 +179,7 @@ class OfferDesk:
                 await self._timed_out(tx, notice.driver_id)
             await tx.events.add(now, "dispatch", "expire", offer_id=offer_id)
             await d.tell_admins(tx, d.messages.admin_expired(view))
+            await d.tell_store(tx, view.store.id, d.messages.store_expired(view))
             d.plan(tx, view.offer)
         return True
 
@@ -256,8 +260,42 @@ class OfferDesk:
             await tx.events.add(now, "dispatch", "no_show", f"driver {holder.id} released", offer_id=offer_id)
             await d.say(tx, holder.chat_id, d.messages.no_show_released(view))
             await d.tell_admins(tx, d.messages.admin_no_show(view, holder))
+            await d.tell_store(tx, view.store.id, d.messages.store_released(view, no_show=True))
         await self.send_wave(offer_id)
         return True
+
+    async def cancel(self, offer_id: int, *, actor: str, by: str, reason: str) -> Press:
+        """Cancel an offer not yet picked up (admin or the store): every copy and the store are told."""
+        d = self.dispatch
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            before = await offer_view(tx, offer_id)
+            if before is None:
+                return Press.NOT_YOURS
+            cancelled = await tx.offers.transition(
+                offer_id,
+                [Status.DRAFT, Status.OPEN, Status.ACCEPTED],
+                Status.CANCELLED,
+                finished_at=now,
+                cancel_reason=reason[:200],
+                next_wave_at=None,
+            )
+            if not cancelled:
+                return Press.DONE if before.offer.status == Status.CANCELLED else Press.NOT_OPEN
+            await tx.events.add(now, actor, "cancel", reason, offer_id=offer_id)
+            view = await offer_view(tx, offer_id)
+            assert view is not None
+            live = await tx.notices.close_all(offer_id, "sent", "cancelled")
+            held = await tx.notices.close_all(offer_id, "accepted", "cancelled")
+            await self._edit_copies(tx, [*live, *held], d.messages.copy_cancelled(view))
+            await self._edit_cards(tx, "job", offer_id, d.messages.copy_cancelled(view))
+            if before.holder is not None:
+                await tx.drivers.update(before.holder.id, prompt=None, prompt_offer_id=None)
+                await d.say(tx, before.holder.chat_id, d.messages.copy_cancelled(view))
+            await d.tell_store(tx, view.store.id, d.messages.store_cancelled(view, reason))
+            await d.tell_admins(tx, d.messages.admin_cancelled(view, by, reason))
+            d.plan(tx, view.offer)
+        return Press.CANCELLED
 
     async def on_deadline(self, kind: Kind, offer_id: int) -> None:
         """A timer fired: call the one transition for its kind (each checks the state first)."""
@@ -337,6 +375,7 @@ class OfferDesk:
             await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
             others = await tx.notices.close_all(offer_id, "sent", "taken")
             await self._edit_copies(tx, others, d.messages.copy_taken(view))
+            await d.tell_store(tx, view.store.id, d.messages.store_accepted(view, driver))
             d.plan(tx, view.offer)
         return Press.AWARDED
 
@@ -404,6 +443,7 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_job(tx, notice, d.messages.job_released(view))
+            await d.tell_store(tx, view.store.id, d.messages.store_released(view, no_show=False))
         await self.send_wave(offer_id)
         return Press.RELEASED
 
@@ -479,6 +519,7 @@ class OfferDesk:
                 await self._edit_job(tx, notice, d.messages.job_picked_up(view))
             card = await d.say(tx, driver.chat_id, d.messages.delivery_card(view))
             await tx.cards.add("delivery", offer_id, driver.chat_id, card, now)
+            await d.tell_store(tx, view.store.id, d.messages.store_picked_up(view))
             d.plan(tx, view.offer)
         return Code.ACCEPTED
 
@@ -503,6 +544,7 @@ class OfferDesk:
             await self._edit_cards(tx, "delivery", offer_id, d.messages.delivery_closed(view))
             today = await self._today(tx, driver, view.tz)
             await d.say(tx, driver.chat_id, d.messages.delivered(view, today))
+            await d.tell_store(tx, view.store.id, d.messages.store_delivered(view))
             d.plan(tx, view.offer)
         return Press.DELIVERED
 
@@ -544,6 +586,7 @@ class OfferDesk:
             assert view is not None
             await self._edit_cards(tx, "delivery", offer_id, d.messages.returning(view, reason))
             await d.tell_admins(tx, d.messages.admin_returned(view, reason))
+            await d.tell_store(tx, view.store.id, d.messages.store_returning(view, reason))
             d.plan(tx, view.offer)
         return Press.RETURNING
 
@@ -562,6 +605,7 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             assert view is not None
             await d.say(tx, driver.chat_id, d.messages.proof_saved(view))
+            await d.tell_store(tx, view.store.id, d.messages.store_proof(view, file_id), method="sendPhoto")
         return view
 
     async def show_held(self, tg_user_id: int) -> int:

@@ -33,6 +33,7 @@ class Outgoing:
     lane: Lane = Lane.INTERACTIVE
     edit_of: int | None = None
     notice_id: int | None = None
+    tag: str | None = None
 
     def payload(self) -> str:
         return json.dumps(self.params, separators=(",", ":"), sort_keys=True)
@@ -75,6 +76,7 @@ def as_row(message: Outgoing) -> dict[str, Any]:
         "payload": message.payload(),
         "target_id": message.edit_of,
         "notice_id": message.notice_id,
+        "tag": message.tag,
     }
 
 
@@ -88,4 +90,5 @@ async def enqueue(tx: Transaction, message: Outgoing, at: datetime) -> int:
         at=at,
         target_id=message.edit_of,
         notice_id=message.notice_id,
+        tag=message.tag,
     )

@@ -81,6 +81,7 @@ class Offer:
     pickup_reminded_at: datetime | None = None
     late_reminded_at: datetime | None = None
     delivery_reminded_at: datetime | None = None
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class OutboxMessage:
     not_before: datetime
     created_at: datetime
     message_id: int | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +136,36 @@ class Card:
     subject_id: int
     chat_id: int
     outbox_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    token: str
+    store_id: int
+    created_by: int
+    created_at: datetime
+    expires_at: datetime
+    used_by: int | None
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDraft:
+    chat_id: int
+    store_id: int
+    step: str
+    fields: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: int
+    area_id: int
+    text: str
+    created_by: int
+    status: str
+    recipients: int
+    created_at: datetime
+    sent_at: datetime | None
+    done_at: datetime | None

@@ -7,12 +7,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Row, Table, and_, case, func, insert, select, update
+from sqlalchemy import Insert, Row, Table, and_, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema
-from storage.records import Area, Card, Driver, Event, Notice, Offer, OutboxMessage, Store
+from storage.records import (
+    Area,
+    Broadcast,
+    Card,
+    Driver,
+    Event,
+    Invite,
+    Notice,
+    Offer,
+    OrderDraft,
+    OutboxMessage,
+    Store,
+)
 
 T = TypeVar("T")
 
@@ -68,6 +80,10 @@ class Areas(_Repo):
             query = query.where(schema.areas.c.active.is_(True))
         return _records(Area, await self.connection.execute(query))
 
+    async def set_active(self, slug: str, active: bool) -> bool:
+        statement = update(schema.areas).where(schema.areas.c.slug == slug).values(active=active)
+        return (await self.connection.execute(statement)).rowcount == 1
+
 
 class Stores(_Repo):
     async def upsert(self, code: str, name: str, area_id: int, location: str) -> int:
@@ -105,6 +121,26 @@ class Stores(_Repo):
             .order_by(schema.stores.c.code)
         )
         return _records(Store, await self.connection.execute(query))
+
+    async def all(self, area_id: int | None = None) -> list[Store]:
+        query = select(schema.stores).order_by(schema.stores.c.code)
+        if area_id is not None:
+            query = query.where(schema.stores.c.area_id == area_id)
+        return _records(Store, await self.connection.execute(query))
+
+    async def staff_chats(self, store_id: int) -> list[int]:
+        """Every chat linked to the store as its staff."""
+        s = schema.store_staff
+        query = select(s.c.chat_id).where(s.c.store_id == store_id).order_by(s.c.linked_at)
+        return [int(chat_id) for chat_id in (await self.connection.execute(query)).scalars()]
+
+    async def unlink_staff(self, chat_id: int) -> list[str]:
+        """Remove this chat from every store's staff; returns the store codes it left."""
+        stores = await self.staffed_by(chat_id)
+        await self.connection.execute(
+            delete(schema.store_staff).where(schema.store_staff.c.chat_id == chat_id)
+        )
+        return [store.code for store in stores]
 
     async def link_staff(self, store_id: int, chat_id: int, user_id: int, at: datetime) -> bool:
         """Add a staff chat to a store; False if it was already linked."""
@@ -211,6 +247,35 @@ class Drivers(_Repo):
         )
         return _records(Driver, await self.connection.execute(query))
 
+    async def listed(
+        self, *, status: str | None = None, online: bool | None = None, area_id: int | None = None
+    ) -> list[Driver]:
+        """Drivers for the admin's list, newest first, filtered as asked."""
+        d = schema.drivers
+        query = select(d).order_by(d.c.id.desc())
+        if status is not None:
+            query = query.where(d.c.status == status)
+        if online is not None:
+            query = query.where(d.c.online.is_(online), d.c.status == "approved")
+        if area_id is not None:
+            areas = schema.driver_areas
+            query = query.where(
+                select(areas.c.driver_id)
+                .where(areas.c.driver_id == d.c.id, areas.c.area_id == area_id)
+                .exists()
+            )
+        return _records(Driver, await self.connection.execute(query))
+
+    async def on_time_rate(self, driver_id: int) -> float | None:
+        """Share of this driver's pickups made within the pickup window."""
+        o = schema.offers
+        picked = and_(o.c.holder_id == driver_id, o.c.picked_up_at.is_not(None))
+        query = select(func.count(), func.sum(case((o.c.picked_up_at <= o.c.pickup_end, 1), else_=0))).where(
+            picked
+        )
+        total, on_time = (await self.connection.execute(query)).one()
+        return None if not total else int(on_time or 0) / int(total)
+
     async def with_status(self, *statuses: str) -> list[Driver]:
         query = (
             select(schema.drivers).where(schema.drivers.c.status.in_(statuses)).order_by(schema.drivers.c.id)
@@ -296,6 +361,29 @@ class Offers(_Repo):
         query = select(schema.offers).where(schema.offers.c.id == offer_id)
         return _record(Offer, (await self.connection.execute(query)).first())
 
+    async def listed(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        area_id: int | None = None,
+        store_id: int | None = None,
+        created_since: datetime | None = None,
+    ) -> list[Offer]:
+        """Offers for a board, newest first, filtered as asked."""
+        o = schema.offers
+        query = select(o).order_by(o.c.id.desc())
+        if statuses:
+            query = query.where(o.c.status.in_(statuses))
+        if store_id is not None:
+            query = query.where(o.c.store_id == store_id)
+        if area_id is not None:
+            query = query.where(
+                o.c.store_id.in_(select(schema.stores.c.id).where(schema.stores.c.area_id == area_id))
+            )
+        if created_since is not None:
+            query = query.where(o.c.created_at >= created_since)
+        return _records(Offer, await self.connection.execute(query))
+
     async def by_ref(self, store_id: int, ref: str) -> Offer | None:
         """The store's order with this reference (unique per store)."""
         o = schema.offers
@@ -305,7 +393,7 @@ class Offers(_Repo):
     async def transition(
         self,
         offer_id: int,
-        from_status: str,
+        from_status: str | Sequence[str],
         to_status: str,
         *,
         held_by: int | None = None,
@@ -316,7 +404,8 @@ class Offers(_Repo):
         Moves the offer from `from_status` to `to_status` only if it is still in `from_status`
         (and held by `held_by` when given); False means a race was lost or it was already done.
         """
-        conditions = [schema.offers.c.id == offer_id, schema.offers.c.status == from_status]
+        froms = [from_status] if isinstance(from_status, str) else list(from_status)
+        conditions = [schema.offers.c.id == offer_id, schema.offers.c.status.in_(froms)]
         if held_by is not None:
             conditions.append(schema.offers.c.holder_id == held_by)
         statement = update(schema.offers).where(and_(*conditions)).values(status=to_status, **values)
@@ -489,6 +578,7 @@ class Outbox(_Repo):
         at: datetime,
         target_id: int | None = None,
         notice_id: int | None = None,
+        tag: str | None = None,
     ) -> int:
         """Queue one Telegram call; it is sent once this transaction commits."""
         statement = insert(schema.outbox).values(
@@ -498,6 +588,7 @@ class Outbox(_Repo):
             payload=payload,
             target_id=target_id,
             notice_id=notice_id,
+            tag=tag,
             status="pending",
             attempts=0,
             not_before=at,
@@ -514,6 +605,7 @@ class Outbox(_Repo):
                 "not_before": at,
                 "created_at": at,
                 "notice_id": None,
+                "tag": None,
             }
             await self.connection.execute(insert(schema.outbox), [{**defaults, **row} for row in rows])
 
@@ -562,10 +654,77 @@ class Outbox(_Repo):
         )
         await self.connection.execute(statement)
 
-    async def counts(self) -> dict[str, int]:
-        """How many calls are in each status."""
+    async def counts(self, tag: str | None = None) -> dict[str, int]:
+        """How many calls are in each status (only those with this tag, if given)."""
         query = select(schema.outbox.c.status, func.count()).group_by(schema.outbox.c.status)
+        if tag is not None:
+            query = query.where(schema.outbox.c.tag == tag)
         return {status: int(count) for status, count in (await self.connection.execute(query)).all()}
+
+
+class Invites(_Repo):
+    async def add(
+        self, token: str, store_id: int, created_by: int, at: datetime, expires_at: datetime
+    ) -> None:
+        statement = insert(schema.invites).values(
+            token=token, store_id=store_id, created_by=created_by, created_at=at, expires_at=expires_at
+        )
+        await self.connection.execute(statement)
+
+    async def by_token(self, token: str) -> Invite | None:
+        query = select(schema.invites).where(schema.invites.c.token == token)
+        return _record(Invite, (await self.connection.execute(query)).first())
+
+    async def redeem(self, token: str, user_id: int, at: datetime) -> bool:
+        """Conditional write: the invite works once, and only before it expires."""
+        i = schema.invites
+        statement = (
+            update(i)
+            .where(i.c.token == token, i.c.used_at.is_(None), i.c.expires_at > at)
+            .values(used_by=user_id, used_at=at)
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
+
+
+class Drafts(_Repo):
+    async def of(self, chat_id: int) -> OrderDraft | None:
+        query = select(schema.order_drafts).where(schema.order_drafts.c.chat_id == chat_id)
+        return _record(OrderDraft, (await self.connection.execute(query)).first())
+
+    async def put(self, chat_id: int, store_id: int, step: str, fields: str, at: datetime) -> None:
+        values = {"chat_id": chat_id, "store_id": store_id, "step": step, "fields": fields, "updated_at": at}
+        await self.connection.execute(self._upsert(schema.order_drafts, values, "chat_id"))
+
+    async def drop(self, chat_id: int) -> bool:
+        statement = delete(schema.order_drafts).where(schema.order_drafts.c.chat_id == chat_id)
+        return (await self.connection.execute(statement)).rowcount == 1
+
+
+class Broadcasts(_Repo):
+    async def add(self, area_id: int, text: str, created_by: int, recipients: int, at: datetime) -> int:
+        statement = insert(schema.broadcasts).values(
+            area_id=area_id,
+            text=text,
+            created_by=created_by,
+            status="draft",
+            recipients=recipients,
+            created_at=at,
+        )
+        return int((await self.connection.execute(statement.returning(schema.broadcasts.c.id))).scalar_one())
+
+    async def by_id(self, broadcast_id: int) -> Broadcast | None:
+        query = select(schema.broadcasts).where(schema.broadcasts.c.id == broadcast_id)
+        return _record(Broadcast, (await self.connection.execute(query)).first())
+
+    async def move(self, broadcast_id: int, from_status: str, to_status: str, **values: Any) -> bool:
+        """Conditional write of a broadcast's status (draft → sending → done, or cancelled)."""
+        b = schema.broadcasts
+        statement = (
+            update(b)
+            .where(b.c.id == broadcast_id, b.c.status == from_status)
+            .values(status=to_status, **values)
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
 
 
 class Transaction:
@@ -585,3 +744,6 @@ class Transaction:
         self.outbox = Outbox(connection)
         self.notices = Notices(connection)
         self.cards = Cards(connection)
+        self.invites = Invites(connection)
+        self.drafts = Drafts(connection)
+        self.broadcasts = Broadcasts(connection)

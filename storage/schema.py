@@ -158,6 +158,7 @@ offers = Table(
     _when("pickup_reminded_at"),
     _when("late_reminded_at"),
     _when("delivery_reminded_at"),
+    Column("cancel_reason", String(200)),
     UniqueConstraint("store_id", "ref", name="uq_offers_store_ref"),
 )
 Index("ix_offers_status", offers.c.status)
@@ -231,7 +232,10 @@ outbox = Table(
     _when("sent_at"),
     Column("message_id", BigInteger),
     Column("error", String(300)),
+    # Groups calls whose completion someone waits for, like "broadcast:7".
+    Column("tag", String(40)),
 )
+Index("ix_outbox_tag", outbox.c.tag)
 Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
 
 processed_updates = Table(
@@ -239,4 +243,42 @@ processed_updates = Table(
     metadata,
     Column("update_id", BigInteger, primary_key=True, autoincrement=False),
     _when("at", nullable=False),
+)
+
+# A one-time link that makes whoever opens it staff of a store.
+invites = Table(
+    "invites",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("created_by", BigInteger, nullable=False),
+    _when("created_at", nullable=False),
+    _when("expires_at", nullable=False),
+    Column("used_by", BigInteger),
+    _when("used_at"),
+)
+
+# An order a store's staff is putting together step by step (/neworder alone), one per chat.
+order_drafts = Table(
+    "order_drafts",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("step", String(16), nullable=False),
+    Column("fields", Text, nullable=False, default="{}"),
+    _when("updated_at", nullable=False),
+)
+
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("area_id", Id, ForeignKey("areas.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_by", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False, default="draft"),
+    Column("recipients", Integer, nullable=False, default=0),
+    _when("created_at", nullable=False),
+    _when("sent_at"),
+    _when("done_at"),
 )

@@ -1,0 +1,446 @@
+"""Admin commands (ADMIN_IDS only): drivers, areas and stores, the offer board, stats, export, broadcast."""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from typing import Any
+
+from telegram import Update
+
+from bot import keyboards, texts
+from bot.callbacks import Button
+from bot.handlers import Context, reply
+from dispatch.drivers import Decision
+from dispatch.offers import Press
+from dispatch.outbox import Outgoing
+
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Everyone else gets "not allowed" and nothing happens."""
+
+    @wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        user = update.effective_user
+        if user is None or user.id not in context.dispatch.admin_ids:
+            await context.dispatch.send(reply(update, texts.NOT_ALLOWED))
+            return
+        await handler(update, context)
+
+    return guarded
+
+
+def words(update: Update) -> list[str]:
+    """The command's arguments, quotes respected; a malformed quote gives no arguments."""
+    text = update.effective_message.text if update.effective_message else ""
+    try:
+        return shlex.split((text or "").partition(" ")[2])
+    except ValueError:
+        return ["\x00"]  # never a valid argument: the command answers with its correct form
+
+
+async def usage(update: Update, context: Context, command: str) -> None:
+    await context.dispatch.send(reply(update, texts.WRONG_FORM.format(usage=texts.USAGE[command])))
+
+
+def _number(value: str) -> int | None:
+    value = value.lstrip("#")
+    return int(value) if value.isdigit() and len(value) < 16 else None
+
+
+# --- lists, paged ---
+
+
+async def render_list(context: Context, key: str, page: int) -> tuple[str, dict[str, object] | None] | None:
+    """The text and ◀ ▶ buttons of one page of a list ("drivers.pending", "offers.open", "stores.all")."""
+    kind, _, which = key.partition(".")
+    choice = None if which == "all" else which
+    admin = context.dispatch.admin
+    if kind == "drivers":
+        drivers = await admin.drivers(choice)
+        if drivers is None:
+            return None
+        lines, title = [texts.driver_line(driver) for driver in drivers], f"Drivers: {which}"
+    elif kind == "offers":
+        views = await admin.board(choice)
+        if views is None:
+            return None
+        lines, title = [texts.offer_line(view) for view in views], f"Offers: {which}"
+    elif kind == "stores":
+        stores = await admin.stores(choice)
+        if stores is None:
+            return None
+        lines = [f"{store.code} · {store.name} · {store.location}" for store in stores]
+        title = f"Stores: {which}"
+    else:
+        return None
+    return texts.page_of(lines, page, title), keyboards.pages(key, page, len(lines))
+
+
+async def _send_list(update: Update, context: Context, kind: str, command: str) -> None:
+    arguments = words(update)
+    if len(arguments) > 1:
+        await usage(update, context, command)
+        return
+    key = f"{kind}.{arguments[0].lower() if arguments else 'all'}"
+    rendered = await render_list(context, key, 0) if Button.parse(f"1:pg:0:{key}") else None
+    if rendered is None:
+        await usage(update, context, command)
+        return
+    text, markup = rendered
+    await context.dispatch.send(reply(update, text, markup))
+
+
+@admin_only
+async def on_drivers(update: Update, context: Context) -> None:
+    """/drivers [pending|online|AREA]"""
+    await _send_list(update, context, "drivers", "drivers")
+
+
+@admin_only
+async def on_offers(update: Update, context: Context) -> None:
+    """/offers [open|accepted|today|AREA]"""
+    await _send_list(update, context, "offers", "offers")
+
+
+@admin_only
+async def on_stores(update: Update, context: Context) -> None:
+    """/stores [AREA]"""
+    await _send_list(update, context, "stores", "stores")
+
+
+async def turn_page(update: Update, context: Context, button: Button) -> str:
+    """◀ / ▶ under an admin list: the message shows the asked page."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or user.id not in context.dispatch.admin_ids:
+        return texts.NOT_ALLOWED
+    rendered = await render_list(context, button.arg or "", button.subject)
+    if rendered is None or message is None:
+        return texts.STALE_BUTTON
+    text, markup = rendered
+    params: dict[str, object] = {"message_id": message.message_id, "text": text}
+    if markup is not None:
+        params["reply_markup"] = markup
+    await context.dispatch.send(Outgoing(message.chat_id, "editMessageText", params))
+    return f"Page {button.subject + 1}"
+
+
+# --- drivers ---
+
+
+@admin_only
+async def on_driver(update: Update, context: Context) -> None:
+    """/driver ID: profile and counters."""
+    arguments = words(update)
+    driver_id = _number(arguments[0]) if len(arguments) == 1 else None
+    if driver_id is None:
+        await usage(update, context, "driver")
+        return
+    profile = await context.dispatch.admin.driver(driver_id)
+    if profile is None:
+        await context.dispatch.send(reply(update, texts.NO_SUCH_DRIVER_ID.format(id=driver_id)))
+        return
+    text = texts.driver_profile(profile.driver, profile.areas, profile.on_time_rate)
+    await context.dispatch.send(reply(update, text))
+
+
+async def _decide(update: Update, context: Context, command: str, approve: bool) -> None:
+    arguments = words(update)
+    driver_id = _number(arguments[0]) if len(arguments) == 1 else None
+    user = update.effective_user
+    if driver_id is None or user is None:
+        await usage(update, context, command)
+        return
+    decision = await context.dispatch.admin.decide(driver_id, user.id, user.first_name, approve)
+    answer = texts.DECISION_ANSWERS[decision]
+    if decision is Decision.NO_SUCH_DRIVER:
+        answer = texts.NO_SUCH_DRIVER_ID.format(id=driver_id)
+    await context.dispatch.send(reply(update, f"Driver #{driver_id}: {answer}"))
+
+
+@admin_only
+async def on_approve(update: Update, context: Context) -> None:
+    """/approve ID"""
+    await _decide(update, context, "approve", True)
+
+
+@admin_only
+async def on_reject(update: Update, context: Context) -> None:
+    """/reject ID"""
+    await _decide(update, context, "reject", False)
+
+
+async def _standing(update: Update, context: Context, command: str) -> None:
+    from dispatch.admin import Standing
+
+    arguments = words(update)
+    driver_id = _number(arguments[0]) if len(arguments) == 1 else None
+    user = update.effective_user
+    if driver_id is None or user is None:
+        await usage(update, context, command)
+        return
+    outcome = await context.dispatch.admin.suspend(driver_id, user.id, suspend=command == "suspend")
+    if outcome is Standing.DONE:
+        text = texts.STANDING_DONE[command]
+    elif outcome is Standing.NOT_NOW:
+        text = texts.STANDING_NOT_NOW[command]
+    else:
+        text = texts.NO_SUCH_DRIVER_ID
+    await context.dispatch.send(reply(update, text.format(id=driver_id)))
+
+
+@admin_only
+async def on_suspend(update: Update, context: Context) -> None:
+    """/suspend ID"""
+    await _standing(update, context, "suspend")
+
+
+@admin_only
+async def on_reinstate(update: Update, context: Context) -> None:
+    """/reinstate ID"""
+    await _standing(update, context, "reinstate")
+
+
+# --- areas and stores ---
+
+
+@admin_only
+async def on_areas(update: Update, context: Context) -> None:
+    """/areas: every area, active or paused, with its stores and drivers."""
+    lines = [
+        f"{line.area.slug} · {line.area.name} · {'active' if line.area.active else 'PAUSED'} · "
+        f"{line.stores} stores · {line.approved} drivers ({line.online} online)"
+        for line in await context.dispatch.admin.areas()
+    ]
+    await context.dispatch.send(reply(update, "\n".join(lines) or texts.NOTHING_FOUND))
+
+
+@admin_only
+async def on_area(update: Update, context: Context) -> None:
+    """/area SLUG on|off: a paused area sends no offers."""
+    arguments = words(update)
+    user = update.effective_user
+    if len(arguments) != 2 or arguments[1].lower() not in ("on", "off") or user is None:
+        await usage(update, context, "area")
+        return
+    slug, active = arguments[0].lower(), arguments[1].lower() == "on"
+    if not await context.dispatch.admin.set_area(slug, active, user.id):
+        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug)))
+        return
+    text = texts.AREA_SET.format(slug=slug, state="active" if active else "paused: no offers go out")
+    await context.dispatch.send(reply(update, text))
+
+
+@admin_only
+async def on_add_store(update: Update, context: Context) -> None:
+    """/addstore CODE area=SLUG name="…" where="…": create or update a store."""
+    arguments = words(update)
+    user = update.effective_user
+    fields = dict(part.split("=", 1) for part in arguments[1:] if "=" in part)
+    code = arguments[0].upper() if arguments else ""
+    well_formed = (
+        user is not None
+        and Button.parse(f"1:pg:0:{code.lower()}") is not None
+        and set(fields) == {"area", "name", "where"}
+        and len(arguments) == 4
+        and all(0 < len(value) <= 120 for value in fields.values())
+    )
+    if not well_formed or user is None:
+        await usage(update, context, "addstore")
+        return
+    store = await context.dispatch.admin.add_store(
+        code, fields["area"].lower(), fields["name"], fields["where"], user.id
+    )
+    if store is None:
+        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=fields["area"])))
+        return
+    saved = texts.STORE_SAVED.format(
+        code=store.code, name=store.name, where=store.location, area=fields["area"]
+    )
+    await context.dispatch.send(reply(update, saved))
+
+
+@admin_only
+async def on_invite(update: Update, context: Context) -> None:
+    """/invite CODE: a one-time link that makes whoever opens it staff of the store."""
+    arguments = words(update)
+    user = update.effective_user
+    if len(arguments) != 1 or user is None:
+        await usage(update, context, "invite")
+        return
+    invitation = await context.dispatch.stores.invite(user.id, arguments[0])
+    if invitation.token is None or invitation.store is None:
+        await context.dispatch.send(reply(update, f"{invitation.problem}. /stores lists them."))
+        return
+    link = f"https://t.me/{context.bot.username}?start={invitation.token}"
+    hours = round(context.dispatch.rules.invite_ttl.total_seconds() / 3600)
+    text = texts.INVITE_LINK.format(
+        store=invitation.store.name, code=invitation.store.code, hours=hours, link=link
+    )
+    await context.dispatch.send(reply(update, text))
+
+
+# --- offers ---
+
+
+@admin_only
+async def on_offer(update: Update, context: Context) -> None:
+    """/offer ID: the offer's card and its whole trail."""
+    arguments = words(update)
+    offer_id = _number(arguments[0]) if len(arguments) == 1 else None
+    if offer_id is None:
+        await usage(update, context, "offer")
+        return
+    trail = await context.dispatch.admin.trail(offer_id)
+    if trail is None:
+        await context.dispatch.send(reply(update, texts.NO_SUCH_OFFER_ID.format(id=offer_id)))
+        return
+    await context.dispatch.send(reply(update, texts.offer_trail(trail.view, trail.notices, trail.events)))
+
+
+@admin_only
+async def on_cancel(update: Update, context: Context) -> None:
+    """/cancel ID [reason]"""
+    arguments = words(update)
+    offer_id = _number(arguments[0]) if arguments else None
+    user = update.effective_user
+    if offer_id is None or user is None:
+        await usage(update, context, "cancel")
+        return
+    reason = " ".join(arguments[1:]) or "cancelled by an admin"
+    outcome = await context.dispatch.offers.cancel(
+        offer_id, actor=f"admin:{user.id}", by=user.first_name, reason=reason
+    )
+    answer = texts.CANCEL_ANSWERS.get(outcome, texts.NOT_ALLOWED)
+    if outcome is Press.NOT_YOURS:
+        answer = texts.NO_SUCH_OFFER_ID.format(id=offer_id)
+    await context.dispatch.send(reply(update, f"Offer #{offer_id}: {answer}"))
+
+
+@admin_only
+async def on_reopen(update: Update, context: Context) -> None:
+    """/reopen ID: offer an expired offer again."""
+    arguments = words(update)
+    offer_id = _number(arguments[0]) if len(arguments) == 1 else None
+    user = update.effective_user
+    if offer_id is None or user is None:
+        await usage(update, context, "reopen")
+        return
+    outcome = await context.dispatch.offers.reopen(offer_id, user.id)
+    await context.dispatch.send(
+        reply(update, f"Offer #{offer_id}: {texts.REOPEN_ANSWERS.get(outcome, texts.NOT_ALLOWED)}")
+    )
+
+
+# --- stats, export, broadcast ---
+
+
+def _file(name: str, content: bytes) -> dict[str, str]:
+    """A file for the outbox to upload (see bot.sender)."""
+    return {"_file": name, "base64": base64.b64encode(content).decode()}
+
+
+@admin_only
+async def on_stats(update: Update, context: Context) -> None:
+    """/stats [AREA] [DAYS]: the numbers per area and a PNG chart."""
+    from bot.charts import stats_chart
+    from dispatch.stats import compute_stats, stats_text
+
+    arguments = words(update)
+    days = next((int(word) for word in arguments if word.isdigit()), 7)
+    areas = [word.lower() for word in arguments if not word.isdigit()]
+    if len(areas) > 1 or len(arguments) > 2 or not 1 <= days <= 365:
+        await usage(update, context, "stats")
+        return
+    try:
+        stats = await compute_stats(
+            context.dispatch.db,
+            now=context.dispatch.clock.now(),
+            days=days,
+            area_slug=areas[0] if areas else None,
+        )
+    except LookupError:
+        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=areas[0])))
+        return
+    assert update.effective_chat is not None
+    chart = Outgoing(
+        update.effective_chat.id,
+        "sendPhoto",
+        {
+            "photo": _file("stats.png", stats_chart(stats)),
+            "caption": f"Offers per hour and time to accept · {days} days",
+        },
+    )
+    await context.dispatch.send(reply(update, stats_text(stats)), chart)
+
+
+@admin_only
+async def on_export(update: Update, context: Context) -> None:
+    """/export offers|drivers [DAYS]: a CSV document."""
+    from dispatch.exports import export_drivers_csv, export_offers_csv
+
+    arguments = words(update)
+    kind = arguments[0].lower() if arguments else ""
+    days = (
+        int(arguments[1])
+        if len(arguments) == 2 and arguments[1].isdigit()
+        else (30 if len(arguments) == 1 else 0)
+    )
+    if kind not in ("offers", "drivers") or not 1 <= days <= 365:
+        await usage(update, context, "export")
+        return
+    export = export_offers_csv if kind == "offers" else export_drivers_csv
+    content = await export(context.dispatch.db, now=context.dispatch.clock.now(), days=days)
+    assert update.effective_chat is not None
+    document = Outgoing(
+        update.effective_chat.id,
+        "sendDocument",
+        {"document": _file(f"{kind}-{days}d.csv", content), "caption": f"{kind.title()}, last {days} days"},
+    )
+    await context.dispatch.send(document)
+
+
+@admin_only
+async def on_broadcast(update: Update, context: Context) -> None:
+    """/broadcast AREA text…: asks to confirm, then messages every approved driver of the area."""
+    text = update.effective_message.text if update.effective_message else ""
+    _, _, rest = (text or "").partition(" ")
+    slug, _, message = rest.strip().partition(" ")
+    user = update.effective_user
+    if not slug or not message.strip() or user is None or len(message) > 3000:
+        await usage(update, context, "broadcast")
+        return
+    draft = await context.dispatch.admin.draft_broadcast(user.id, slug.lower(), message.strip())
+    if draft.broadcast_id is None or draft.area is None:
+        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug.lower())))
+        return
+    confirm = texts.BROADCAST_CONFIRM.format(
+        count=draft.recipients, area=draft.area.name, text=message.strip()
+    )
+    await context.dispatch.send(
+        reply(update, confirm, keyboards.broadcast(draft.broadcast_id, draft.recipients))
+    )
+
+
+async def press_broadcast(update: Update, context: Context, button: Button, send: bool) -> str:
+    """Send it / Don't send under a broadcast's confirmation."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or user.id not in context.dispatch.admin_ids:
+        return texts.NOT_ALLOWED
+    if send:
+        count = await context.dispatch.admin.send_broadcast(button.subject, user.id)
+        answer = texts.BROADCAST_GONE if count is None else texts.BROADCAST_QUEUED.format(count=count)
+    else:
+        answer = (
+            texts.BROADCAST_DROPPED
+            if await context.dispatch.admin.cancel_broadcast(button.subject)
+            else texts.BROADCAST_GONE
+        )
+    if message is not None and answer != texts.BROADCAST_GONE:
+        params = {"message_id": message.message_id, "text": f"{message.text}\n\n{answer}"}
+        await context.dispatch.send(Outgoing(message.chat_id, "editMessageText", params))
+    return answer

@@ -1,0 +1,154 @@
+"""Store staff: linking by invite, orders from the store's chat (one line or step by step), today's orders."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import keyboards, texts
+from bot.callbacks import Button
+from bot.handlers import Context, reply
+from dispatch.offers import Created
+from dispatch.orders import OrderLineError, example_line, parse_order_line
+from dispatch.stores import DraftState
+
+ORDER_COMMAND = "/neworder"
+
+
+async def redeem_invite(update: Update, context: Context, token: str) -> None:
+    """/start TOKEN from an invite link: the person becomes staff of its store."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    outcome, store = await context.dispatch.stores.redeem(token, user.id, chat.id)
+    name = f"{store.name} ({store.code})" if store else ""
+    await context.dispatch.send(reply(update, texts.LINKED[outcome.value].format(store=name)))
+
+
+async def on_unlink(update: Update, context: Context) -> None:
+    """/unlink: stop being staff of every store this chat serves."""
+    assert update.effective_chat is not None
+    left = await context.dispatch.stores.unlink(update.effective_chat.id)
+    text = texts.UNLINKED.format(codes=", ".join(left)) if left else texts.NOT_STAFF
+    await context.dispatch.send(reply(update, text))
+
+
+def _created_reply(created: Created) -> str | None:
+    if created.view is not None:
+        return None
+    problems = "\n".join(f"• {problem}" for problem in created.problems)
+    return texts.OFFER_PROBLEMS.format(
+        problems=problems, example=example_line(ORDER_COMMAND, store_required=False)
+    )
+
+
+async def on_new_order(update: Update, context: Context) -> None:
+    """/neworder …: staff create an order for their store; alone, it asks step by step."""
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    assert user is not None and chat is not None
+    arguments = ((message.text if message else "") or "").partition(" ")[2].strip()
+    if not arguments:
+        state = await context.dispatch.stores.start_draft(chat.id)
+        if state is None:
+            await context.dispatch.send(reply(update, texts.NOT_STAFF))
+            return
+        await ask_step(update, context, state)
+        return
+    try:
+        line = parse_order_line(arguments, command=ORDER_COMMAND, store_required=False)
+    except OrderLineError as error:
+        problems = "\n".join(f"• {problem}" for problem in error.problems)
+        await context.dispatch.send(
+            reply(update, texts.OFFER_PROBLEMS.format(problems=problems, example=error.example))
+        )
+        return
+    created = await context.dispatch.stores.order(chat.id, user.id, line)
+    problem = _created_reply(created)
+    if problem is not None:
+        await context.dispatch.send(reply(update, problem))
+
+
+async def ask_step(update: Update, context: Context, state: DraftState) -> None:
+    """Ask for the draft's current step, with buttons where there are choices."""
+    prefix = f"⚠️ {state.problem[0].upper()}{state.problem[1:]}.\n" if state.problem else ""
+    if state.step == "confirm":
+        summary = "\n".join(f"{name}: {value}" for name, value in state.fields.items())
+        await context.dispatch.send(reply(update, f"New order:\n{summary}", keyboards.draft_confirm()))
+        return
+    prompt = prefix + texts.DRAFT_PROMPTS[state.step].format(store=state.store.name)
+    markup = None
+    if state.step == "store":
+        assert update.effective_chat is not None
+        codes = [store.code for store in await context.dispatch.stores.stores_of(update.effective_chat.id)]
+        markup = keyboards.draft_choices(codes, [code.lower() for code in codes])
+    elif state.step == "packages":
+        markup = keyboards.draft_choices(["1", "2", "3", "4", "5"], ["1", "2", "3", "4", "5"])
+    elif state.step == "window":
+        async with context.dispatch.db.read() as tx:
+            area = await tx.areas.by_id(state.store.area_id)
+        assert area is not None
+        windows = context.dispatch.stores.window_choices(area.tz, context.dispatch.clock.now())
+        markup = keyboards.draft_choices(windows, [window.replace(":", "") for window in windows])
+    await context.dispatch.send(reply(update, prompt, markup))
+
+
+async def answer_step(update: Update, context: Context, value: str) -> bool:
+    """A typed answer to the draft's step; False if this chat has no draft waiting for typing."""
+    assert update.effective_chat is not None
+    state = await context.dispatch.stores.draft(update.effective_chat.id)
+    if state is None or state.step not in ("pay", "zone", "ref", "address", "window", "packages"):
+        return False
+    answered = await context.dispatch.stores.answer_draft(update.effective_chat.id, value)
+    if answered is not None:
+        await ask_step(update, context, answered)
+    return True
+
+
+async def press_draft(update: Update, context: Context, button: Button) -> str:
+    """A button answering a step (store, packages, window), or Create order / Cancel."""
+    from bot.callbacks import Act
+
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    stores = context.dispatch.stores
+    if button.act is Act.DRAFT_CANCEL:
+        return texts.DRAFT_DROPPED if await stores.drop_draft(chat.id) else texts.DRAFT_GONE
+    if button.act is Act.DRAFT_CONFIRM:
+        created = await stores.confirm_draft(chat.id, user.id)
+        problem = _created_reply(created)
+        if problem is not None:
+            await context.dispatch.send(reply(update, problem))
+            return "Not created."
+        return "Order created."
+    state = await stores.draft(chat.id)
+    if state is None or button.arg is None:
+        return texts.DRAFT_GONE
+    value = button.arg
+    if state.step == "window" and len(value) == 9:  # "1400-1430" travels without colons
+        value = f"{value[:2]}:{value[2:4]}-{value[5:7]}:{value[7:]}"
+    answered = await stores.answer_draft(chat.id, value)
+    if answered is None:
+        return texts.DRAFT_GONE
+    await ask_step(update, context, answered)
+    return "OK"
+
+
+async def on_orders(update: Update, context: Context) -> None:
+    """/orders: today's orders of the store(s) with their state; Cancel for those not picked up."""
+    assert update.effective_chat is not None
+    if not await context.dispatch.stores.stores_of(update.effective_chat.id):
+        await context.dispatch.send(reply(update, texts.NOT_STAFF))
+        return
+    views = await context.dispatch.stores.today(update.effective_chat.id)
+    if not views:
+        await context.dispatch.send(reply(update, texts.NO_ORDERS_TODAY))
+        return
+    text = "Today's orders:\n" + "\n".join(texts.order_line(view) for view in views)
+    cancellable = [view.offer.id for view in views if view.offer.status in ("draft", "open", "accepted")]
+    await context.dispatch.send(reply(update, text, keyboards.staff_cancel(cancellable)))
+
+
+async def press_staff_cancel(update: Update, context: Context, button: Button) -> str:
+    """Cancel #N under /orders: only the store's own orders, only before pickup."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    outcome = await context.dispatch.stores.cancel(button.subject, chat.id, user.id)
+    return texts.CANCEL_ANSWERS.get(outcome, texts.STALE_BUTTON)

@@ -1,0 +1,253 @@
+"""The admins' desk: drivers' standing, areas and stores, the offer board and trail, broadcasts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from dispatch.drivers import Decision
+from dispatch.lifecycle import Status
+from dispatch.outbox import Lane, Outgoing, as_row
+from dispatch.views import OfferView, offer_view
+from storage.records import Area, Driver, Event, Notice, Store
+from storage.repos import Transaction
+
+if TYPE_CHECKING:
+    from dispatch.dispatcher import Dispatch
+
+BROADCAST_TAG = "broadcast:{id}"
+
+
+class Standing(StrEnum):
+    """How a change to a driver's standing turned out."""
+
+    DONE = "done"
+    NO_SUCH_DRIVER = "no_such_driver"
+    NOT_NOW = "not_now"  # the driver is not in a status this change applies to
+
+
+@dataclass(frozen=True, slots=True)
+class DriverProfile:
+    driver: Driver
+    areas: list[Area]
+    on_time_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AreaLine:
+    area: Area
+    stores: int
+    approved: int
+    online: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTrail:
+    """An offer with every notice sent for it and every event, oldest first."""
+
+    view: OfferView
+    notices: list[tuple[Notice, Driver | None]]
+    events: list[Event]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastDraft:
+    broadcast_id: int | None
+    area: Area | None
+    recipients: int
+    problem: str | None = None
+
+
+class AdminDesk:
+    """What admin commands do; only called for ADMIN_IDS (the handlers check)."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+
+    # --- drivers ---
+
+    async def drivers(self, kind: str | None) -> list[Driver] | None:
+        """Drivers: all, `pending`, `online`, or those of an area slug; None for an unknown filter."""
+        async with self.dispatch.db.read() as tx:
+            if kind is None:
+                return await tx.drivers.listed()
+            if kind in ("pending", "approved", "suspended", "rejected"):
+                return await tx.drivers.listed(status=kind)
+            if kind == "online":
+                return await tx.drivers.listed(online=True)
+            area = await tx.areas.by_slug(kind)
+            return None if area is None else await tx.drivers.listed(area_id=area.id)
+
+    async def driver(self, driver_id: int) -> DriverProfile | None:
+        async with self.dispatch.db.read() as tx:
+            driver = await tx.drivers.by_id(driver_id)
+            if driver is None:
+                return None
+            return DriverProfile(
+                driver, await tx.drivers.areas_of(driver_id), await tx.drivers.on_time_rate(driver_id)
+            )
+
+    async def decide(self, driver_id: int, admin_id: int, admin_name: str, approve: bool) -> Decision:
+        return await self.dispatch.drivers.decide(driver_id, admin_id, admin_name, approve)
+
+    async def suspend(self, driver_id: int, admin_id: int, *, suspend: bool) -> Standing:
+        """Suspend an approved driver (offline, no offers) or reinstate a suspended one."""
+        d = self.dispatch
+        now = d.clock.now()
+        before, after = ("approved", "suspended") if suspend else ("suspended", "approved")
+        async with d.transaction() as tx:
+            driver = await tx.drivers.by_id(driver_id)
+            if driver is None:
+                return Standing.NO_SUCH_DRIVER
+            if not await tx.drivers.set_status(driver_id, [before], after):
+                return Standing.NOT_NOW
+            if suspend:
+                await tx.drivers.update(driver_id, online=False)
+            await tx.events.add(
+                now, f"admin:{admin_id}", after if suspend else "reinstated", f"driver {driver_id}"
+            )
+            news = d.messages.you_are_suspended() if suspend else d.messages.you_are_reinstated()
+            await d.say(tx, driver.chat_id, news)
+        return Standing.DONE
+
+    # --- areas and stores ---
+
+    async def areas(self) -> list[AreaLine]:
+        lines = []
+        async with self.dispatch.db.read() as tx:
+            for area in await tx.areas.all():
+                drivers = await tx.drivers.listed(area_id=area.id)
+                lines.append(
+                    AreaLine(
+                        area,
+                        len(await tx.stores.all(area.id)),
+                        sum(1 for driver in drivers if driver.status == "approved"),
+                        sum(1 for driver in drivers if driver.status == "approved" and driver.online),
+                    )
+                )
+        return lines
+
+    async def set_area(self, slug: str, active: bool, admin_id: int) -> bool:
+        """Pause an area (no offers go out there) or resume it."""
+        async with self.dispatch.transaction() as tx:
+            changed = await tx.areas.set_active(slug, active)
+            if changed:
+                await tx.events.add(
+                    self.dispatch.clock.now(), f"admin:{admin_id}", "area", f"{slug} {active}"
+                )
+            return changed
+
+    async def stores(self, slug: str | None) -> list[Store] | None:
+        async with self.dispatch.db.read() as tx:
+            if slug is None:
+                return await tx.stores.all()
+            area = await tx.areas.by_slug(slug)
+            return None if area is None else await tx.stores.all(area.id)
+
+    async def add_store(self, code: str, slug: str, name: str, where: str, admin_id: int) -> Store | None:
+        """Create or update a store; None if the area does not exist."""
+        async with self.dispatch.transaction() as tx:
+            area = await tx.areas.by_slug(slug)
+            if area is None:
+                return None
+            store_id = await tx.stores.upsert(code.upper(), name, area.id, where)
+            await tx.events.add(self.dispatch.clock.now(), f"admin:{admin_id}", "store", code.upper())
+            return await tx.stores.by_id(store_id)
+
+    # --- offers ---
+
+    async def board(self, kind: str | None) -> list[OfferView] | None:
+        """Offers: `open`, `accepted` (held), `today`, an area slug, or everything live; None if unknown."""
+        from datetime import timedelta
+
+        d = self.dispatch
+        async with d.db.read() as tx:
+            if kind is None:
+                offers = await tx.offers.listed(statuses=[Status.OPEN, Status.ACCEPTED, Status.PICKED_UP])
+            elif kind == "open":
+                offers = await tx.offers.listed(statuses=[Status.OPEN])
+            elif kind == "accepted":
+                offers = await tx.offers.listed(statuses=[Status.ACCEPTED, Status.PICKED_UP])
+            elif kind == "today":
+                offers = await tx.offers.listed(created_since=d.clock.now() - timedelta(hours=24))
+            else:
+                area = await tx.areas.by_slug(kind)
+                if area is None:
+                    return None
+                offers = await tx.offers.listed(area_id=area.id)
+            views = [await offer_view(tx, offer.id) for offer in offers]
+        return [view for view in views if view is not None]
+
+    async def trail(self, offer_id: int) -> OfferTrail | None:
+        async with self.dispatch.db.read() as tx:
+            view = await offer_view(tx, offer_id)
+            if view is None:
+                return None
+            notices = [(n, await tx.drivers.by_id(n.driver_id)) for n in await tx.notices.for_offer(offer_id)]
+            return OfferTrail(view, notices, await tx.events.for_offer(offer_id))
+
+    # --- broadcasts ---
+
+    async def draft_broadcast(self, admin_id: int, slug: str, text: str) -> BroadcastDraft:
+        """A broadcast waiting for the admin's confirmation, with how many drivers it would reach."""
+        d = self.dispatch
+        async with d.transaction() as tx:
+            area = await tx.areas.by_slug(slug)
+            if area is None:
+                return BroadcastDraft(None, None, 0, problem=f"there is no area {slug}")
+            recipients = len(await tx.drivers.listed(status="approved", area_id=area.id))
+            broadcast_id = await tx.broadcasts.add(area.id, text, admin_id, recipients, d.clock.now())
+        return BroadcastDraft(broadcast_id, area, recipients)
+
+    async def send_broadcast(self, broadcast_id: int, admin_id: int) -> int | None:
+        """Queue the broadcast to every approved driver of its area in the bulk lane; None if it
+        was already sent or cancelled."""
+        d = self.dispatch
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            broadcast = await tx.broadcasts.by_id(broadcast_id)
+            if broadcast is None or not await tx.broadcasts.move(
+                broadcast_id, "draft", "sending", sent_at=now
+            ):
+                return None
+            area = await tx.areas.by_id(broadcast.area_id)
+            assert area is not None
+            drivers = await tx.drivers.listed(status="approved", area_id=area.id)
+            params = d.messages.broadcast(area, broadcast.text)
+            tag = BROADCAST_TAG.format(id=broadcast_id)
+            messages = [Outgoing(d.chat_id, "sendMessage", params, lane=Lane.BULK, tag=tag) for d in drivers]
+            await tx.outbox.add_many([as_row(message) for message in messages], now)
+            await tx.broadcasts.move(broadcast_id, "sending", "sending", recipients=len(drivers))
+            await tx.events.add(now, f"admin:{admin_id}", "broadcast", f"{area.slug}: {len(drivers)} drivers")
+            if not drivers:
+                await self._finish(tx, broadcast_id, admin_id, area, 0, 0)
+        return len(drivers)
+
+    async def cancel_broadcast(self, broadcast_id: int) -> bool:
+        async with self.dispatch.transaction() as tx:
+            return await tx.broadcasts.move(broadcast_id, "draft", "cancelled")
+
+    async def outbox_settled(self, tag: str) -> None:
+        """Every call with this tag is done: a broadcast's admin gets the count."""
+        prefix, _, number = tag.partition(":")
+        if prefix != "broadcast" or not number.isdigit():
+            return
+        async with self.dispatch.transaction() as tx:
+            broadcast = await tx.broadcasts.by_id(int(number))
+            if broadcast is None or broadcast.status != "sending":
+                return
+            counts = await tx.outbox.counts(tag)
+            if counts.get("pending"):
+                return
+            area = await tx.areas.by_id(broadcast.area_id)
+            assert area is not None
+            failed = counts.get("failed", 0) + counts.get("dropped", 0)
+            await self._finish(tx, broadcast.id, broadcast.created_by, area, counts.get("sent", 0), failed)
+
+    async def _finish(
+        self, tx: Transaction, broadcast_id: int, admin_id: int, area: Area, sent: int, failed: int
+    ) -> None:
+        d = self.dispatch
+        if await tx.broadcasts.move(broadcast_id, "sending", "done", done_at=d.clock.now()):
+            await d.say(tx, admin_id, d.messages.broadcast_done(area, sent, failed))

@@ -1,0 +1,252 @@
+"""Stores: staff linked by one-time invites, orders from the store's chat, today's orders, cancelling."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from dispatch.lifecycle import Status
+from dispatch.localtime import local_now_date, to_utc
+from dispatch.offers import Created, Press
+from dispatch.orders import OrderLine, OrderLineError, parse_order_line
+from dispatch.views import OfferView, offer_view
+from storage.records import Store
+
+if TYPE_CHECKING:
+    from dispatch.dispatcher import Dispatch
+
+
+class Link(StrEnum):
+    """How opening an invite link turned out."""
+
+    LINKED = "linked"
+    ALREADY_STAFF = "already_staff"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A fresh invite, or why none was made."""
+
+    token: str | None = None
+    store: Store | None = None
+    problem: str | None = None
+
+
+# The steps of /neworder typed alone, in order; "store" only for staff of several stores.
+STEPS = ("store", "packages", "window", "pay", "zone", "ref", "address", "confirm")
+TYPED_STEPS = ("pay", "zone", "ref", "address")
+
+
+@dataclass(frozen=True, slots=True)
+class DraftState:
+    """Where a step-by-step order stands: the next step, what is filled in, and any problem."""
+
+    step: str
+    fields: dict[str, str]
+    store: Store
+    problem: str | None = None
+
+
+def field_problem(field: str, value: str, *, store_required: bool = False) -> str | None:
+    """The problem with one order field's value, judged by the same rules as a whole order line."""
+    try:
+        parse_order_line(f'{field}="{value.replace(chr(34), "")}"', store_required=store_required)
+    except OrderLineError as error:
+        return next((p for p in error.problems if p.startswith(f"{field} ") and "is missing" not in p), None)
+    return None
+
+
+def draft_line(fields: dict[str, str]) -> str:
+    """The order line a finished draft amounts to."""
+    return " ".join(
+        f'{name}="{value.replace(chr(34), "")}"' for name, value in fields.items() if name != "store"
+    )
+
+
+class StoreDesk:
+    """Everything store staff do; each change is one transaction."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+
+    # --- linking ---
+
+    async def invite(self, admin_id: int, code: str) -> Invitation:
+        """An admin makes a one-time invite link for a store's staff."""
+        d = self.dispatch
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            store = await tx.stores.by_code(code.upper())
+            if store is None:
+                return Invitation(problem=f"there is no store {code.upper()}")
+            token = secrets.token_urlsafe(18)
+            await tx.invites.add(token, store.id, admin_id, now, now + d.rules.invite_ttl)
+            await tx.events.add(now, f"admin:{admin_id}", "invite", f"store {store.code}")
+        return Invitation(token=token, store=store)
+
+    async def redeem(self, token: str, user_id: int, chat_id: int) -> tuple[Link, Store | None]:
+        """Whoever opens an unused, unexpired invite becomes staff of its store."""
+        d = self.dispatch
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            invite = await tx.invites.by_token(token)
+            if invite is None:
+                return Link.UNKNOWN, None
+            store = await tx.stores.by_id(invite.store_id)
+            if not await tx.invites.redeem(token, user_id, now):
+                return (Link.USED if invite.used_at is not None else Link.EXPIRED), store
+            assert store is not None
+            linked = await tx.stores.link_staff(store.id, chat_id, user_id, now)
+            await tx.events.add(now, f"user:{user_id}", "staff_linked", f"store {store.code} chat {chat_id}")
+        return (Link.LINKED if linked else Link.ALREADY_STAFF), store
+
+    async def unlink(self, chat_id: int) -> list[str]:
+        """The chat leaves every store it is staff of; returns their codes."""
+        async with self.dispatch.transaction() as tx:
+            left = await tx.stores.unlink_staff(chat_id)
+            if left:
+                await tx.events.add(
+                    self.dispatch.clock.now(), f"chat:{chat_id}", "staff_unlinked", ",".join(left)
+                )
+        return left
+
+    async def stores_of(self, chat_id: int) -> list[Store]:
+        async with self.dispatch.db.read() as tx:
+            return await tx.stores.staffed_by(chat_id)
+
+    # --- orders ---
+
+    async def order(self, chat_id: int, user_id: int, line: OrderLine) -> Created:
+        """Staff create an order for their own store (the store is implied, or must be theirs)."""
+        stores = await self.stores_of(chat_id)
+        if not stores:
+            return Created(problems=("only store staff can create orders here",))
+        if line.store is not None:
+            if line.store not in {store.code for store in stores}:
+                return Created(problems=(f"you are not staff of {line.store}",))
+            code = line.store
+        elif len(stores) == 1:
+            code = stores[0].code
+        else:
+            codes = ", ".join(store.code for store in stores)
+            return Created(problems=(f"you are staff of several stores ({codes}); add store=CODE",))
+        return await self.dispatch.offers.create(line, store_code=code, created_by=user_id, card_to=chat_id)
+
+    async def today(self, chat_id: int) -> list[OfferView]:
+        """Today's orders (in each store's local day) of the stores this chat serves."""
+        d = self.dispatch
+        now = d.clock.now()
+        views: list[OfferView] = []
+        async with d.db.read() as tx:
+            for store in await tx.stores.staffed_by(chat_id):
+                area = await tx.areas.by_id(store.area_id)
+                assert area is not None
+                midnight = to_utc(local_now_date(now, area.tz), time(0, 0), area.tz)
+                for offer in await tx.offers.listed(store_id=store.id, created_since=midnight):
+                    view = await offer_view(tx, offer.id)
+                    if view is not None:
+                        views.append(view)
+        return views
+
+    async def cancel(self, offer_id: int, chat_id: int, user_id: int) -> Press:
+        """Staff cancel one of their store's orders that is not yet picked up."""
+        async with self.dispatch.db.read() as tx:
+            offer = await tx.offers.by_id(offer_id)
+            stores = {store.id for store in await tx.stores.staffed_by(chat_id)}
+        if offer is None or offer.store_id not in stores:
+            return Press.NOT_YOURS
+        if offer.status not in (Status.DRAFT, Status.OPEN, Status.ACCEPTED):
+            return Press.NOT_OPEN
+        return await self.dispatch.offers.cancel(
+            offer_id, actor=f"staff:{user_id}", by="the store", reason="cancelled by the store"
+        )
+
+    # --- /neworder step by step ---
+
+    async def start_draft(self, chat_id: int) -> DraftState | None:
+        """Begin a step-by-step order; None if this chat is not store staff."""
+        stores = await self.stores_of(chat_id)
+        if not stores:
+            return None
+        fields: dict[str, str] = {}
+        step = "store" if len(stores) > 1 else "packages"
+        if len(stores) == 1:
+            fields["store"] = stores[0].code
+        await self._save(chat_id, stores[0], step, fields)
+        return DraftState(step, fields, stores[0])
+
+    async def draft(self, chat_id: int) -> DraftState | None:
+        async with self.dispatch.db.read() as tx:
+            draft = await tx.drafts.of(chat_id)
+            store = await tx.stores.by_id(draft.store_id) if draft else None
+        if draft is None or store is None:
+            return None
+        return DraftState(draft.step, json.loads(draft.fields), store)
+
+    async def answer_draft(self, chat_id: int, value: str) -> DraftState | None:
+        """The answer to the current step (typed or pressed); a bad one is explained, the step stays."""
+        state = await self.draft(chat_id)
+        if state is None or state.step == "confirm":
+            return state
+        value = value.strip()
+        store = state.store
+        if state.step == "store":
+            stores = {s.code: s for s in await self.stores_of(chat_id)}
+            if value.upper() not in stores:
+                return DraftState(state.step, state.fields, store, problem="pick one of your stores")
+            store = stores[value.upper()]
+            value = store.code
+        else:
+            problem = field_problem(state.step, value)
+            if problem is not None:
+                return DraftState(state.step, state.fields, store, problem=problem)
+        fields = {**state.fields, state.step: value}
+        step = STEPS[STEPS.index(state.step) + 1]
+        await self._save(chat_id, store, step, fields)
+        return DraftState(step, fields, store)
+
+    async def confirm_draft(self, chat_id: int, user_id: int) -> Created:
+        """Create the order the draft describes."""
+        state = await self.draft(chat_id)
+        if state is None or state.step != "confirm":
+            return Created(problems=("there is no order waiting to be confirmed",))
+        try:
+            line = parse_order_line(draft_line(state.fields), store_required=False)
+        except OrderLineError as error:
+            return Created(problems=tuple(error.problems))
+        created = await self.dispatch.offers.create(
+            line, store_code=state.store.code, created_by=user_id, card_to=chat_id
+        )
+        if created.view is not None:
+            await self.drop_draft(chat_id)
+        return created
+
+    async def drop_draft(self, chat_id: int) -> bool:
+        async with self.dispatch.transaction() as tx:
+            return await tx.drafts.drop(chat_id)
+
+    async def _save(self, chat_id: int, store: Store, step: str, fields: dict[str, str]) -> None:
+        async with self.dispatch.transaction() as tx:
+            await tx.drafts.put(chat_id, store.id, step, json.dumps(fields), self.dispatch.clock.now())
+
+    def window_choices(self, store_tz: str, now: datetime, count: int = 4) -> list[str]:
+        """The next half-hour pickup windows in the store's local time, like 14:00-14:30."""
+        from zoneinfo import ZoneInfo
+
+        local = now.astimezone(ZoneInfo(store_tz))
+        start = local.replace(minute=0, second=0, microsecond=0) + timedelta(
+            minutes=30 if local.minute < 30 else 60
+        )
+        choices = []
+        for slot in range(count):
+            begin = start + timedelta(minutes=30 * slot)
+            end = begin + timedelta(minutes=30)
+            choices.append(f"{begin:%H:%M}-{end:%H:%M}")
+        return choices

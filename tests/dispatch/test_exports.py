@@ -1,0 +1,243 @@
+"""/export files: the CSV matches the database row for row and carries no pickup code or address."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dispatch.exports import (
+    DRIVER_COLUMNS,
+    OFFER_COLUMNS,
+    export_drivers_csv,
+    export_offers_csv,
+    show_dollars,
+)
+from storage.db import Database
+
+NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
+PICKUP_CODES = ("918273", "564738", "102938")
+ADDRESSES = ("77 Secret Garden Lane, Las Vegas", "5 Hidden Court, Chandler", "9 Old Road")
+
+
+def parse(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of UTF-8 CSV bytes."""
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
+    return list(reader.fieldnames or []), list(reader)
+
+
+def iso(instant: datetime | None) -> str:
+    return "" if instant is None else instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def seed(db: Database) -> dict[str, int]:
+    """Two areas, two stores, three drivers and three offers (one too old for a 30-day export)."""
+    async with db.transaction() as tx:
+        vegas = await tx.areas.upsert("las-vegas", "Fashion Show", "America/Los_Angeles")
+        chandler = await tx.areas.upsert("chandler", "Chandler", "America/Phoenix")
+        zara = await tx.stores.upsert("FS-ZARA", "Zara", vegas, "Level 1")
+        nike = await tx.stores.upsert("CH-NIKE", "Nike", chandler, "Level 2")
+
+        ana = await tx.drivers.add(101, 101, "Ana Ruiz", NOW - timedelta(days=3), username="anaruiz")
+        await tx.drivers.update(ana, phone="+1 702 555 0100", status="approved", online=True)
+        await tx.drivers.count(ana, offered=5, accepted=3, declined=1, timed_out=1, delivered=2, released=1)
+        await tx.drivers.add_area(ana, vegas)
+        await tx.drivers.add_area(ana, chandler)
+        # Joined long ago, but was sent an offer this month; the name is a spreadsheet formula.
+        old_hand = await tx.drivers.add(102, 102, '=HYPERLINK("http://x")', NOW - timedelta(days=200))
+        await tx.drivers.update(old_hand, status="approved")
+        await tx.drivers.count(old_hand, no_shows=2)
+        await tx.drivers.add_area(old_hand, chandler)
+        # Joined long ago and idle since: not in the export.
+        idle = await tx.drivers.add(103, 103, "Idle Ivan", NOW - timedelta(days=90))
+
+        delivered = await tx.offers.add(
+            store_id=zara,
+            ref="A123",
+            packages=2,
+            zone="89109",
+            address=ADDRESSES[0],
+            pay_cents=1850,
+            pickup_start=NOW - timedelta(days=2, hours=1),
+            pickup_end=NOW - timedelta(days=2, minutes=30),
+            deliver_by=NOW - timedelta(days=2) + timedelta(hours=1),
+            pickup_code=PICKUP_CODES[0],
+            status="delivered",
+            holder_id=ana,
+            created_at=NOW - timedelta(days=2, hours=2),
+            accepted_at=NOW - timedelta(days=2, hours=1, minutes=58),
+            picked_up_at=NOW - timedelta(days=2, minutes=40),  # on time
+            finished_at=NOW - timedelta(days=2),
+            proof_file_id="AgAD-proof",
+        )
+        returned = await tx.offers.add(
+            store_id=nike,
+            ref="N-7",
+            packages=1,
+            zone="85226",
+            address=ADDRESSES[1],
+            pay_cents=5,
+            pickup_start=NOW - timedelta(days=1, hours=1),
+            pickup_end=NOW - timedelta(days=1, minutes=30),
+            pickup_code=PICKUP_CODES[1],
+            status="returned",
+            holder_id=ana,
+            wrong_codes=2,
+            failure_reason="=cmd|' /C calc'!A0",
+            created_at=NOW - timedelta(days=1, hours=2),
+            accepted_at=NOW - timedelta(days=1, hours=1, minutes=59),
+            picked_up_at=NOW - timedelta(days=1, minutes=10),  # late
+            finished_at=NOW - timedelta(days=1) + timedelta(minutes=20),
+        )
+        old = await tx.offers.add(
+            store_id=zara,
+            ref="OLD",
+            packages=1,
+            zone="89109",
+            address=ADDRESSES[2],
+            pay_cents=1000,
+            pickup_start=NOW - timedelta(days=40),
+            pickup_end=NOW - timedelta(days=40) + timedelta(minutes=30),
+            pickup_code=PICKUP_CODES[2],
+            status="expired",
+            created_at=NOW - timedelta(days=40, hours=1),
+        )
+        await tx.notices.record(returned, old_hand, 102, 1, NOW - timedelta(days=1, hours=2))
+        await tx.notices.record(old, idle, 103, 1, NOW - timedelta(days=40))
+    return {"ana": ana, "old_hand": old_hand, "idle": idle, "delivered": delivered, "returned": returned}
+
+
+async def test_offers_csv_matches_the_database_row_for_row(db: Database) -> None:
+    ids = await seed(db)
+
+    header, rows = parse(await export_offers_csv(db, now=NOW))
+
+    assert header == list(OFFER_COLUMNS)
+    async with db.read() as tx:
+        offers = sorted(await tx.offers.listed(created_since=NOW - timedelta(days=30)), key=lambda o: o.id)
+        stores = {store.id: store for store in await tx.stores.all()}
+        areas = {area.id: area for area in await tx.areas.all()}
+    assert [offer.id for offer in offers] == [ids["delivered"], ids["returned"]]
+    expected = [
+        {
+            "id": str(offer.id),
+            "store": stores[offer.store_id].code,
+            "area": areas[stores[offer.store_id].area_id].slug,
+            "ref": offer.ref,
+            "status": offer.status,
+            "packages": str(offer.packages),
+            "zone": offer.zone,
+            "pay": show_dollars(offer.pay_cents),
+            "pay_cents": str(offer.pay_cents),
+            "pickup_start": iso(offer.pickup_start),
+            "pickup_end": iso(offer.pickup_end),
+            "deliver_by": iso(offer.deliver_by),
+            "created_at": iso(offer.created_at),
+            "accepted_at": iso(offer.accepted_at),
+            "picked_up_at": iso(offer.picked_up_at),
+            "finished_at": iso(offer.finished_at),
+            "holder_id": str(offer.holder_id or ""),
+            "wrong_codes": str(offer.wrong_codes),
+            # A cell that would run as a formula in a spreadsheet is quoted.
+            "failure_reason": "'=cmd|' /C calc'!A0" if offer.failure_reason else "",
+            "proof_file_id": offer.proof_file_id or "",
+        }
+        for offer in offers
+    ]
+    assert rows == expected
+
+
+async def test_offers_csv_spells_out_values(db: Database) -> None:
+    await seed(db)
+
+    _, rows = parse(await export_offers_csv(db, now=NOW))
+
+    first, second = rows
+    assert (first["store"], first["area"], first["pay"], first["pay_cents"]) == ("FS-ZARA", "las-vegas", "18.50", "1850")
+    assert first["created_at"] == "2026-03-08T16:00:00Z"
+    assert (second["pay"], second["deliver_by"], second["wrong_codes"]) == ("0.05", "", "2")
+
+
+async def test_offers_csv_has_no_pickup_code_or_address(db: Database) -> None:
+    await seed(db)
+
+    text = (await export_offers_csv(db, now=NOW, days=365)).decode("utf-8")
+
+    assert text.count("\n") == 4  # the header and all three offers
+    for secret in (*PICKUP_CODES, *ADDRESSES, "Secret Garden", "Hidden Court"):
+        assert secret not in text
+    assert "pickup_code" not in text
+    assert "address" not in text
+
+
+async def test_drivers_csv_lists_who_joined_or_was_offered_work_in_the_period(db: Database) -> None:
+    ids = await seed(db)
+
+    header, rows = parse(await export_drivers_csv(db, now=NOW))
+
+    assert header == list(DRIVER_COLUMNS)
+    async with db.read() as tx:
+        drivers = [await tx.drivers.by_id(ids["ana"]), await tx.drivers.by_id(ids["old_hand"])]
+    ana, old_hand = drivers
+    assert ana is not None and old_hand is not None
+    assert rows == [
+        {
+            "id": str(ana.id),
+            "name": "Ana Ruiz",
+            "username": "anaruiz",
+            "phone": "+1 702 555 0100",  # a phone number is left as it is
+            "status": "approved",
+            "online": "yes",
+            "areas": "chandler;las-vegas",
+            "offered": "5",
+            "accepted": "3",
+            "declined": "1",
+            "timed_out": "1",
+            "released": "1",
+            "no_shows": "0",
+            "delivered": "2",
+            "on_time_rate": "0.50",  # one pickup on time, one late
+            "created_at": iso(ana.created_at),
+        },
+        {
+            "id": str(old_hand.id),
+            "name": '\'=HYPERLINK("http://x")',
+            "username": "",
+            "phone": "",
+            "status": "approved",
+            "online": "no",
+            "areas": "chandler",
+            "offered": "0",
+            "accepted": "0",
+            "declined": "0",
+            "timed_out": "0",
+            "released": "0",
+            "no_shows": "2",
+            "delivered": "0",
+            "on_time_rate": "",  # no pickups
+            "created_at": iso(old_hand.created_at),
+        },
+    ]
+
+
+async def test_drivers_csv_over_a_year_includes_the_idle_driver(db: Database) -> None:
+    ids = await seed(db)
+
+    _, rows = parse(await export_drivers_csv(db, now=NOW, days=365))
+
+    assert [int(row["id"]) for row in rows] == [ids["ana"], ids["old_hand"], ids["idle"]]
+    assert rows[2]["areas"] == ""
+
+
+@pytest.mark.parametrize("days", [0, 366])
+async def test_export_days_outside_one_to_365_are_refused(db: Database, days: int) -> None:
+    with pytest.raises(ValueError):
+        await export_offers_csv(db, now=NOW, days=days)
+    with pytest.raises(ValueError):
+        await export_drivers_csv(db, now=NOW, days=days)
+
+
+def test_dollars_are_plain_numbers() -> None:
+    assert [show_dollars(c) for c in (0, 5, 1850, 123456, -250)] == ["0.00", "0.05", "18.50", "1234.56", "-2.50"]
