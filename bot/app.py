@@ -144,6 +144,7 @@ class StorerunBot:
                 acceptance_window=timedelta(seconds=settings.acceptance_window_seconds),
                 max_offers_held=settings.max_offers_held,
                 auto_offline_after=settings.auto_offline_after_timeouts,
+                invite_ttl=timedelta(seconds=settings.invite_ttl_seconds),
                 timing=timing,
             ),
             admin_ids=settings.admin_ids,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from dispatch.stats import HOURS, Stats
 
@@ -49,13 +50,18 @@ def stats_chart(stats: Stats) -> bytes:
     hours_panel.set_ylabel("offers")
     hours_panel.set_xticks(range(0, HOURS, 3))
     hours_panel.set_xlim(-0.6, HOURS - 0.4)
+    hours_panel.set_ylim(0, max(1, *per_hour) * 1.1)
+    hours_panel.yaxis.set_major_locator(MaxNLocator(integer=True))
 
     accept_panel.set_title("Time to accept")
     accept_panel.set_xlabel("minutes")
     accept_panel.set_ylabel("offers")
     if minutes:
-        accept_panel.hist(minutes, bins=min(MAX_BINS, max(1, len(minutes))), color="#e07b39")
+        accept_panel.hist(minutes, bins=min(MAX_BINS, len(minutes)), color="#e07b39")
+        accept_panel.yaxis.set_major_locator(MaxNLocator(integer=True))
     else:
+        accept_panel.set_xticks([])
+        accept_panel.set_yticks([])
         accept_panel.text(
             0.5, 0.5, "no accepted offers", ha="center", va="center", transform=accept_panel.transAxes
         )

@@ -15,6 +15,7 @@ UNTIL = datetime(2026, 1, 22, 12, 0, tzinfo=UTC)
 
 
 def week(*areas: AreaStats) -> Stats:
+    """Stats for the week up to UNTIL."""
     return Stats(since=UNTIL - timedelta(days=7), until=UNTIL, days=7, areas=areas)
 
 
