@@ -415,3 +415,14 @@ async def test_broadcast_asks_first_then_reports_the_count(
         ADMIN_ID, confirm.message_id, confirm.inline_keyboard[0][0].callback_data or ""
     )
     assert again.text == "This broadcast was already sent or dropped."
+
+
+async def test_a_trail_too_long_for_one_message_is_cut_not_lost(
+    emulator: BotApiEmulator, start_bot: BotFactory
+) -> None:
+    bot = await start_bot(wave_size=120)
+    await seed_online_drivers(bot, emulator, range(9100, 9220))
+    offer = await new_offer(emulator, ref="LONG")
+    await emulator.send_text(ADMIN_ID, f"/offer {offer.offer_id}")
+    trail = await emulator.wait_for_message(ADMIN_ID, "Copies sent:")
+    assert len(trail.text or "") <= 4096 and (trail.text or "").endswith("(cut: too long for one message)")
