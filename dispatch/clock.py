@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -35,3 +36,21 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
+
+
+class ScaledClock:
+    """Time that runs `speed` times faster than real time from a start, for simulated days."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        if start.tzinfo is None or speed <= 0:
+            raise ValueError("ScaledClock needs an aware start and a positive speed")
+        self.start = start.astimezone(UTC)
+        self.speed = speed
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+
+    def real_seconds(self, simulated: float) -> float:
+        """How long `simulated` seconds of this clock take in real time."""
+        return simulated / self.speed

@@ -493,6 +493,18 @@ class OfferDesk:
             if not (len(code) == 4 and code.isdigit()):
                 return Code.MALFORMED
             actor = f"driver:{driver.id}"
+            # A driver holding two offers may type the code of the other one they are picking up.
+            matching = [
+                held
+                for held in await tx.offers.held_by(driver.id)
+                if held.status == Status.ACCEPTED
+                and not held.pickup_locked
+                and hmac.compare_digest(code, held.pickup_code)
+            ]
+            if matching and matching[0].id != offer_id:
+                offer_id, offer = matching[0].id, matching[0]
+                view = await offer_view(tx, offer_id)
+                assert view is not None
             if not hmac.compare_digest(code, offer.pickup_code):
                 wrong = await tx.offers.count_wrong_code(offer_id, d.rules.pickup_code_tries)
                 await tx.events.add(now, actor, "pickup_code_wrong", f"attempt {wrong}", offer_id=offer_id)

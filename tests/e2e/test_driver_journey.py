@@ -417,3 +417,25 @@ async def test_an_offer_nobody_takes_expires_and_can_be_offered_again(
     await emulator.wait_for_message(
         MARIA, lambda m: m.message_id > expired.message_id and "New offer" in (m.text or "")
     )
+
+
+async def test_a_driver_holding_two_offers_may_type_the_other_ones_code(
+    emulator: BotApiEmulator, start_bot: BotFactory
+) -> None:
+    await start_bot(max_offers_held=2)
+    await online_driver(emulator, MARIA, "Maria")
+    first = await new_offer(emulator, ref="T1")
+    await emulator.wait_for_message(MARIA, f"New offer #{first.offer_id}")
+    await emulator.press(MARIA, "Accept")
+    job_one = await emulator.wait_for_message(MARIA, f"It's yours: #{first.offer_id}")
+    second = await new_offer(emulator, ref="T2")
+    await emulator.wait_for_message(MARIA, f"New offer #{second.offer_id}")
+    await emulator.press(MARIA, "Accept")
+    job_two = await emulator.wait_for_message(MARIA, f"It's yours: #{second.offer_id}")
+    await emulator.press(MARIA, "Confirm pickup", message_id=job_one.message_id)
+    await emulator.press(MARIA, "Confirm pickup", message_id=job_two.message_id)  # asked for T2's code last
+    await emulator.send_text(MARIA, first.pickup_code)  # but at T1's counter
+    await emulator.wait_for_message(MARIA, "🚗 Deliver order T1")
+    await emulator.send_text(MARIA, "/status")
+    status = await emulator.wait_for_message(MARIA, "🟢 Online")
+    assert f"#{first.offer_id} Zara, pickup" in (status.text or "") and "(picked up)" in (status.text or "")
