@@ -74,9 +74,52 @@ def parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox", help="the bot and a Telegram emulator on loopback, no token needed"
     )
-    sandbox.add_argument("--port", type=int, default=8081, help="emulator port (default 8081; 0 picks one)")
-    sandbox.add_argument("--once", action="store_true", help="play a short scripted visit, print it, exit")
+    sandbox.add_argument(
+        "--speed", type=float, help="simulated seconds per real second (default 600; 10 with --interactive)"
+    )
+    sandbox.add_argument("--hours", type=float, default=8, help="length of the simulated day (default 8)")
+    sandbox.add_argument("--drivers", type=int, default=40, help="simulated drivers (default 40)")
+    sandbox.add_argument("--orders", type=int, default=60, help="orders the stores post (default 60)")
+    sandbox.add_argument("--seed", type=int, default=1, help="random seed, for a repeatable day (default 1)")
+    sandbox.add_argument("--transcript", type=Path, metavar="DIR", help="write each person's chat to DIR")
+    sandbox.add_argument(
+        "--chart", type=Path, default=Path("sandbox-out/pilot-day.png"), help="where the chart goes"
+    )
+    sandbox.add_argument(
+        "--interactive", action="store_true", help="a chat page in the browser, drivers around you"
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8080, help="port of the --interactive page (default 8080)"
+    )
+    sandbox.add_argument("--once", action="store_true", help="only a short scripted visit: print it and exit")
     return top
+
+
+def _sandbox(arguments: argparse.Namespace) -> int:
+    from sandbox.run import run_day, run_interactive, run_once
+    from sandbox.simulation import DayPlan
+
+    if arguments.once:
+        asyncio.run(run_once(port=0))
+        return 0
+    if arguments.speed is None:
+        arguments.speed = 10.0 if arguments.interactive else 600.0
+    if arguments.speed <= 0 or arguments.hours <= 0 or arguments.drivers < 1 or arguments.orders < 0:
+        print("storerun: --speed and --hours must be positive, --drivers at least 1", file=sys.stderr)
+        return 2
+    plan = DayPlan(
+        speed=arguments.speed,
+        hours=arguments.hours if not arguments.interactive else 24 * 365,
+        drivers=arguments.drivers,
+        orders=arguments.orders if not arguments.interactive else arguments.orders * 3 * 365,
+        seed=arguments.seed,
+        transcript_dir=arguments.transcript,
+        chart_path=arguments.chart,
+    )
+    if arguments.interactive:
+        asyncio.run(run_interactive(plan, port=arguments.port))
+        return 0
+    return asyncio.run(run_day(plan))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             areas, stores = asyncio.run(_seed(settings.database_url, arguments.file))
             print(f"seeded {areas} areas and {stores} stores from {arguments.file}")
         elif arguments.command == "sandbox":
-            from sandbox.run import run_sandbox
-
-            asyncio.run(run_sandbox(port=arguments.port, once=arguments.once))
+            return _sandbox(arguments)
     except (ConfigError, SeedError) as error:
         print(f"storerun: {error}", file=sys.stderr)
         return 2

@@ -295,7 +295,9 @@ class TelegramMessages:
         return {"text": text, "reply_markup": keyboards.delivery(view.offer.id)}
 
     def fail_reasons(self, view: OfferView) -> Params:
-        text = f"Order {view.offer.ref} to {view.offer.address}\nWhy can't it be delivered?"
+        text = (
+            f"Order {view.offer.ref} to {view.offer.address} · #{view.offer.id}\nWhy can't it be delivered?"
+        )
         return {"text": text, "reply_markup": keyboards.reasons(view.offer.id)}
 
     def delivered(self, view: OfferView, today: DayTally) -> Params:

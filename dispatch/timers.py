@@ -76,7 +76,10 @@ class Timers:
         fired = 0
         while due := [deadline for deadline in self.pending if deadline.when <= self.clock.now()]:
             for deadline in due:
-                self.scheduler.remove_job(f"{deadline.kind.value}:{deadline.offer_id}")
+                job = self.scheduler.get_job(f"{deadline.kind.value}:{deadline.offer_id}")
+                if job is None or job.args[0] != deadline:
+                    continue  # an earlier timer in this round moved or dropped it
+                job.remove()
                 await self._run(deadline)
                 fired += 1
         return fired

@@ -1,4 +1,4 @@
-"""`storerun sandbox`: the real bot and the Bot API emulator together on loopback, no token needed."""
+"""`storerun sandbox`: the real bot and the Bot API emulator on loopback, with a simulated pilot day."""
 
 from __future__ import annotations
 
@@ -8,34 +8,22 @@ import signal
 import tempfile
 from pathlib import Path
 
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
 from bot.app import StorerunBot
 from bot.cli import configure_logging
 from bot.config import load_settings
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator
+from sandbox.simulation import DayPlan, PilotDay, summary_text
 
 SANDBOX_TOKEN = "123456:SANDBOX-TOKEN"
 ADMIN = (1000, "Ada", "ada_admin")
 VISITOR = (2001, "Sam", "sam_visitor")
-
-
-def instructions(url: str, database: Path) -> str:
-    """What a person can do while the sandbox runs."""
-    api = f"{url}/sandbox"
-    return f"""storerun sandbox is running.
-  Bot API emulator  {url}   (the bot polls it exactly as it polls Telegram)
-  database          {database}   (fresh for this run, seeded with pilot.toml)
-  people            admin {ADMIN[0]} ({ADMIN[1]}), visitor {VISITOR[0]} ({VISITOR[1]})
-
-Talk to the bot as anyone through the emulator's user-side API:
-  curl -s -X POST {api}/users -H 'Content-Type: application/json' \\
-       -d '{{"user_id": 2002, "first_name": "Lee"}}'
-  curl -s -X POST {api}/users/2002/text -H 'Content-Type: application/json' -d '{{"text": "/start"}}'
-  curl -s {api}/users/2002/chat
-  curl -s -X POST {api}/users/2002/press -H 'Content-Type: application/json' -d '{{"label": "…"}}'
-Or from Python: sandbox.client.SandboxClient("{url}").
-
-Press Ctrl-C to stop."""
+STATUSES = ("open", "accepted", "picked_up", "delivered", "expired")
 
 
 async def tour(emulator: BotApiEmulator) -> str:
@@ -49,11 +37,10 @@ async def tour(emulator: BotApiEmulator) -> str:
     )
 
 
-async def run_sandbox(*, port: int = 8081, once: bool = False, log_level: str = "WARNING") -> None:
-    """Start the emulator and the bot, seed the pilot, and run until Ctrl-C (or one tour with `once`)."""
+async def run_once(*, port: int = 8081, log_level: str = "WARNING") -> None:
+    """Start the emulator and the bot, seed the pilot, play one scripted visit and print it."""
     configure_logging(log_level)
     with tempfile.TemporaryDirectory(prefix="storerun-sandbox-") as folder:
-        database = Path(folder) / "storerun.db"
         async with BotApiEmulator(token=SANDBOX_TOKEN, port=port) as emulator:
             for user_id, name, username in (ADMIN, VISITOR):
                 emulator.add_user(user_id, name, username=username)
@@ -61,7 +48,7 @@ async def run_sandbox(*, port: int = 8081, once: bool = False, log_level: str = 
                 _env_file=None,
                 telegram_bot_token=SANDBOX_TOKEN,
                 telegram_api_url=emulator.url,
-                database_url=f"sqlite+aiosqlite:///{database}",
+                database_url=f"sqlite+aiosqlite:///{Path(folder) / 'storerun.db'}",
                 admin_ids=str(ADMIN[0]),
                 log_level=log_level,
             )
@@ -70,15 +57,81 @@ async def run_sandbox(*, port: int = 8081, once: bool = False, log_level: str = 
             await seed(bot.db, read_pilot(PILOT_FILE))
             await bot.start()
             try:
-                if once:
-                    print(await tour(emulator))
-                    return
-                print(instructions(emulator.url, database), flush=True)
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(signum, stop.set)
-                await stop.wait()
+                print(await tour(emulator))
             finally:
-                with contextlib.suppress(Exception):
-                    await bot.stop()
+                await bot.stop()
+
+
+def live_view(day: PilotDay, board: list[tuple[str, dict[str, int], int]], progress: Progress) -> Group:
+    """The progress bar and one row per area."""
+    table = Table(title="Pilot day, live")
+    table.add_column("area")
+    for status in STATUSES:
+        table.add_column(status.replace("_", " "), justify="right")
+    table.add_column("drivers online", justify="right")
+    for slug, statuses, online in board:
+        table.add_row(slug, *(str(statuses.get(status, 0)) for status in STATUSES), str(online))
+    return Group(progress, table)
+
+
+async def run_day(plan: DayPlan, console: Console | None = None) -> int:
+    """Play a pilot day with a live view; print the summary; 0 if every invariant held."""
+    configure_logging("ERROR")
+    console = console or Console()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    clock_task = progress.add_task("opening the day: drivers enroll, stores link", total=plan.hours * 3600)
+    day = PilotDay(plan)
+    with Live(live_view(day, [], progress), console=console, refresh_per_second=4, transient=False) as live:
+
+        async def tick(running: PilotDay) -> None:
+            if running.clock is None or running.day_started is None:
+                return
+            elapsed = (running.clock.now() - running.day_started).total_seconds()
+            shown = running.clock.now().astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
+            progress.update(
+                clock_task, completed=elapsed, description=f"simulated {shown:%H:%M} Las Vegas time"
+            )
+            live.update(live_view(running, await running.board(), progress))
+
+        summary = await day.run(on_tick=tick)
+    console.print()
+    console.print(summary_text(summary))
+    return 0 if not summary.problems else 1
+
+
+async def run_interactive(plan: DayPlan, *, port: int = 8080) -> None:
+    """The bot, the emulator and the chat page on 127.0.0.1, with simulated drivers working around."""
+    from sandbox.web import ChatPage
+
+    configure_logging("ERROR")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    page: ChatPage | None = None
+
+    async def ready(day: PilotDay) -> None:
+        nonlocal page
+        assert day.emulator is not None
+        people = [(day.admin.user_id, day.admin.name, "admin")]
+        people += [(clerk.user_id, clerk.name, "store") for clerk in day.clerks.values()]
+        page = ChatPage(day.emulator, port=port, people=people)
+        await page.start()
+        print(
+            f"storerun sandbox: open {page.url} to chat with the bot as the admin, a store, or a new driver."
+        )
+        print("Simulated drivers keep working around you. Ctrl-C stops.", flush=True)
+
+    async def until_stopped(day: PilotDay) -> None:
+        if stop.is_set():
+            day.ending = True
+            if day.clock is not None and day.day_ends is not None:
+                day.day_ends = day.clock.now()
+
+    day = PilotDay(plan)
+    try:
+        await day.run(on_tick=until_stopped, on_ready=ready)
+    finally:
+        if page is not None:
+            with contextlib.suppress(Exception):
+                await page.stop()

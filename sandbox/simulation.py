@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import re
 import tempfile
@@ -26,6 +27,8 @@ from dispatch.clock import ScaledClock
 from dispatch.pilot import PILOT_FILE, PilotFile, read_pilot, seed
 from sandbox.emulator import BotApiEmulator, ChatMessage
 from storage import schema
+
+log = logging.getLogger(__name__)
 
 TOKEN = "123456:SANDBOX-TOKEN"
 ADMIN = (1000, "Ada")
@@ -86,7 +89,7 @@ class DayPlan:
     seed: int = 1
     transcript_dir: Path | None = None
     chart_path: Path = Path("sandbox-out/pilot-day.png")
-    live: bool = True
+    start: datetime | None = None  # default: 10:00 this morning, Las Vegas time
 
 
 @dataclass
@@ -150,6 +153,9 @@ class PilotDay:
         self.bot: StorerunBot | None = None
         self.clock: ScaledClock | None = None
         self.ending = False
+        self.ticker: asyncio.Task[None] | None = None
+        self.day_started: datetime | None = None
+        self.day_ends: datetime | None = None
 
     # --- time ---
 
@@ -173,8 +179,15 @@ class PilotDay:
 
     # --- the day ---
 
-    async def run(self, on_tick: Callable[[PilotDay], Awaitable[None]] | None = None) -> DaySummary:
-        """Play the whole day and return its summary (the bot is stopped at the end)."""
+    async def run(
+        self,
+        on_tick: Callable[[PilotDay], Awaitable[None]] | None = None,
+        on_ready: Callable[[PilotDay], Awaitable[None]] | None = None,
+    ) -> DaySummary:
+        """Play the whole day and return its summary (the bot is stopped at the end).
+
+        `on_ready` runs once everyone is enrolled and online; `on_tick` about four times a second.
+        """
         with tempfile.TemporaryDirectory(prefix="storerun-day-") as folder:
             async with BotApiEmulator(token=TOKEN) as emulator:
                 self.emulator = emulator
@@ -182,7 +195,7 @@ class PilotDay:
                 emulator.set_limits(
                     enabled=True, per_second=500 if fast else 30, per_chat_per_second=1000 if fast else 1
                 )
-                self.clock = ScaledClock(datetime.now(ZoneInfo("UTC")), self.plan.speed)
+                self.clock = ScaledClock(self.plan.start or morning(), self.plan.speed)
                 settings = load_settings(
                     _env_file=None,
                     telegram_bot_token=TOKEN,
@@ -198,12 +211,16 @@ class PilotDay:
                 await self.bot.db.upgrade()
                 await seed(self.bot.db, self.pilot)
                 await self.bot.start()
-                ticker = asyncio.create_task(self._tick_timers())
+                ticker = self.ticker = asyncio.create_task(self._tick_timers())
                 try:
                     self.spawn(self._admin_at_work())
                     await self._open_the_day()
-                    end = self.clock.now() + timedelta(hours=self.plan.hours)
+                    self.day_started = self.clock.now()
+                    end = self.day_started + timedelta(hours=self.plan.hours)
+                    self.day_ends = end
                     self.spawn(self._post_orders(end))
+                    if on_ready is not None:
+                        await on_ready(self)
                     for driver in self.drivers:
                         self.spawn(self._drive(driver))
                     while self.clock.now() < end:
@@ -222,7 +239,10 @@ class PilotDay:
     async def _tick_timers(self) -> None:
         assert self.bot is not None
         while True:
-            await self.bot.timers.fire_due()
+            try:
+                await self.bot.timers.fire_due()
+            except Exception:  # one failing timer must not stop the day's clock
+                log.exception("timers failed")
             await asyncio.sleep(0.05)
 
     async def _open_the_day(self) -> None:
@@ -422,17 +442,21 @@ class PilotDay:
     # --- the end ---
 
     async def _close_the_day(self) -> None:
+        """Everyone stops; the clock's timers stop; the bot finishes what it fetched and sends the rest."""
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        assert self.bot is not None and self.emulator is not None
-        await self.bot.sender.drain(timeout=120)
-        for driver in self.drivers:  # the last news of the day, read before going home
-            for message in self.emulator.chat(driver.user_id):
-                text = message.text or ""
-                gone = re.search(r"#(\d+) ·", text)
-                if gone and ("released" in text or "cancelled" in text or "taken by another" in text):
-                    driver.believed.discard(int(gone.group(1)))
+        if self.ticker is not None:
+            self.ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.ticker
+        bot, emulator = self.bot, self.emulator
+        assert bot is not None and emulator is not None and bot.application.updater is not None
+        await bot.application.updater.stop()
+        await bot.application.stop()
+        await bot.sender.drain(timeout=120)
+        for driver in self.drivers:  # at the end of the day each driver reads what they hold off their chat
+            driver.believed = held_in_chat(emulator.chat(driver.user_id))
 
     async def _summary(self) -> DaySummary:
         from bot.charts import stats_chart
@@ -574,7 +598,7 @@ def summary_text(summary: DaySummary) -> str:
         "Pilot day summary",
         f"  offers               {summary.offers}",
         f"  acceptance rate      {percent(summary.acceptance_rate)} ({summary.accepted} accepted)",
-        f"  median time to accept {median_text(summary.median_accept_seconds)}",
+        f"  median to accept     {median_text(summary.median_accept_seconds)}",
         f"  on-time pickup rate  {percent(summary.on_time_pickup_rate)}",
         f"  delivered            {summary.delivered}",
         f"  no-shows             {summary.no_shows}",
@@ -588,3 +612,24 @@ def summary_text(summary: DaySummary) -> str:
         folder = summary.transcripts[0].parent.resolve()
         lines.append(f"  transcripts          {len(summary.transcripts)} files in {folder}")
     return "\n".join(lines)
+
+
+def morning() -> datetime:
+    """10:00 today in Las Vegas: when the simulated day opens."""
+    vegas = ZoneInfo("America/Los_Angeles")
+    return datetime.now(vegas).replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+def held_in_chat(chat: list[ChatMessage]) -> set[int]:
+    """The offers a driver's chat shows them holding: a live job card or delivery card."""
+    held = set()
+    for message in chat:
+        text = message.text or ""
+        found = re.search(r"#(\d+)", text)
+        if not message.from_bot or found is None:
+            continue
+        live_job = text.startswith("✅ It's yours: #") and "Release" in message.buttons
+        on_the_road = "Delivered" in message.buttons or "Why can't it be delivered?" in text
+        if live_job or on_the_road:
+            held.add(int(found.group(1)))
+    return held
