@@ -18,7 +18,7 @@ from bot.cli import configure_logging
 from bot.config import load_settings
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator
-from sandbox.simulation import DayPlan, PilotDay, summary_text
+from sandbox.simulation import FIRST_CLERK, DayPlan, PilotDay, summary_text
 
 SANDBOX_TOKEN = "123456:SANDBOX-TOKEN"
 ADMIN = (1000, "Ada", "ada_admin")
@@ -114,7 +114,7 @@ async def run_interactive(plan: DayPlan, *, port: int = 8080) -> None:
         nonlocal page
         assert day.emulator is not None
         people = [(day.admin.user_id, day.admin.name, "admin")]
-        people += [(clerk.user_id, clerk.name, "store") for clerk in day.clerks.values()]
+        people += [(FIRST_CLERK + n, f"Clerk {code}", "store") for n, code in enumerate(day.store_codes())]
         page = ChatPage(day.emulator, port=port, people=people)
         await page.start()
         print(
@@ -124,13 +124,11 @@ async def run_interactive(plan: DayPlan, *, port: int = 8080) -> None:
 
     async def until_stopped(day: PilotDay) -> None:
         if stop.is_set():
-            day.ending = True
-            if day.clock is not None and day.day_ends is not None:
-                day.day_ends = day.clock.now()
+            day.stop_early()
 
     day = PilotDay(plan)
     try:
-        await day.run(on_tick=until_stopped, on_ready=ready)
+        print(summary_text(await day.run(on_tick=until_stopped, on_ready=ready)))
     finally:
         if page is not None:
             with contextlib.suppress(Exception):

@@ -153,6 +153,7 @@ class PilotDay:
         self.bot: StorerunBot | None = None
         self.clock: ScaledClock | None = None
         self.ending = False
+        self.stopped = False
         self.ticker: asyncio.Task[None] | None = None
         self.day_started: datetime | None = None
         self.day_ends: datetime | None = None
@@ -186,7 +187,7 @@ class PilotDay:
     ) -> DaySummary:
         """Play the whole day and return its summary (the bot is stopped at the end).
 
-        `on_ready` runs once everyone is enrolled and online; `on_tick` about four times a second.
+        `on_ready` runs once the bot is up, before the people arrive; `on_tick` about four times a second.
         """
         with tempfile.TemporaryDirectory(prefix="storerun-day-") as folder:
             async with BotApiEmulator(token=TOKEN) as emulator:
@@ -214,16 +215,16 @@ class PilotDay:
                 ticker = self.ticker = asyncio.create_task(self._tick_timers())
                 try:
                     self.spawn(self._admin_at_work())
+                    if on_ready is not None:
+                        await on_ready(self)
                     await self._open_the_day()
                     self.day_started = self.clock.now()
                     end = self.day_started + timedelta(hours=self.plan.hours)
                     self.day_ends = end
                     self.spawn(self._post_orders(end))
-                    if on_ready is not None:
-                        await on_ready(self)
                     for driver in self.drivers:
                         self.spawn(self._drive(driver))
-                    while self.clock.now() < end:
+                    while self.clock.now() < end and not self.stopped:
                         if on_tick is not None:
                             await on_tick(self)
                         await asyncio.sleep(0.25)
@@ -235,6 +236,13 @@ class PilotDay:
                     with contextlib.suppress(asyncio.CancelledError):
                         await ticker
                     await self.bot.stop()
+
+    def store_codes(self) -> list[str]:
+        return [store.code for area in self.pilot.areas for store in area.stores]
+
+    def stop_early(self) -> None:
+        """End the day now (Ctrl-C in --interactive)."""
+        self.stopped = True
 
     async def _tick_timers(self) -> None:
         assert self.bot is not None
@@ -250,8 +258,7 @@ class PilotDay:
         emulator = self.emulator
         assert emulator is not None
         emulator.add_user(self.admin.user_id, self.admin.name, username="ada_admin")
-        stores = [(area.slug, store.code) for area in self.pilot.areas for store in area.stores]
-        for number, (_, code) in enumerate(stores):
+        for number, code in enumerate(self.store_codes()):
             clerk = Person(FIRST_CLERK + number, f"Clerk {code}")
             emulator.add_user(clerk.user_id, clerk.name)
             await emulator.send_text(self.admin.user_id, f"/invite {code}")
@@ -464,7 +471,8 @@ class PilotDay:
 
         bot, emulator, clock = self.bot, self.emulator, self.clock
         assert bot is not None and emulator is not None and clock is not None
-        days = max(1, int(self.plan.hours // 24) + 1)
+        played = clock.now() - (self.day_started or clock.now())
+        days = min(365, max(1, played.days + 1))
         stats = await compute_stats(bot.db, now=clock.now(), days=days)
         total = stats.total
         self.plan.chart_path.parent.mkdir(parents=True, exist_ok=True)
