@@ -52,6 +52,15 @@ def _number(value: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 16 else None
 
 
+async def one_id(update: Update, context: Context, command: str) -> int | None:
+    """The single ID the command takes; otherwise its correct form is the answer, and None."""
+    arguments = words(update)
+    number = _number(arguments[0]) if len(arguments) == 1 else None
+    if number is None:
+        await usage(update, context, command)
+    return number
+
+
 # --- lists, paged ---
 
 
@@ -135,10 +144,8 @@ async def turn_page(update: Update, context: Context, button: Button) -> str:
 @admin_only
 async def on_driver(update: Update, context: Context) -> None:
     """/driver ID: profile and counters."""
-    arguments = words(update)
-    driver_id = _number(arguments[0]) if len(arguments) == 1 else None
+    driver_id = await one_id(update, context, "driver")
     if driver_id is None:
-        await usage(update, context, "driver")
         return
     profile = await context.dispatch.admin.driver(driver_id)
     if profile is None:
@@ -149,11 +156,9 @@ async def on_driver(update: Update, context: Context) -> None:
 
 
 async def _decide(update: Update, context: Context, command: str, approve: bool) -> None:
-    arguments = words(update)
-    driver_id = _number(arguments[0]) if len(arguments) == 1 else None
+    driver_id = await one_id(update, context, command)
     user = update.effective_user
     if driver_id is None or user is None:
-        await usage(update, context, command)
         return
     decision = await context.dispatch.admin.decide(driver_id, user.id, user.first_name, approve)
     answer = texts.DECISION_ANSWERS[decision]
@@ -177,11 +182,9 @@ async def on_reject(update: Update, context: Context) -> None:
 async def _standing(update: Update, context: Context, command: str) -> None:
     from dispatch.admin import Standing
 
-    arguments = words(update)
-    driver_id = _number(arguments[0]) if len(arguments) == 1 else None
+    driver_id = await one_id(update, context, command)
     user = update.effective_user
     if driver_id is None or user is None:
-        await usage(update, context, command)
         return
     outcome = await context.dispatch.admin.suspend(driver_id, user.id, suspend=command == "suspend")
     if outcome is Standing.DONE:
@@ -290,10 +293,8 @@ async def on_invite(update: Update, context: Context) -> None:
 @admin_only
 async def on_offer(update: Update, context: Context) -> None:
     """/offer ID: the offer's card and its whole trail."""
-    arguments = words(update)
-    offer_id = _number(arguments[0]) if len(arguments) == 1 else None
+    offer_id = await one_id(update, context, "offer")
     if offer_id is None:
-        await usage(update, context, "offer")
         return
     trail = await context.dispatch.admin.trail(offer_id)
     if trail is None:
@@ -324,11 +325,9 @@ async def on_cancel(update: Update, context: Context) -> None:
 @admin_only
 async def on_reopen(update: Update, context: Context) -> None:
     """/reopen ID: offer an expired offer again."""
-    arguments = words(update)
-    offer_id = _number(arguments[0]) if len(arguments) == 1 else None
+    offer_id = await one_id(update, context, "reopen")
     user = update.effective_user
     if offer_id is None or user is None:
-        await usage(update, context, "reopen")
         return
     outcome = await context.dispatch.offers.reopen(offer_id, user.id)
     await context.dispatch.send(

@@ -239,24 +239,12 @@ class OfferDesk:
                 d.plan(tx, view.offer)
                 return False
             holder = view.holder
-            released = await tx.offers.transition(
-                offer_id,
-                Status.ACCEPTED,
-                Status.OPEN,
-                held_by=holder.id,
-                holder_id=None,
-                accepted_at=None,
-                next_wave_at=now,
-                expires_at=now + d.rules.acceptance_window,
-            )
-            if not released:
+            if not await self._give_back(tx, offer_id, holder.id):
                 return False
             notice = await tx.notices.of(offer_id, holder.id)
             if notice is not None:
-                await tx.notices.set_outcome(notice.id, ["accepted"], "released")
                 await self._edit_job(tx, notice, d.messages.no_show_released(view))
             await tx.drivers.count(holder.id, no_shows=1)
-            await tx.drivers.update(holder.id, prompt=None, prompt_offer_id=None)
             await tx.events.add(now, "dispatch", "no_show", f"driver {holder.id} released", offer_id=offer_id)
             await d.say(tx, holder.chat_id, d.messages.no_show_released(view))
             await d.tell_admins(tx, d.messages.admin_no_show(view, holder))
@@ -424,21 +412,9 @@ class OfferDesk:
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
             if driver is None or notice is None:
                 return Press.NOT_YOURS
-            released = await tx.offers.transition(
-                offer_id,
-                Status.ACCEPTED,
-                Status.OPEN,
-                held_by=driver.id,
-                holder_id=None,
-                accepted_at=None,
-                next_wave_at=now,
-                expires_at=now + d.rules.acceptance_window,
-            )
-            if not released:
+            if not await self._give_back(tx, offer_id, driver.id):
                 return await self._after_the_fact(tx, offer_id, driver)
-            await tx.notices.set_outcome(notice.id, ["accepted"], "released")
             await tx.drivers.count(driver.id, released=1)
-            await tx.drivers.update(driver.id, prompt=None, prompt_offer_id=None)
             await tx.events.add(now, f"driver:{driver.id}", "release", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
@@ -446,6 +422,28 @@ class OfferDesk:
             await d.tell_store(tx, view.store.id, d.messages.store_released(view, no_show=False))
         await self.send_wave(offer_id)
         return Press.RELEASED
+
+    async def _give_back(self, tx: Transaction, offer_id: int, holder_id: int) -> bool:
+        """The holder no longer holds the offer: it is open again with a fresh acceptance window,
+        and their copy is marked released so it never comes back to them."""
+        d = self.dispatch
+        now = d.clock.now()
+        released = await tx.offers.transition(
+            offer_id,
+            Status.ACCEPTED,
+            Status.OPEN,
+            held_by=holder_id,
+            holder_id=None,
+            accepted_at=None,
+            next_wave_at=now,
+            expires_at=now + d.rules.acceptance_window,
+        )
+        if released:
+            notice = await tx.notices.of(offer_id, holder_id)
+            if notice is not None:
+                await tx.notices.set_outcome(notice.id, ["accepted"], "released")
+            await tx.drivers.update(holder_id, prompt=None, prompt_offer_id=None)
+        return released
 
     async def _after_the_fact(self, tx: Transaction, offer_id: int, driver: Driver) -> Press:
         """The answer for a job-card button whose moment has passed."""
