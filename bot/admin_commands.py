@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import shlex
 from collections.abc import Callable, Coroutine
 from functools import wraps
@@ -11,12 +12,13 @@ from typing import Any
 from telegram import Update
 
 from bot import keyboards, texts
-from bot.callbacks import Button
+from bot.callbacks import Act, Button
 from bot.handlers import Context, reply
 from dispatch.drivers import Decision
 from dispatch.offers import Press
 from dispatch.outbox import Outgoing
 
+STORE_CODE = re.compile(r"[A-Z0-9]{1,12}(-[A-Z0-9]{1,12}){0,3}")
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
@@ -96,7 +98,9 @@ async def _send_list(update: Update, context: Context, kind: str, command: str) 
         await usage(update, context, command)
         return
     key = f"{kind}.{arguments[0].lower() if arguments else 'all'}"
-    rendered = await render_list(context, key, 0) if Button.parse(f"1:pg:0:{key}") else None
+    # The list's name travels in its page buttons, so it must fit in their callback data.
+    fits = Button.parse(Button(act=Act.PAGE, subject=0).pack() + f":{key}") is not None
+    rendered = await render_list(context, key, 0) if fits else None
     if rendered is None:
         await usage(update, context, command)
         return
@@ -247,7 +251,7 @@ async def on_add_store(update: Update, context: Context) -> None:
     code = arguments[0].upper() if arguments else ""
     well_formed = (
         user is not None
-        and Button.parse(f"1:pg:0:{code.lower()}") is not None
+        and STORE_CODE.fullmatch(code) is not None
         and set(fields) == {"area", "name", "where"}
         and len(arguments) == 4
         and all(0 < len(value) <= 120 for value in fields.values())
