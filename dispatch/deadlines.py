@@ -39,6 +39,19 @@ class Deadline:
     offer_id: int
 
 
+def due_for_pickup(offer: Offer, timing: Timing) -> datetime:
+    """When the holder is late: the window's close, or, for an offer taken after that, a grace
+    period after they took it (a late taker is not a no-show the moment they accept)."""
+    if offer.accepted_at is not None and offer.accepted_at + timing.no_show_grace > offer.pickup_end:
+        return offer.accepted_at + timing.no_show_grace
+    return offer.pickup_end
+
+
+def no_show_at(offer: Offer, timing: Timing) -> datetime:
+    """When an offer still not picked up is released as a no-show: a grace period after it was due."""
+    return due_for_pickup(offer, timing) + timing.no_show_grace
+
+
 def deadlines_of(offer: Offer, timing: Timing) -> list[Deadline]:
     """Every deadline still ahead of this offer in its current state (none once it is final)."""
     found: list[Deadline] = []
@@ -51,11 +64,12 @@ def deadlines_of(offer: Offer, timing: Timing) -> list[Deadline]:
         add(Kind.WAVE, offer.next_wave_at)
         add(Kind.EXPIRE, offer.expires_at)
     elif offer.status == Status.ACCEPTED:
-        if offer.pickup_reminded_at is None:
-            add(Kind.PICKUP_REMINDER, offer.pickup_start - timing.pickup_reminder_lead)
+        reminder = offer.pickup_start - timing.pickup_reminder_lead
+        if offer.pickup_reminded_at is None and (offer.accepted_at is None or reminder > offer.accepted_at):
+            add(Kind.PICKUP_REMINDER, reminder)
         if offer.late_reminded_at is None:
-            add(Kind.LATE, offer.pickup_end)
-        add(Kind.NO_SHOW, offer.pickup_end + timing.no_show_grace)
+            add(Kind.LATE, due_for_pickup(offer, timing))
+        add(Kind.NO_SHOW, no_show_at(offer, timing))
     elif (
         offer.status == Status.PICKED_UP
         and offer.deliver_by is not None

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from dispatch.deadlines import Kind, deadlines_of
+from dispatch.deadlines import Kind, deadlines_of, no_show_at
 from dispatch.lifecycle import Status
 from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
@@ -235,7 +235,7 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             if view is None or view.holder is None or view.offer.status != Status.ACCEPTED:
                 return False
-            if view.offer.pickup_end + d.rules.timing.no_show_grace > now:
+            if no_show_at(view.offer, d.rules.timing) > now:
                 d.plan(tx, view.offer)
                 return False
             holder = view.holder

@@ -419,6 +419,7 @@ class _Chat:
     reply_keyboard: list[list[JsonObject]] | None = None
     keyboard_one_time: bool = False
     blocked: bool = False
+    version: int = 0  # counts every change the person could see
 
 
 @dataclass
@@ -889,6 +890,10 @@ class BotApiEmulator:
         """The chat as the person sees it, oldest first, edits applied."""
         return [message.view() for message in self._chat(user_id).messages.values()]
 
+    def chat_version(self, user_id: int) -> int:
+        """A number that grows whenever anything in the chat changes (cheap to poll)."""
+        return self._chat(user_id).version
+
     def reply_keyboard(self, user_id: int) -> list[list[str]] | None:
         """The labels of the reply keyboard the person currently has, if any."""
         keyboard = self._chat(user_id).reply_keyboard
@@ -1029,6 +1034,7 @@ class BotApiEmulator:
         )
         chat.next_message_id += 1
         chat.messages[message.message_id] = message
+        chat.version += 1
         self._chat_changed.notify()
         return message
 
@@ -1327,6 +1333,7 @@ class BotApiEmulator:
         message.entities = entities
         message.inline_keyboard = keyboard
         message.edit_date = int(self._wall_clock())
+        chat.version += 1
         self._chat_changed.notify()
         return self._message_json(chat, message)
 
@@ -1548,6 +1555,7 @@ class BotApiEmulator:
     async def _delete_message(self, params: _Params) -> object:
         chat = self._target_chat(params)
         message_id = params.integer("message_id")
+        chat.version += 1
         if message_id is None or chat.messages.pop(message_id, None) is None:
             raise _bad_request("message to delete not found")
         self._chat_changed.notify()

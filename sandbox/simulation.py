@@ -119,9 +119,14 @@ class Person:
     user_id: int
     name: str
     seen: set[tuple[int, str]] = field(default_factory=set)
+    version: int = -1
 
     def fresh(self, emulator: BotApiEmulator) -> list[ChatMessage]:
         """Bot messages (or new versions of edited ones) not reacted to yet, oldest first."""
+        version = emulator.chat_version(self.user_id)
+        if version == self.version:
+            return []  # nothing changed since the last look
+        self.version = version
         found = []
         for message in emulator.chat(self.user_id):
             key = (message.message_id, message.text or "")
@@ -360,9 +365,14 @@ class PilotDay:
                     self.spawn(self._come_back(driver))
                 elif ("released because" in text or "cancelled" in text) and offer:
                     driver.believed.discard(int(offer.group(1)))
-            if self.rng.random() < 0.002:
+            if self.rng.random() < 0.0005:
                 self.spawn(self._take_a_break(driver))
-            await self.pause(self.rng.uniform(3, 8))
+            # A look at the phone every few simulated seconds, but not more than ~30 times a real
+            # second: at high speed forty drivers polling faster would starve the bot they wait for.
+            assert self.clock is not None
+            await asyncio.sleep(
+                max(self.clock.real_seconds(self.rng.uniform(3, 8)), self.rng.uniform(0.02, 0.04))
+            )
 
     async def _consider(self, driver: Driver, offer_id: int, message_id: int) -> None:
         roll = self.rng.random()
@@ -429,11 +439,21 @@ class PilotDay:
         )
 
     async def _wait(self, driver: Driver, needle: str) -> ChatMessage | None:
+        """Glance at the phone until a message with `needle` shows up (up to 10 simulated minutes).
+
+        Polling the chat's version is cheap; the emulator's wait_for_message would wake every
+        waiting driver on every message anyone gets.
+        """
         assert self.emulator is not None and self.clock is not None
-        with contextlib.suppress(TimeoutError):
-            return await self.emulator.wait_for_message(
-                driver.user_id, needle, timeout=max(5.0, self.clock.real_seconds(600))
-            )
+        deadline = self.clock.now() + timedelta(minutes=10)
+        version = -1
+        while self.clock.now() < deadline:
+            if self.emulator.chat_version(driver.user_id) != version:
+                version = self.emulator.chat_version(driver.user_id)
+                found = await self._message(driver, needle)
+                if found is not None:
+                    return found
+            await asyncio.sleep(max(self.clock.real_seconds(2), 0.02))
         return None
 
     async def _come_back(self, driver: Driver) -> None:

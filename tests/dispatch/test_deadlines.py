@@ -77,3 +77,24 @@ def test_deadlines_sort_by_time() -> None:
     early = Deadline(T0, Kind.EXPIRE, 9)
     late = Deadline(T0 + timedelta(seconds=1), Kind.WAVE, 1)
     assert sorted([late, early]) == [early, late]
+
+
+def test_an_offer_taken_after_its_window_gives_the_taker_a_fair_chance() -> None:
+    late_taker = replace(
+        OFFER,
+        status="accepted",
+        holder_id=3,
+        next_wave_at=None,
+        accepted_at=OFFER.pickup_end + timedelta(minutes=5),
+    )
+    assert kinds(late_taker) == [
+        (Kind.LATE, OFFER.pickup_end + timedelta(minutes=15)),  # due a grace period after taking it
+        (Kind.NO_SHOW, OFFER.pickup_end + timedelta(minutes=25)),  # released a grace period after that
+    ]
+
+
+def test_no_pickup_reminder_for_an_offer_taken_after_its_moment() -> None:
+    taken_late = replace(
+        OFFER, status="accepted", holder_id=3, accepted_at=OFFER.pickup_start - timedelta(minutes=5)
+    )
+    assert [kind for kind, _ in kinds(taken_late)] == [Kind.LATE, Kind.NO_SHOW]
