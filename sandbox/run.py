@@ -120,6 +120,11 @@ async def run_interactive(plan: DayPlan, *, port: int = 8080) -> None:
         print(
             f"storerun sandbox: open {page.url} to chat with the bot as the admin, a store, or a new driver."
         )
+        print(
+            f"The Bot API emulator is at {day.emulator.url}; talk to the bot as any user through its\n"
+            f'user-side API too: POST {day.emulator.url}/sandbox/users/ID/text {{"text": "/start"}},\n'
+            f'POST .../press {{"label": "…"}}, GET .../chat (see README).'
+        )
         print("Simulated drivers keep working around you. Ctrl-C stops.", flush=True)
 
     async def until_stopped(day: PilotDay) -> None:
