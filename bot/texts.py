@@ -215,9 +215,11 @@ class TelegramMessages:
     def application_card(self, driver: Driver, areas: Sequence[Area]) -> Params:
         return {"text": application_text(driver, areas), "reply_markup": keyboards.application(driver.id)}
 
-    def application_decided(self, driver: Driver, approved: bool, admin_name: str) -> Params:
+    def application_decided(
+        self, driver: Driver, areas: Sequence[Area], approved: bool, admin_name: str
+    ) -> Params:
         verdict = f"✅ Approved by {admin_name}" if approved else f"❌ Rejected by {admin_name}"
-        return {"text": f"{application_text(driver, [])}\n{verdict}"}
+        return {"text": f"{application_text(driver, areas)}\n{verdict}"}
 
     def you_are_approved(self) -> Params:
         return {

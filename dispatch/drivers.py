@@ -123,7 +123,8 @@ class DriverDesk:
             driver = await tx.drivers.by_id(driver_id)
             assert driver is not None
             await tx.events.add(now, f"admin:{admin_id}", to, f"driver {driver_id}")
-            decided = d.messages.application_decided(driver, approve, admin_name)
+            areas = await tx.drivers.areas_of(driver_id)
+            decided = d.messages.application_decided(driver, areas, approve, admin_name)
             for card in await tx.cards.of(APPLICATION, driver_id):
                 await d.say(tx, card.chat_id, decided, edit_of=card.outbox_id)
             news = d.messages.you_are_approved() if approve else d.messages.you_are_rejected()

@@ -43,7 +43,7 @@ async def test_a_new_driver_enrolls_and_every_admin_decides_once(
     winner = "Approved by Ada" if first.text == "Approved." else "Rejected by Bo"
     for admin in (ADMIN_ID, second_admin):
         decided = await emulator.wait_for_message(admin, winner)
-        assert decided.buttons == []
+        assert decided.buttons == [] and "Area: Fashion Show, Las Vegas Strip" in (decided.text or "")
     await emulator.wait_for_message(MARIA, "approved" if first.text == "Approved." else "not accepted")
 
 
