@@ -255,7 +255,10 @@ class OutboxSender:
             if row.tag is not None:
                 self._flying_tags[row.tag] -= 1
             if row.tag is not None and self.on_settled is not None and not self._has_tag(row.tag):
-                await self.on_settled(row.tag)
+                try:
+                    await self.on_settled(row.tag)
+                except Exception:
+                    log.exception("reporting the end of %s failed", row.tag)
 
     def _has_tag(self, tag: str) -> bool:
         """Whether any call with this tag is still queued or in flight here."""
