@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -221,6 +221,12 @@ class StoreDesk:
             line = parse_order_line(draft_line(state.fields), store_required=False)
         except OrderLineError as error:
             return Created(problems=tuple(error.problems))
+        async with self.dispatch.db.read() as tx:
+            area = await tx.areas.by_id(state.store.area_id)
+        assert area is not None
+        line = line.model_copy(
+            update={"day": pickup_day(self.dispatch.clock.now(), area.tz, line.window_start)}
+        )
         created = await self.dispatch.offers.create(
             line, store_code=state.store.code, created_by=user_id, card_to=chat_id
         )
@@ -250,3 +256,15 @@ class StoreDesk:
             end = begin + timedelta(minutes=30)
             choices.append(f"{begin:%H:%M}-{end:%H:%M}")
         return choices
+
+
+def pickup_day(now: datetime, tz: str, start: time) -> date:
+    """The local day a window chosen step by step (with no date) is meant for: today, unless its
+    start is over an hour gone, as with 00:15 picked at 23:50: that is tomorrow."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(tz))
+    today = local.date()
+    if datetime.combine(today, start, tzinfo=local.tzinfo) < local - timedelta(hours=1):
+        return today + timedelta(days=1)
+    return today
