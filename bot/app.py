@@ -169,6 +169,7 @@ class StorerunBot:
             except BadRequest as error:  # an admin who never opened the chat
                 log.warning("no admin menu for %s: %s", admin, error.message)
         await self.sender.start()
+        await self.dispatch.admin.settle_unreported()
         await self.timers.start()
         await self.application.start()
         assert self.application.updater is not None

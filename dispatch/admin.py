@@ -245,6 +245,13 @@ class AdminDesk:
             failed = counts.get("failed", 0) + counts.get("dropped", 0)
             await self._finish(tx, broadcast.id, broadcast.created_by, area, counts.get("sent", 0), failed)
 
+    async def settle_unreported(self) -> None:
+        """On start: report the broadcasts that finished sending while the bot was down."""
+        async with self.dispatch.db.read() as tx:
+            sending = await tx.broadcasts.sending()
+        for broadcast in sending:
+            await self.outbox_settled(BROADCAST_TAG.format(id=broadcast.id))
+
     async def _finish(
         self, tx: Transaction, broadcast_id: int, admin_id: int, area: Area, sent: int, failed: int
     ) -> None:

@@ -716,6 +716,11 @@ class Broadcasts(_Repo):
         query = select(schema.broadcasts).where(schema.broadcasts.c.id == broadcast_id)
         return _record(Broadcast, (await self.connection.execute(query)).first())
 
+    async def sending(self) -> list[Broadcast]:
+        """Broadcasts sent but not yet reported done."""
+        query = select(schema.broadcasts).where(schema.broadcasts.c.status == "sending")
+        return _records(Broadcast, await self.connection.execute(query.order_by(schema.broadcasts.c.id)))
+
     async def move(self, broadcast_id: int, from_status: str, to_status: str, **values: Any) -> bool:
         """Conditional write of a broadcast's status (draft → sending → done, or cancelled)."""
         b = schema.broadcasts

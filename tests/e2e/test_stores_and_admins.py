@@ -426,3 +426,19 @@ async def test_a_trail_too_long_for_one_message_is_cut_not_lost(
     await emulator.send_text(ADMIN_ID, f"/offer {offer.offer_id}")
     trail = await emulator.wait_for_message(ADMIN_ID, "Copies sent:")
     assert len(trail.text or "") <= 4096 and (trail.text or "").endswith("(cut: too long for one message)")
+
+
+async def test_a_broadcast_finished_while_the_bot_was_down_is_reported_on_start(
+    emulator: BotApiEmulator, start_bot: BotFactory
+) -> None:
+    first = await start_bot()
+    await online_driver(emulator, MARIA, "Maria")
+    draft = await first.dispatch.admin.draft_broadcast(ADMIN_ID, "las-vegas", "Rain tonight")
+    assert draft.broadcast_id is not None
+    first.sender.on_settled = None  # the bot goes down before it could report
+    assert await first.dispatch.admin.send_broadcast(draft.broadcast_id, ADMIN_ID) == 1
+    await first.sender.drain()
+    await emulator.wait_for_message(MARIA, "Rain tonight")
+    await first.stop()
+    await start_bot()
+    await emulator.wait_for_message(ADMIN_ID, "done: 1 delivered, 0 not delivered.")
