@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from dispatch.localtime import local_now_date, to_utc
-from dispatch.views import DayTally, OfferView, offer_view
+from dispatch.views import DayTally, OfferView, day_tally, offer_view
 from storage.records import Area, Driver
 
 if TYPE_CHECKING:
@@ -158,12 +156,7 @@ class DriverDesk:
                 return None
             areas = await tx.drivers.areas_of(driver.id)
             held = [await offer_view(tx, offer.id) for offer in await tx.offers.held_by(driver.id)]
-            tz = areas[0].tz if areas else "UTC"
-            midnight = to_utc(local_now_date(d.clock.now(), tz), datetime.min.time(), tz)
-            count, cents = await tx.offers.delivered_since(driver.id, midnight)
+            today = await day_tally(tx, driver.id, d.clock.now(), areas[0].tz if areas else "UTC")
         return DriverStatus(
-            driver=driver,
-            areas=areas,
-            held=[view for view in held if view is not None],
-            today=DayTally(deliveries=count, pay_cents=cents),
+            driver=driver, areas=areas, held=[view for view in held if view is not None], today=today
         )

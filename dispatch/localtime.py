@@ -77,6 +77,11 @@ def local_now_date(now_utc: datetime, tz: str) -> date:
     return _aware(now_utc).astimezone(_zone(tz)).date()
 
 
+def start_of_day(now_utc: datetime, tz: str) -> datetime:
+    """The UTC instant of local midnight that began today in the zone."""
+    return to_utc(local_now_date(now_utc, tz), time(0, 0), tz)
+
+
 def show_time(instant: datetime, tz: str) -> str:
     """An instant as local time with the zone's abbreviation: "2:15 PM PST"."""
     local = _aware(instant).astimezone(_zone(tz))

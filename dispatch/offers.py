@@ -13,7 +13,7 @@ from dispatch.lifecycle import Status
 from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Lane, Outgoing, as_row
-from dispatch.views import DayTally, FailReason, OfferView, offer_view
+from dispatch.views import FailReason, OfferView, day_tally, offer_view
 from storage.records import Driver, Notice
 from storage.repos import PressContext, Transaction
 
@@ -552,7 +552,7 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_cards(tx, "delivery", offer_id, d.messages.delivery_closed(view))
-            today = await self._today(tx, driver, view.tz)
+            today = await day_tally(tx, driver.id, now, view.tz)
             await d.say(tx, driver.chat_id, d.messages.delivered(view, today))
             await d.tell_store(tx, view.store.id, d.messages.store_delivered(view))
             d.plan(tx, view.offer)
@@ -672,12 +672,6 @@ class OfferDesk:
     ) -> None:
         for card in await tx.cards.of(kind, subject_id):
             await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
-
-    async def _today(self, tx: Transaction, driver: Driver, tz: str) -> DayTally:
-        now = self.dispatch.clock.now()
-        midnight = to_utc(local_now_date(now, tz), datetime.min.time(), tz)
-        count, cents = await tx.offers.delivered_since(driver.id, midnight)
-        return DayTally(deliveries=count, pay_cents=cents)
 
 
 def _refusal(seen: PressContext) -> Press | None:

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from dispatch.lifecycle import Status
-from dispatch.localtime import local_now_date, to_utc
+from dispatch.localtime import start_of_day
 from dispatch.offers import Created, Press
 from dispatch.orders import OrderLine, OrderLineError, parse_order_line
 from dispatch.views import OfferView, offer_view
@@ -148,7 +148,7 @@ class StoreDesk:
             for store in await tx.stores.staffed_by(chat_id):
                 area = await tx.areas.by_id(store.area_id)
                 assert area is not None
-                midnight = to_utc(local_now_date(now, area.tz), time(0, 0), area.tz)
+                midnight = start_of_day(now, area.tz)
                 for offer in await tx.offers.listed(store_id=store.id, created_since=midnight):
                     view = await offer_view(tx, offer.id)
                     if view is not None:

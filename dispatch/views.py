@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
+from dispatch.localtime import start_of_day
 from storage.records import Area, Driver, Offer, Store
 from storage.repos import Transaction
 
@@ -51,3 +53,9 @@ class DayTally:
 
     deliveries: int
     pay_cents: int
+
+
+async def day_tally(tx: Transaction, driver_id: int, now: datetime, tz: str) -> DayTally:
+    """What the driver has delivered since local midnight, and earned for it."""
+    count, cents = await tx.offers.delivered_since(driver_id, start_of_day(now, tz))
+    return DayTally(deliveries=count, pay_cents=cents)
