@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -159,8 +160,6 @@ class AdminDesk:
 
     async def board(self, kind: str | None) -> list[OfferView] | None:
         """Offers: `open`, `accepted` (held), `today`, an area slug, or everything live; None if unknown."""
-        from datetime import timedelta
-
         d = self.dispatch
         async with d.db.read() as tx:
             if kind is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from dispatch.lifecycle import Status
 from dispatch.localtime import start_of_day
@@ -244,8 +245,6 @@ class StoreDesk:
 
     def window_choices(self, store_tz: str, now: datetime, count: int = 4) -> list[str]:
         """The next half-hour pickup windows in the store's local time, like 14:00-14:30."""
-        from zoneinfo import ZoneInfo
-
         local = now.astimezone(ZoneInfo(store_tz))
         start = local.replace(minute=0, second=0, microsecond=0) + timedelta(
             minutes=30 if local.minute < 30 else 60
@@ -261,8 +260,6 @@ class StoreDesk:
 def pickup_day(now: datetime, tz: str, start: time) -> date:
     """The local day a window chosen step by step (with no date) is meant for: today, unless its
     start is over an hour gone, as with 00:15 picked at 23:50: that is tomorrow."""
-    from zoneinfo import ZoneInfo
-
     local = now.astimezone(ZoneInfo(tz))
     today = local.date()
     if datetime.combine(today, start, tzinfo=local.tzinfo) < local - timedelta(hours=1):
