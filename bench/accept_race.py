@@ -71,6 +71,7 @@ async def storerun_race(drivers: range, folder: Path, seed_value: int) -> list[P
             telegram_api_url=emulator.url,
             database_url=f"sqlite+aiosqlite:///{folder / 'race.db'}",
             admin_ids=str(ADMIN),
+            http_listen="",  # no health or metrics server inside a tool
             wave_size=len(drivers),
             log_level="WARNING",
         )

@@ -57,6 +57,7 @@ async def storerun_timers(
             telegram_api_url=emulator.url,
             database_url=f"sqlite+aiosqlite:///{folder / 'timers.db'}",
             log_level="WARNING",
+            http_listen="",  # no health or metrics server inside a tool
         )
         bot = StorerunBot(settings)
         await bot.db.upgrade()
@@ -85,12 +86,20 @@ async def storerun_timers(
                 for number, (wave, expiry) in enumerate(offsets)
             ]
             await tx.connection.execute(insert(schema.offers), rows)
+        lateness: list[float] = []
+        observe = bot.timers.on_fired
+        assert observe is not None
+
+        def record(seconds: float) -> None:
+            lateness.append(seconds)
+            observe(seconds)
+
+        bot.timers.on_fired = record
         started = time.perf_counter()
         await bot.start()
         start_seconds = time.perf_counter() - started
         scheduled = len(bot.timers.pending)
         await asyncio.sleep(slice_seconds)
-        lateness = list(bot.timers.lateness)
         await bot.stop()
     return {
         "scheduled": scheduled,

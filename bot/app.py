@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, Update
-from telegram.error import BadRequest
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -21,21 +22,24 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin_commands, handlers, store_commands, texts
+from bot import admin_commands, handlers, store_commands
 from bot.config import Settings
 from bot.handlers import Context
+from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, InboxLimits, InboxWorker, Poller
+from bot.metrics import CountingRequest, Metrics, Snapshot
 from bot.sender import OutboxSender, SenderLimits
+from bot.startup import introduce, prepare_database
 from bot.texts import TelegramMessages
+from bot.web import HttpServer, Webhook, build_http_app
 from dispatch.clock import Clock, SystemClock
-from dispatch.deadlines import Timing
+from dispatch.deadlines import Timing, deadlines_of
 from dispatch.dispatcher import Dispatch, Rules
+from dispatch.outbox import Lane
 from dispatch.timers import Timers
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-POLL_TIMEOUT_SECONDS = 10
-MAX_CONCURRENT_UPDATES = 64
 
 StorerunApplication = Application[
     ExtBot[None],
@@ -47,21 +51,29 @@ StorerunApplication = Application[
 ]
 
 
-def build_application(settings: Settings) -> StorerunApplication:
-    """python-telegram-bot's application, pointed at TELEGRAM_API_URL, with every handler."""
+def build_application(settings: Settings, metrics: Metrics | None = None) -> StorerunApplication:
+    """python-telegram-bot's application, pointed at TELEGRAM_API_URL, with every handler.
+
+    It fetches nothing itself (no Updater): updates come from the inbox (bot.inbox), and every
+    Bot API call is counted in `metrics`.
+    """
     api = settings.telegram_api_url
+    metrics = metrics or Metrics()
+    timeout = settings.request_timeout_seconds
+    timeouts = {"connect_timeout": timeout, "read_timeout": timeout, "write_timeout": timeout}
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=Context))
-        .concurrent_updates(MAX_CONCURRENT_UPDATES)
-        .read_timeout(settings.request_timeout_seconds)
-        .write_timeout(settings.request_timeout_seconds)
-        .connect_timeout(settings.request_timeout_seconds)
-        .pool_timeout(settings.request_timeout_seconds)
-        .get_updates_read_timeout(POLL_TIMEOUT_SECONDS + settings.request_timeout_seconds)
+        .request(CountingRequest(metrics, connection_pool_size=64, pool_timeout=timeout, **timeouts))
+        .get_updates_request(
+            CountingRequest(
+                metrics, pool_timeout=timeout, **{**timeouts, "read_timeout": POLL_TIMEOUT_SECONDS + timeout}
+            )
+        )
+        .updater(None)
         .job_queue(None)
         .build()
     )
@@ -109,7 +121,7 @@ def build_application(settings: Settings) -> StorerunApplication:
 
 
 class StorerunBot:
-    """The running bot: owns the database, the dispatch domain, the outbox sender and PTB."""
+    """The running bot: owns the database, the dispatch domain, the inbox, the outbox sender and PTB."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -119,8 +131,9 @@ class StorerunBot:
             no_show_grace=timedelta(seconds=settings.no_show_grace_seconds),
             delivery_reminder_lead=timedelta(seconds=settings.delivery_reminder_lead_seconds),
         )
+        self.metrics = Metrics()
         self.db = Database.connect(settings.database_url)
-        self.application = build_application(settings)
+        self.application = build_application(settings, self.metrics)
         self.sender = OutboxSender(
             self.db,
             self.application.bot,
@@ -133,7 +146,12 @@ class StorerunBot:
             ),
         )
         # On a clock that tests move by hand, timers fire when told to (Timers.fire_due).
-        self.timers = Timers(self.clock, timing, follow_wall_clock=isinstance(self.clock, SystemClock))
+        self.timers = Timers(
+            self.clock,
+            timing,
+            follow_wall_clock=isinstance(self.clock, SystemClock),
+            on_fired=self.metrics.deadline_fired,
+        )
         self.dispatch = Dispatch(
             self.db,
             self.clock,
@@ -153,41 +171,97 @@ class StorerunBot:
         )
         self.timers.bind(self.dispatch)
         self.sender.on_settled = self.dispatch.admin.outbox_settled
+        self.inbox = InboxWorker(
+            self.db,
+            self.clock,
+            self.application,
+            self.dispatch,
+            self.metrics,
+            InboxLimits(
+                concurrency=settings.inbox_concurrency,
+                max_attempts=settings.inbox_max_attempts,
+                retention=timedelta(seconds=settings.inbox_retention_seconds),
+            ),
+        )
+        self.poller = (
+            None
+            if settings.webhook_url
+            else Poller(self.application.bot, self.inbox, request_timeout=settings.request_timeout_seconds)
+        )
+        self.http: HttpServer | None = HttpServer() if settings.http_listen else None
         self.application.bot_data["storerun"] = self
         self._stop_requested = asyncio.Event()
 
+    @property
+    def mode(self) -> str:
+        return "webhook" if self.settings.webhook_url else "polling"
+
     async def start(self) -> None:
-        """Upgrade the database, register commands, start sending and polling."""
-        await self.db.upgrade()
-        await self.application.initialize()
-        bot = self.application.bot
-        await bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
-        for admin in sorted(self.settings.admin_ids):  # admins see their own menu
-            menu = [BotCommand(name, about) for name, about in texts.ADMIN_MENU]
-            try:
-                await bot.set_my_commands(menu, scope=BotCommandScopeChat(admin))
-            except BadRequest as error:  # an admin who never opened the chat
-                log.warning("no admin menu for %s: %s", admin, error.message)
+        """Ready the database, serve HTTP, introduce the bot to Telegram, then take updates.
+
+        Each step that talks to the database or the Bot API retries until it succeeds (or the
+        start is cancelled); the inbox applies what was left from before a restart first.
+        """
+        await prepare_database(self.db, self.settings)
+        if self.http is not None:
+            await self._serve_http()
+        await introduce(self.application, self.settings, allowed_updates=ALLOWED_UPDATES)
         await self.sender.start()
         await self.dispatch.admin.settle_unreported()
         await self.timers.start()
-        await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(
-            poll_interval=0,
-            timeout=POLL_TIMEOUT_SECONDS,
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
-            drop_pending_updates=False,
+        await self.inbox.start()
+        if self.poller is not None:
+            await self.poller.start()
+        log.info("storerun is running as @%s (%s)", self.application.bot.username, self.mode)
+
+    async def _serve_http(self) -> None:
+        assert self.http is not None
+        webhook = None
+        if self.settings.webhook_url:
+            assert self.settings.webhook_secret is not None
+            webhook = Webhook(
+                path=self.settings.webhook_path,
+                secret=self.settings.webhook_secret.get_secret_value(),
+                receive=self._receive_one,
+            )
+        app = build_http_app(metrics=self.metrics, snapshot=self.snapshot, mode=self.mode, webhook=webhook)
+        host, port = self.settings.http_address
+        await self.http.start(app, host, port)
+
+    async def _receive_one(self, payload: dict[str, Any]) -> None:
+        await self.inbox.receive([payload])
+
+    async def snapshot(self) -> Snapshot:
+        """What the database says now: backlogs and offers, for /healthz and /metrics."""
+        now = self.clock.now()
+        async with self.db.read() as tx:
+            inbox = await tx.inbox.backlog()
+            outbox = await tx.outbox.backlog()
+            offers = await tx.offers.count_by_status()
+            live = await tx.offers.with_deadlines()
+        timing = self.dispatch.rules.timing
+        oldest = min((at for _, at in outbox.values() if at is not None), default=None)
+
+        def age(at: datetime | None) -> float | None:
+            return None if at is None else max(0.0, (now - at).total_seconds())
+
+        return Snapshot(
+            inbox_pending=inbox.pending,
+            inbox_parked=inbox.parked,
+            outbox_pending={Lane(lane).name.lower(): count for lane, (count, _) in outbox.items()},
+            outbox_oldest_pending_seconds=age(oldest),
+            offers=offers,
+            deadlines_pending=sum(len(deadlines_of(offer, timing)) for offer in live),
+            last_update_age_seconds=age(inbox.last_received_at),
         )
-        log.info("storerun is running as @%s", self.application.bot.username)
 
     async def stop(self) -> None:
-        """Stop fetching, finish each fetched update, stop sending; unsent calls wait for a restart."""
-        assert self.application.updater is not None
-        if self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
+        """Stop taking updates, finish those being applied, stop sending; the rest waits for a restart."""
+        if self.poller is not None:
+            await self.poller.stop()
+        if self.http is not None:
+            await self.http.stop()
+        await self.inbox.stop()
         self.timers.stop()
         await self.sender.stop()
         await self.application.shutdown()
@@ -198,12 +272,22 @@ class StorerunBot:
         self._stop_requested.set()
 
     async def run_until_stopped(self) -> None:
-        """Run until SIGINT or SIGTERM (or request_stop), then stop cleanly."""
+        """Run until SIGINT or SIGTERM (or request_stop), then stop cleanly, even while starting."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.request_stop)
-        await self.start()
+        starting = asyncio.create_task(self.start(), name="start")
+        stopping = asyncio.create_task(self._stop_requested.wait(), name="stop-requested")
         try:
-            await self._stop_requested.wait()
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a start that failed raises here
+                await stopping
+            else:
+                log.info("stop requested while starting")
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
         finally:
+            stopping.cancel()
             await self.stop()

@@ -8,48 +8,47 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, load_database_settings, load_settings
+from bot.config import ConfigError, DatabaseSettings, load_database_settings, load_settings
+from bot.startup import RejectedToken, open_database
 from dispatch.pilot import PILOT_FILE, SeedError, read_pilot, seed
-from storage.db import Database
 
 
 class RedactSecrets(logging.Filter):
-    """Blanks the bot token wherever it would appear in a log line."""
+    """Blanks the bot token and the webhook secret wherever they would appear in a log line."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets = [secret for secret in secrets if secret]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret and self.secret in record.getMessage():
-            record.msg = record.getMessage().replace(self.secret, "<token>")
+        line = record.getMessage()
+        if any(secret in line for secret in self.secrets):
+            for secret in self.secrets:
+                line = line.replace(secret, "<secret>")
+            record.msg = line
             record.args = None
         return True
 
 
-def configure_logging(level: str, secret: str = "") -> None:
+def configure_logging(level: str, *secrets: str) -> None:
     """Log lines to stderr; HTTP client logs (which carry the token in URLs) stay quiet."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secret))
+    handler.addFilter(RedactSecrets(*secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def _upgrade(url: str) -> None:
-    db = Database.connect(url)
-    try:
-        await db.upgrade()
-    finally:
-        await db.close()
+async def _upgrade(settings: DatabaseSettings) -> None:
+    db = await open_database(settings.database_url, settings.database_connect_timeout_seconds)
+    await db.close()
 
 
-async def _seed(url: str, path: Path) -> tuple[int, int]:
+async def _seed(settings: DatabaseSettings, path: Path) -> tuple[int, int]:
     pilot = read_pilot(path)
-    db = Database.connect(url)
+    db = await open_database(settings.database_url, settings.database_connect_timeout_seconds)
     try:
-        await db.upgrade()
         return await seed(db, pilot)
     finally:
         await db.close()
@@ -59,14 +58,15 @@ async def _run() -> None:
     from bot.app import StorerunBot
 
     settings = load_settings()
-    configure_logging(settings.log_level, settings.telegram_bot_token.get_secret_value())
+    webhook_secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    configure_logging(settings.log_level, settings.telegram_bot_token.get_secret_value(), webhook_secret)
     await StorerunBot(settings).run_until_stopped()
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="storerun", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot against TELEGRAM_API_URL (polling)")
+    commands.add_parser("run", help="run the bot against TELEGRAM_API_URL (polling, or WEBHOOK_URL)")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="apply every pending migration")
     seeding = commands.add_parser("seed", help="load areas and stores from a TOML file")
@@ -130,16 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         elif arguments.command == "db":
             settings = load_database_settings()
             configure_logging(settings.log_level)
-            asyncio.run(_upgrade(settings.database_url))
+            asyncio.run(_upgrade(settings))
             print("database is up to date")
         elif arguments.command == "seed":
             settings = load_database_settings()
             configure_logging(settings.log_level)
-            areas, stores = asyncio.run(_seed(settings.database_url, arguments.file))
+            areas, stores = asyncio.run(_seed(settings, arguments.file))
             print(f"seeded {areas} areas and {stores} stores from {arguments.file}")
         elif arguments.command == "sandbox":
             return _sandbox(arguments)
-    except (ConfigError, SeedError) as error:
+    except (ConfigError, SeedError, RejectedToken) as error:
         print(f"storerun: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

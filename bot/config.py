@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+import ipaddress
+import re
+from typing import Annotated, Any, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 TELEGRAM_API = "https://api.telegram.org"
+# The token line of .env.example: a copy of that file that was never filled in.
+PLACEHOLDER_TOKEN = "123456:replace-with-your-token"
+POSTGRES_FORM = "postgresql+asyncpg://user:password@host/db"
+SQLITE_FORM = "sqlite+aiosqlite:///path.db"
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+LOOPBACK_NAMES = frozenset({"localhost"})
 S = TypeVar("S", bound="DatabaseSettings")
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names it and never shows its value."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_and_port(listen: str) -> tuple[str, int]:
+    """ "127.0.0.1:8080" or "[::1]:8080" as (host, port); ValueError when it is neither."""
+    host, colon, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("must be host:port, like 127.0.0.1:8080, with a port from 1 to 65535")
+    return host, int(port)
 
 
 class DatabaseSettings(BaseSettings):
@@ -21,7 +50,26 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite+aiosqlite:///storerun.db"
+    # How long start-up keeps retrying a database that does not answer yet.
+    database_connect_timeout_seconds: float = Field(default=30, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # The messages never echo the URL: it may carry a password.
+        try:
+            drivername = make_url(value).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(f"is not a database URL: use {POSTGRES_FORM} or {SQLITE_FORM}") from None
+        backend, _, driver = drivername.partition("+")
+        if backend in ("postgresql", "postgres") and driver != "asyncpg":
+            raise ValueError(f"needs the async driver: {POSTGRES_FORM}")
+        if backend == "sqlite" and driver != "aiosqlite":
+            raise ValueError(f"needs the async driver: {SQLITE_FORM}")
+        if backend not in ("postgresql", "sqlite"):
+            raise ValueError(f"must be {POSTGRES_FORM} or {SQLITE_FORM}")
+        return value
 
 
 class Settings(DatabaseSettings):
@@ -30,6 +78,16 @@ class Settings(DatabaseSettings):
     telegram_bot_token: SecretStr
     telegram_api_url: str = TELEGRAM_API
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+
+    # Receiving: polling unless WEBHOOK_URL is set; the bot's own HTTP server (health, webhook).
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+    http_listen: str = "127.0.0.1:8080"
+
+    # Inbox: updates are stored as they arrive, then applied.
+    inbox_retention_seconds: float = Field(default=7 * 86400, gt=0)
+    inbox_max_attempts: int = Field(default=5, ge=1)
+    inbox_concurrency: int = Field(default=16, ge=1)
 
     # Dispatch: how an open offer goes out to drivers.
     wave_size: int = Field(default=5, ge=1)
@@ -62,6 +120,8 @@ class Settings(DatabaseSettings):
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
         token = value.get_secret_value()
+        if token == PLACEHOLDER_TOKEN:
+            raise ValueError("is the placeholder from .env.example: set your bot's token from @BotFather")
         bot_id, _, secret = token.partition(":")
         if not bot_id.isdigit() or not secret:
             raise ValueError("must look like 123456:ABC-DEF (from @BotFather)")
@@ -77,20 +137,78 @@ class Settings(DatabaseSettings):
             return frozenset(int(part) for part in parts)
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+            raise ValueError("must be an absolute https:// URL, like https://bot.example.com/telegram")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            # Telegram only calls HTTPS; plain HTTP is for a local Bot API server or the sandbox.
+            raise ValueError("must use https:// (http:// only to 127.0.0.1, localhost or ::1)")
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("http_listen")
+    @classmethod
+    def _http_listen(cls, value: str) -> str:
+        if value:
+            _host_and_port(value)
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_its_server(self) -> Self:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is missing: WEBHOOK_URL needs it to tell Telegram's calls apart")
+        if self.webhook_url and not self.http_listen:
+            raise ValueError("HTTP_LISTEN is empty: WEBHOOK_URL needs the HTTP server to receive updates")
+        return self
+
     @property
     def bot_id(self) -> int:
         """The bot's own user id: the part of the token before the colon."""
         return int(self.telegram_bot_token.get_secret_value().partition(":")[0])
+
+    @property
+    def webhook_path(self) -> str:
+        """The path Telegram POSTs updates to: WEBHOOK_URL's path, "/" when it has none."""
+        return urlsplit(self.webhook_url).path or "/"
+
+    @property
+    def http_address(self) -> tuple[str, int]:
+        """HTTP_LISTEN as (host, port); only meaningful when HTTP_LISTEN is set."""
+        return _host_and_port(self.http_listen)
 
 
 def describe(error: ValidationError) -> str:
     """One line naming each bad setting and what is wrong, never its value."""
     problems = []
     for item in error.errors():
-        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        name = "_".join(str(part) for part in item["loc"]).upper()
         message = str(item["msg"]).removeprefix("Value error, ")
-        reason = "is missing" if item["type"] == "missing" else message[0].lower() + message[1:]
-        problems.append(f"{name} {reason}")
+        if not name:  # a check across settings names them itself
+            problems.append(message)
+        elif item["type"] == "missing":
+            problems.append(f"{name} is missing")
+        else:
+            problems.append(f"{name} {message[0].lower()}{message[1:]}")
     return "configuration error: " + "; ".join(problems)
 
 

@@ -6,10 +6,11 @@ import logging
 from typing import TYPE_CHECKING, cast
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
+from telegram.ext import CallbackContext, ExtBot
 
 from bot import keyboards, texts
 from bot.callbacks import Act, Button
+from bot.inbox import answer_query, record_failure
 from dispatch.drivers import Availability, Enrollment
 from dispatch.offers import Code
 from dispatch.orders import OrderLineError, example_line, parse_order_line
@@ -60,13 +61,10 @@ def _arguments(update: Update) -> str:
 
 
 async def on_any_update(update: Update, context: Context) -> None:
-    """Apply each update once: a repeated update id stops here and changes nothing."""
-    chat_id = update.effective_chat.id if update.effective_chat else None
-    if not await context.dispatch.first_sight(update.update_id, chat_id):
-        log.info("update %s was already applied; ignored", update.update_id)
-        raise ApplicationHandlerStop
-    if chat_id is not None:
-        context.storerun.sender.chat_reachable_again(chat_id)
+    """Whoever writes has not blocked the bot (any longer): their chat is reachable again."""
+    if update.effective_chat is not None:
+        await context.dispatch.seen_chat(update.effective_chat.id)
+        context.storerun.sender.chat_reachable_again(update.effective_chat.id)
 
 
 # --- commands ---
@@ -243,10 +241,9 @@ async def on_button(update: Update, context: Context) -> None:
         return
     button = Button.parse(query.data)
     if button is None:
-        await query.answer(texts.STALE_BUTTON)
+        answer_query(query, texts.STALE_BUTTON)
         return
-    answer = await _press(button, update, context)
-    await query.answer(answer[:200])
+    answer_query(query, await _press(button, update, context))
 
 
 async def _press(button: Button, update: Update, context: Context) -> str:
@@ -319,13 +316,6 @@ async def on_unknown_text(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure with its traceback; tell the person briefly, without details."""
-    log.error("handling update failed", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        try:
-            if update.callback_query is not None:
-                await update.callback_query.answer(texts.SOMETHING_WENT_WRONG)
-            else:
-                await context.dispatch.send(reply(update, texts.SOMETHING_WENT_WRONG))
-        except Exception:
-            log.exception("could not tell the person about the failure")
+    """A handler failed: its update is rolled back and tried again, then parked (bot.inbox)."""
+    if not record_failure(context.error):
+        log.error("a handler failed outside an update", exc_info=context.error)

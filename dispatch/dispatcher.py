@@ -93,10 +93,9 @@ class Dispatch:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A transaction that wakes the outbox sender once it has committed."""
         async with self.db.transaction() as tx:
+            if self._on_commit not in tx.after_commit:
+                tx.after_commit.append(self._on_commit)
             yield tx
-        self._on_commit()
-        for work in tx.after_commit:
-            work()
 
     def plan(self, tx: Transaction, offer: Offer) -> None:
         """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
@@ -130,14 +129,10 @@ class Dispatch:
         for chat_id in await tx.stores.staff_chats(store_id):
             await self.say(tx, chat_id, params, method=method)
 
-    async def first_sight(self, update_id: int, chat_id: int | None) -> bool:
-        """Claim an update id; False if it was already applied (Telegram re-sent it)."""
+    async def seen_chat(self, chat_id: int) -> None:
+        """The chat wrote to the bot: it is reachable again, whatever it said before."""
         async with self.db.transaction() as tx:
-            if not await tx.updates.claim(update_id, self.clock.now()):
-                return False
-            if chat_id is not None:
-                await tx.chats.seen(chat_id, self.clock.now())
-            return True
+            await tx.chats.seen(chat_id, self.clock.now())
 
     async def who_is(self, user_id: int, chat_id: int) -> Person:
         """The roles of this Telegram user writing from this chat."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC
 from typing import TYPE_CHECKING
 
@@ -27,12 +28,20 @@ class Timers:
     runs whatever the clock has reached.
     """
 
-    def __init__(self, clock: Clock, timing: Timing, *, follow_wall_clock: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        timing: Timing,
+        *,
+        follow_wall_clock: bool = True,
+        on_fired: Callable[[float], None] | None = None,
+    ) -> None:
         self.clock = clock
         self.timing = timing
         self.follow_wall_clock = follow_wall_clock
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.lateness: list[float] = []  # seconds each timer ran after its moment, by the clock
+        # Told how many seconds each timer ran after its moment, by the clock.
+        self.on_fired = on_fired
         self._dispatch: Dispatch | None = None
 
     def bind(self, dispatch: Dispatch) -> None:
@@ -60,7 +69,8 @@ class Timers:
 
     async def _run(self, deadline: Deadline) -> None:
         assert self._dispatch is not None
-        self.lateness.append((self.clock.now() - deadline.when).total_seconds())
+        if self.on_fired is not None:
+            self.on_fired((self.clock.now() - deadline.when).total_seconds())
         try:
             await self._dispatch.offers.on_deadline(deadline.kind, deadline.offer_id)
         except Exception:

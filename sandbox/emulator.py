@@ -6,6 +6,7 @@ import asyncio
 import base64
 import bisect
 import contextlib
+import errno
 import json
 import math
 import mimetypes
@@ -17,7 +18,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from aiohttp.web_request import FileField
 
@@ -36,6 +39,43 @@ NOT_MODIFIED = (
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 GET_UPDATES_CONFLICT = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+)
+WEBHOOK_IS_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+TERMINATED_BY_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
+SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_TOKEN_LIMIT = 256
+SECRET_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]*")
+WEBHOOK_CONNECTIONS_DEFAULT = 40
+WEBHOOK_CONNECTIONS_MAX = 100
+# Every field of Telegram's Update object that names a kind of update, in Telegram's own order: the
+# names allowed_updates understands (the emulator itself only produces message and callback_query).
+UPDATE_KINDS = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
 )
 SERVER_ERROR_DESCRIPTIONS = {
     500: "Internal Server Error",
@@ -260,13 +300,16 @@ class PressResult:
 
 @dataclass
 class EmulatorStats:
-    """Counters of what the bot asked of the emulator and how it was answered."""
+    """Counters of what the bot asked of the emulator and how it was answered, and of the POSTs
+    the emulator made to the bot's webhook (`webhook_failures`: those not answered 2xx)."""
 
     too_many_requests: int = 0
     forbidden: int = 0
     server_errors: int = 0
     calls: Counter[str] = field(default_factory=Counter)
     sent_messages: int = 0
+    webhook_posts: int = 0
+    webhook_failures: int = 0
 
     def as_json(self) -> JsonObject:
         """These counters for the user-side HTTP API."""
@@ -276,6 +319,8 @@ class EmulatorStats:
             "server_errors": self.server_errors,
             "calls": dict(self.calls),
             "sent_messages": self.sent_messages,
+            "webhook_posts": self.webhook_posts,
+            "webhook_failures": self.webhook_failures,
         }
 
     @classmethod
@@ -287,6 +332,9 @@ class EmulatorStats:
             server_errors=body["server_errors"],
             calls=Counter(body.get("calls", {})),
             sent_messages=body["sent_messages"],
+            # An emulator from before webhooks does not send these.
+            webhook_posts=body.get("webhook_posts", 0),
+            webhook_failures=body.get("webhook_failures", 0),
         )
 
 
@@ -445,6 +493,46 @@ class _Fault:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Described:
+    """A Bot API result with the "description" Telegram sends along, e.g. "Webhook was set"."""
+
+    result: object
+    description: str
+
+
+@dataclass
+class _Webhook:
+    """The webhook the bot set with setWebhook, and the last error in delivering to it."""
+
+    url: str
+    secret_token: str  # "" when the bot set none
+    max_connections: int
+    last_error_date: int | None = None
+    last_error_message: str = ""
+
+
+@dataclass
+class _Backoff:
+    """An update whose POSTs failed: how many times, and the loop time it may be POSTed again."""
+
+    failures: int
+    not_before: float
+
+
+@dataclass
+class _Delivery:
+    """One run of POSTing updates to a webhook, from setWebhook until deleteWebhook, another
+    setWebhook or stop(); stopping is a flag and a wake-up rather than a cancel of `task`, so that
+    a cancellation swallowed by `asyncio.wait_for` (Python 3.11) cannot leave it running."""
+
+    webhook: _Webhook
+    task: asyncio.Task[None] | None = None
+    stopping: bool = False
+    in_flight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    backoff: dict[int, _Backoff] = field(default_factory=dict)
+
+
 class _Params:
     """A Bot API call's parameters from a JSON body, a url-encoded form or multipart data."""
 
@@ -562,6 +650,31 @@ def _entities_for(text: str) -> list[JsonObject]:
     return [{"offset": 0, "length": len(match.group(0)), "type": "bot_command"}]
 
 
+def _is_webhook_url(url: str) -> bool:
+    """Whether setWebhook can take `url`: http(s) with a host (Telegram itself wants HTTPS)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _webhook_error(error: Exception) -> str:
+    """Telegram's words in getWebhookInfo's last_error_message for a POST that got no response."""
+    if isinstance(error, TimeoutError):
+        return "Timeout expired"
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return f"Failed to resolve host: {error.strerror or 'Name or service not known'}"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "Webhook connection closed"
+    if isinstance(error, aiohttp.ClientOSError):
+        if error.errno == errno.ECONNREFUSED:
+            return "Connection refused"
+        return error.strerror or "Connection failed"
+    return f"Webhook request failed: {error or type(error).__name__}"
+
+
 _RATE_LIMITED_PREFIXES = ("send", "edit")
 _RATE_LIMITED_EXTRA = frozenset({"copyMessage", "forwardMessage"})
 _NOT_RATE_LIMITED = frozenset({"sendChatAction"})
@@ -589,6 +702,11 @@ class BotApiEmulator:
     A stalled call (`stall_next`) is handled normally once its stall is over, even when the client
     has given up by then: like Telegram, a message whose request timed out may still be delivered,
     so a bot that retries produces duplicates the tests can see.
+
+    Updates reach the bot by getUpdates or, once it calls setWebhook, as JSON POSTs to its URL
+    (getUpdates then answers 409). A POST answered 2xx confirms its update; anything else, a
+    connection error or no answer within `webhook_timeout` seconds leaves it pending, POSTed again
+    after a backoff that doubles from `webhook_retry_base` up to `webhook_retry_max` seconds.
     """
 
     def __init__(
@@ -602,7 +720,12 @@ class BotApiEmulator:
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        webhook_timeout: float = 10.0,
+        webhook_retry_base: float = 0.05,
+        webhook_retry_max: float = 2.0,
     ) -> None:
+        if webhook_timeout <= 0 or webhook_retry_base <= 0 or webhook_retry_max < webhook_retry_base:
+            raise ValueError("webhook timings must be positive, the retry maximum at least the base")
         self._token = token
         self._bot_id = bot_id
         self._bot_username = bot_username
@@ -636,6 +759,17 @@ class BotApiEmulator:
         self._confirmed_update_id = 0
         self._update_arrived = _Signal()
         self._poll_ticket = 0
+        # Telegram's allowed_updates, shared by getUpdates and setWebhook: () is Telegram's default,
+        # which covers every kind the emulator produces.
+        self._allowed_updates: tuple[str, ...] = ()
+
+        self._webhook: _Webhook | None = None
+        self._webhook_lock = asyncio.Lock()
+        self._delivery: _Delivery | None = None
+        self._webhook_wakeup = _Signal()
+        self._webhook_timeout = webhook_timeout
+        self._webhook_retry_base = webhook_retry_base
+        self._webhook_retry_max = webhook_retry_max
 
         self._next_query_number = 1
         self._queries: dict[str, _CallbackQuery] = {}
@@ -684,13 +818,16 @@ class BotApiEmulator:
         await site.start()
         self._runner = runner
         self._bound_port = int(runner.addresses[0][1])
+        # A webhook outlives a restart, as it outlives a restart of Telegram's servers.
+        self._start_delivery()
 
     async def stop(self) -> None:
-        """Wake long polls and stalls, then close the server."""
+        """Wake long polls and stalls, end webhook delivery, then close the server."""
         if self._runner is None:
             return
         self._stopping.set()
         self._update_arrived.notify()
+        await self._stop_delivery()
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
@@ -717,6 +854,11 @@ class BotApiEmulator:
     def token(self) -> str:
         """The one token this emulator accepts."""
         return self._token
+
+    @property
+    def webhook_url(self) -> str:
+        """The URL of the webhook the bot set ("" when there is none and it uses getUpdates)."""
+        return self._webhook.url if self._webhook is not None else ""
 
     # ----------------------------------------------------------------- limits and faults
 
@@ -968,7 +1110,8 @@ class BotApiEmulator:
 
     def redeliver(self, update_id: int) -> None:
         """Queue an already delivered update again under the same id, as Telegram does when it
-        believes the bot did not get it; it is handed out once even below the confirmed offset."""
+        believes the bot did not get it; it is handed out once even below the confirmed offset
+        (with a webhook: POSTed once more, even when a POST of it is in flight right now)."""
         payload = self._updates.get(update_id)
         if payload is None:
             raise LookupError(f"no update {update_id}")
@@ -977,11 +1120,12 @@ class BotApiEmulator:
             ids = [update.update_id for update in self._pending]
             position = bisect.bisect_left(ids, update_id)
             self._pending.insert(position, _PendingUpdate(update_id, payload, self._clock()))
-        self._update_arrived.notify()
+        self._updates_changed()
 
     @property
     def confirmed_update_id(self) -> int:
-        """The highest update id confirmed by a getUpdates offset."""
+        """The highest update id confirmed by a getUpdates offset or a webhook's 2xx (POSTs run
+        side by side, so with a webhook a lower id may still be pending, being retried)."""
         return self._confirmed_update_id
 
     @property
@@ -1044,11 +1188,19 @@ class BotApiEmulator:
     def _push_update(self, kind: str, body: JsonObject) -> int:
         update_id = self._next_update_id
         self._next_update_id += 1
+        if self._allowed_updates and kind not in self._allowed_updates:
+            # Telegram drops a kind the bot did not allow; the bot just sees a gap in the ids.
+            return update_id
         payload: JsonObject = {"update_id": update_id, kind: body}
         self._updates[update_id] = payload
         self._pending.append(_PendingUpdate(update_id, payload, self._clock()))
-        self._update_arrived.notify()
+        self._updates_changed()
         return update_id
+
+    def _updates_changed(self) -> None:
+        """Wake whoever hands updates out: a waiting getUpdates, or the webhook delivery."""
+        self._update_arrived.notify()
+        self._webhook_wakeup.notify()
 
     def _bot_user_json(self) -> JsonObject:
         return {
@@ -1156,6 +1308,10 @@ class BotApiEmulator:
             if self._limits.enabled and _is_rate_limited(canonical):
                 self._take_tokens(params)
             result = await entry[1](params)
+            if isinstance(result, _Described):
+                return web.json_response(
+                    {"ok": True, "result": result.result, "description": result.description}
+                )
         except ApiError as error:
             if error.status == 403:
                 self.stats.forbidden += 1
@@ -1394,6 +1550,11 @@ class BotApiEmulator:
         }
 
     async def _get_updates(self, params: _Params) -> object:
+        if self._webhook is not None:
+            raise ApiError(409, WEBHOOK_IS_ACTIVE)
+        allowed = self._allowed_updates_param(params)
+        if allowed is not None:
+            self._allowed_updates = allowed
         offset = params.integer("offset")
         limit = min(100, max(1, params.integer("limit") or 100))
         timeout = max(0.0, params.number("timeout") or 0.0)
@@ -1409,6 +1570,9 @@ class BotApiEmulator:
             if remaining <= 0:
                 break
             await self._update_arrived.wait(remaining)
+            # Telegram ends a waiting long poll with 409 when a webhook is set meanwhile.
+            if self._webhook is not None:
+                raise ApiError(409, TERMINATED_BY_SET_WEBHOOK)
             if self._poll_ticket != ticket:
                 raise ApiError(409, GET_UPDATES_CONFLICT)
         batch = [self._pending[index] for index in range(min(limit, len(self._pending)))]
@@ -1436,22 +1600,97 @@ class BotApiEmulator:
         while self._pending and self._pending[0].update_id < offset:
             self._pending.popleft()
 
+    @staticmethod
+    def _allowed_updates_param(params: _Params) -> tuple[str, ...] | None:
+        """A call's allowed_updates: None when absent or unreadable (the bot's setting stays, as on
+        Telegram); () for Telegram's default (an empty list, or no kind Telegram knows); else the
+        kinds named, in Telegram's order."""
+        if params.raw("allowed_updates") in (None, ""):
+            return None
+        try:
+            names = params.structure("allowed_updates")
+        except ApiError:
+            return None
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            return None
+        wanted = {name.lower() for name in names}
+        return tuple(kind for kind in UPDATE_KINDS if kind in wanted)
+
+    def _drop_pending(self) -> None:
+        self._pending.clear()
+        self._redelivered.clear()
+        self._confirmed_update_id = self._next_update_id - 1
+
     async def _delete_webhook(self, params: _Params) -> object:
-        if params.flag("drop_pending_updates"):
-            self._pending.clear()
-            self._redelivered.clear()
-            self._confirmed_update_id = self._next_update_id - 1
-        return True
+        return await self._remove_webhook(drop_pending_updates=params.flag("drop_pending_updates"))
+
+    async def _remove_webhook(self, *, drop_pending_updates: bool) -> _Described:
+        """deleteWebhook, or setWebhook with an empty url: delivery stops; the pending updates
+        wait for getUpdates unless dropped."""
+        async with self._webhook_lock:
+            was_set = self._webhook is not None
+            await self._stop_delivery()
+            self._webhook = None
+            if drop_pending_updates:
+                self._drop_pending()
+        return _Described(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
 
     async def _set_webhook(self, params: _Params) -> object:
-        return True
+        """setWebhook, checked as Telegram checks it, except that the url may be http:// and on any
+        port (Telegram wants HTTPS on port 80, 88, 443 or 8443), so a test's loopback server can
+        be the webhook. An empty secret_token means none, as on Telegram; max_connections is
+        clamped to 1-100."""
+        url = params.text("url") or ""
+        drop_pending_updates = params.flag("drop_pending_updates")
+        if not url:
+            return await self._remove_webhook(drop_pending_updates=drop_pending_updates)
+        if not _is_webhook_url(url):
+            raise _bad_request("invalid webhook URL specified")
+        secret_token = params.text("secret_token") or ""
+        if len(secret_token) > SECRET_TOKEN_LIMIT:
+            raise _bad_request("secret token is too long")
+        if not SECRET_TOKEN_PATTERN.fullmatch(secret_token):
+            raise _bad_request("secret token contains unallowed characters")
+        requested = params.integer("max_connections")
+        max_connections = WEBHOOK_CONNECTIONS_DEFAULT if requested is None else requested
+        max_connections = min(WEBHOOK_CONNECTIONS_MAX, max(1, max_connections))
+        allowed = self._allowed_updates_param(params)
+        async with self._webhook_lock:
+            if allowed is not None:
+                self._allowed_updates = allowed
+            current = self._webhook
+            if (
+                current is not None
+                and (current.url, current.secret_token, current.max_connections)
+                == (url, secret_token, max_connections)
+                and not drop_pending_updates
+            ):
+                # Telegram leaves an unchanged webhook alone, its last error included.
+                return _Described(True, "Webhook is already set")
+            await self._stop_delivery()
+            if drop_pending_updates:
+                self._drop_pending()
+            self._webhook = _Webhook(url, secret_token, max_connections)
+            self._update_arrived.notify()  # a waiting long poll ends
+            self._start_delivery()
+        return _Described(True, "Webhook was set")
 
     async def _get_webhook_info(self, params: _Params) -> object:
-        return {
-            "url": "",
+        # Telegram leaves out the optional fields that have no value, in this order.
+        webhook = self._webhook
+        info: JsonObject = {
+            "url": webhook.url if webhook is not None else "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._pending),
         }
+        if webhook is not None:
+            if webhook.last_error_date is not None:
+                info["last_error_date"] = webhook.last_error_date
+                info["last_error_message"] = webhook.last_error_message
+            info["max_connections"] = webhook.max_connections
+        if self._allowed_updates:
+            info["allowed_updates"] = list(self._allowed_updates)
+        return info
 
     def _commands_key(self, params: _Params) -> tuple[str, str]:
         scope = params.structure("scope")
@@ -1624,6 +1863,109 @@ class BotApiEmulator:
 
     async def _close(self, params: _Params) -> object:
         return True
+
+    # ----------------------------------------------------------------- webhook delivery
+
+    def _start_delivery(self) -> None:
+        """Start POSTing to the webhook, if one is set and the emulator is serving."""
+        if self._webhook is None or self._runner is None or self._stopping.is_set():
+            return
+        delivery = _Delivery(self._webhook)
+        delivery.task = asyncio.create_task(self._deliver(delivery), name=f"webhook {self._webhook.url}")
+        self._delivery = delivery
+
+    async def _stop_delivery(self) -> None:
+        """End the running delivery: POSTs in flight are cancelled, their updates stay pending."""
+        delivery, self._delivery = self._delivery, None
+        if delivery is None or delivery.task is None:
+            return
+        delivery.stopping = True
+        self._webhook_wakeup.notify()
+        await delivery.task
+
+    async def _deliver(self, delivery: _Delivery) -> None:
+        """POST pending updates, oldest first, whenever there is one to POST and a connection
+        free; sleeps only until a change or the end of the nearest backoff."""
+        webhook = delivery.webhook
+        connector = aiohttp.TCPConnector(limit=webhook.max_connections)
+        timeout = aiohttp.ClientTimeout(total=self._webhook_timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            try:
+                while not delivery.stopping:
+                    retry_in = self._start_posts(delivery, session)
+                    await self._webhook_wakeup.wait(retry_in)
+            finally:
+                posts = list(delivery.in_flight.values())
+                for post in posts:
+                    post.cancel()
+                if posts:
+                    await asyncio.wait(posts)
+
+    def _start_posts(self, delivery: _Delivery, session: aiohttp.ClientSession) -> float | None:
+        """Start a POST for each pending update that is neither in flight nor backing off, up to
+        max_connections in flight; returns seconds until the nearest backoff ends, if any."""
+        now = self._loop_time()
+        retry_in: float | None = None
+        for update in self._pending:
+            if len(delivery.in_flight) >= delivery.webhook.max_connections:
+                break
+            if update.update_id in delivery.in_flight:
+                continue
+            backoff = delivery.backoff.get(update.update_id)
+            if backoff is not None and backoff.not_before > now:
+                wait = backoff.not_before - now
+                retry_in = wait if retry_in is None else min(retry_in, wait)
+                continue
+            # Handed out, as by getUpdates: a redeliver() from now on means "POST it once more".
+            self._redelivered.discard(update.update_id)
+            delivery.in_flight[update.update_id] = asyncio.create_task(
+                self._post(delivery, session, update), name=f"webhook update {update.update_id}"
+            )
+        return retry_in
+
+    async def _post(
+        self, delivery: _Delivery, session: aiohttp.ClientSession, update: _PendingUpdate
+    ) -> None:
+        """POST one update: a 2xx confirms it; anything else records the error and backs off."""
+        webhook = delivery.webhook
+        headers = {SECRET_TOKEN_HEADER: webhook.secret_token} if webhook.secret_token else {}
+        self.stats.webhook_posts += 1
+        try:
+            try:
+                async with session.post(webhook.url, json=update.payload, headers=headers) as response:
+                    await response.read()
+                    error: str | None = None
+                    if not 200 <= response.status <= 299:
+                        error = f"Wrong response from the webhook: {response.status} {response.reason or ''}"
+            except (TimeoutError, aiohttp.ClientError) as failure:
+                error = _webhook_error(failure)
+            if error is None:
+                self._webhook_confirmed(delivery, update.update_id)
+            else:
+                self._webhook_failed(delivery, update.update_id, error.rstrip())
+        finally:
+            delivery.in_flight.pop(update.update_id, None)
+            self._webhook_wakeup.notify()
+
+    def _webhook_confirmed(self, delivery: _Delivery, update_id: int) -> None:
+        delivery.backoff.pop(update_id, None)
+        if update_id in self._redelivered:
+            return  # redeliver() was called while this POST was in flight: it goes out again
+        for index, update in enumerate(self._pending):
+            if update.update_id == update_id:
+                del self._pending[index]
+                break
+        self._confirmed_update_id = max(self._confirmed_update_id, update_id)
+
+    def _webhook_failed(self, delivery: _Delivery, update_id: int, error: str) -> None:
+        self.stats.webhook_failures += 1
+        delivery.webhook.last_error_date = int(self._wall_clock())
+        delivery.webhook.last_error_message = error
+        previous = delivery.backoff.get(update_id)
+        failures = 1 if previous is None else previous.failures + 1
+        # The exponent is capped so that a webhook down for hours cannot overflow the float.
+        delay = min(self._webhook_retry_max, self._webhook_retry_base * 2 ** min(failures - 1, 60))
+        delivery.backoff[update_id] = _Backoff(failures, self._loop_time() + delay)
 
     # ----------------------------------------------------------------- user-side HTTP
 

@@ -50,6 +50,7 @@ async def run_once(*, port: int = 8081, log_level: str = "WARNING") -> None:
                 telegram_api_url=emulator.url,
                 database_url=f"sqlite+aiosqlite:///{Path(folder) / 'storerun.db'}",
                 admin_ids=str(ADMIN[0]),
+                http_listen="",  # no health or metrics server inside a tool
                 log_level=log_level,
             )
             bot = StorerunBot(settings)

@@ -208,6 +208,7 @@ class PilotDay:
                     telegram_api_url=emulator.url,
                     database_url=f"sqlite+aiosqlite:///{Path(folder) / 'day.db'}",
                     admin_ids=str(ADMIN[0]),
+                    http_listen="",  # no health or metrics server inside a tool
                     log_level="WARNING",
                     # Faster than real time, Telegram's pace would stretch the day; the emulator allows it.
                     outbox_rate_per_second=500 if fast else 30,
@@ -478,9 +479,10 @@ class PilotDay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.ticker
         bot, emulator = self.bot, self.emulator
-        assert bot is not None and emulator is not None and bot.application.updater is not None
-        await bot.application.updater.stop()
-        await bot.application.stop()
+        assert bot is not None and emulator is not None
+        if bot.poller is not None:
+            await bot.poller.stop()
+        await bot.inbox.drain(timeout=120)
         await bot.sender.drain(timeout=120)
         for driver in self.drivers:  # at the end of the day each driver reads what they hold off their chat
             driver.believed = held_in_chat(emulator.chat(driver.user_id))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
@@ -52,6 +54,18 @@ def _sqlite_begin(connection: Connection) -> None:
 READ_ONLY = "storerun_read_only"
 
 
+@dataclass(slots=True)
+class _Unit:
+    """The transaction an update is applied in, while it is open."""
+
+    db: Database
+    transaction: Transaction
+    open: bool = True
+
+
+_current_unit: ContextVar[_Unit | None] = ContextVar("storerun_unit", default=None)
+
+
 class Database:
     """One database: SQLite (default) or PostgreSQL, reached through SQLAlchemy's async engine."""
 
@@ -76,22 +90,66 @@ class Database:
             await connection.run_sync(_upgrade)
 
     @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Transaction]:
+        """One transaction that every transaction() and read() opened inside it joins.
+
+        Everything done inside (an update's handler, and the mark that the update is done)
+        commits together or not at all. Inner transactions are savepoints, so one that fails
+        undoes only its own writes, as it would on its own.
+        """
+        async with self._outermost() as tx:
+            unit = _Unit(self, tx)
+            token = _current_unit.set(unit)
+            try:
+                yield tx
+            finally:
+                # Tasks started inside inherit the context; once closed, they open their own.
+                unit.open = False
+                _current_unit.reset(token)
+
+    def _joined(self) -> Transaction | None:
+        unit = _current_unit.get()
+        return unit.transaction if unit is not None and unit.open and unit.db is self else None
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """One explicit transaction: committed when the block ends, rolled back if it raises."""
+        """One explicit transaction: committed when the block ends, rolled back if it raises.
+
+        Its `after_commit` work runs once the outermost transaction has committed.
+        """
+        joined = self._joined()
+        if joined is not None:
+            async with joined.connection.begin_nested():
+                yield joined
+            return
+        async with self._outermost() as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _outermost(self) -> AsyncIterator[Transaction]:
         if self._sqlite_lock is None:
             async with self.engine.begin() as connection:
-                yield Transaction(connection)
-            return
-        async with self._sqlite_lock, self.engine.begin() as connection:
-            yield Transaction(connection)
+                tx = Transaction(connection)
+                yield tx
+        else:
+            async with self._sqlite_lock, self.engine.begin() as connection:
+                tx = Transaction(connection)
+                yield tx
+        for work in tx.after_commit:
+            work()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:
         """A transaction for reading only: on SQLite it neither waits for nor blocks the writer.
 
         What it reads may be stale a moment later; a decision that must hold is made again
-        inside a writing transaction (DESIGN.md, rule 1).
+        inside a writing transaction (DESIGN.md, rule 1). Inside a unit it reads the unit's own
+        writes.
         """
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
         async with self.engine.connect() as connection:
             await connection.execution_options(**{READ_ONLY: True})
             async with connection.begin():

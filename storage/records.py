@@ -169,3 +169,29 @@ class Broadcast:
     created_at: datetime
     sent_at: datetime | None
     done_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxUpdate:
+    """One update as Telegram delivered it (`payload` is its JSON), and how applying it went."""
+
+    update_id: int
+    chat_key: int
+    kind: str
+    payload: str
+    status: str
+    attempts: int
+    received_at: datetime
+    next_attempt_at: datetime
+    done_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxBacklog:
+    """What the inbox holds now, for health checks and metrics."""
+
+    pending: int
+    parked: int
+    oldest_pending_at: datetime | None
+    last_received_at: datetime | None

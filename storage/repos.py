@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Row, Table, and_, case, delete, func, insert, select, update
+from sqlalchemy import Insert, Row, Select, Table, and_, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +18,8 @@ from storage.records import (
     Card,
     Driver,
     Event,
+    InboxBacklog,
+    InboxUpdate,
     Invite,
     Notice,
     Offer,
@@ -27,6 +29,16 @@ from storage.records import (
 )
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """An update to store: its id, the chat that orders it, its kind and its JSON."""
+
+    update_id: int
+    chat_key: int
+    kind: str
+    payload: str
 
 
 def _record(kind: type[T], row: Row[Any] | None) -> T | None:
@@ -329,13 +341,125 @@ class Chats(_Repo):
         return set((await self.connection.execute(query)).scalars())
 
 
-class Updates(_Repo):
-    async def claim(self, update_id: int, at: datetime) -> bool:
-        """True the first time an update id is seen; False for a repeat."""
-        statement = self._insert_ignoring_conflict(schema.processed_updates, "update_id").values(
-            update_id=update_id, at=at
+class Inbox(_Repo):
+    """Updates stored on arrival and claimed one at a time by whoever applies them."""
+
+    async def store(self, updates: Sequence[InboxEntry], at: datetime) -> int:
+        """Store updates not seen before (a repeat of a known update_id is ignored); returns how many."""
+        stored = 0
+        for entry in updates:
+            statement = self._insert_ignoring_conflict(schema.inbox, "update_id").values(
+                update_id=entry.update_id,
+                chat_key=entry.chat_key,
+                kind=entry.kind,
+                payload=entry.payload,
+                status="pending",
+                attempts=0,
+                received_at=at,
+                next_attempt_at=at,
+            )
+            stored += (await self.connection.execute(statement)).rowcount
+        return stored
+
+    def _claimable(self, now: datetime) -> Select[Any]:
+        """Pending updates that are due and come first in their chat (earlier ones are done or parked)."""
+        i = schema.inbox
+        earlier = schema.inbox.alias("earlier")
+        blocked = (
+            select(earlier.c.update_id)
+            .where(
+                earlier.c.status == "pending",
+                earlier.c.chat_key == i.c.chat_key,
+                earlier.c.update_id < i.c.update_id,
+            )
+            .exists()
+        )
+        return select(i).where(i.c.status == "pending", i.c.next_attempt_at <= now, ~blocked)
+
+    async def claim_next(self, now: datetime) -> InboxUpdate | None:
+        """Lock the oldest claimable update for this transaction; others skip it (PostgreSQL) or
+        wait for this transaction to end (SQLite has one writer anyway)."""
+        query = (
+            self._claimable(now)
+            .order_by(schema.inbox.c.update_id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=schema.inbox)
+        )
+        return _record(InboxUpdate, (await self.connection.execute(query)).first())
+
+    async def has_due(self, now: datetime) -> bool:
+        """Whether any pending update is due (a cheap look before taking a write lock)."""
+        i = schema.inbox
+        query = select(i.c.update_id).where(i.c.status == "pending", i.c.next_attempt_at <= now).limit(1)
+        return (await self.connection.execute(query)).first() is not None
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest pending update may next be tried."""
+        i = schema.inbox
+        query = select(func.min(i.c.next_attempt_at)).where(i.c.status == "pending")
+        due: datetime | None = (await self.connection.execute(query)).scalar()
+        return (
+            None if due is None else schema.UtcDateTime().process_result_value(due, self.connection.dialect)
+        )
+
+    async def mark_done(self, update_id: int, at: datetime) -> bool:
+        """Conditional write: pending → done, in the same transaction as the update's effects."""
+        i = schema.inbox
+        statement = (
+            update(i)
+            .where(i.c.update_id == update_id, i.c.status == "pending")
+            .values(status="done", done_at=at, attempts=i.c.attempts + 1)
         )
         return (await self.connection.execute(statement)).rowcount == 1
+
+    async def retry_later(
+        self, update_id: int, *, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None:
+        i = schema.inbox
+        statement = (
+            update(i)
+            .where(i.c.update_id == update_id, i.c.status == "pending")
+            .values(attempts=attempts, next_attempt_at=next_attempt_at, error=error[:300])
+        )
+        await self.connection.execute(statement)
+
+    async def park(self, update_id: int, *, attempts: int, error: str, at: datetime) -> bool:
+        """Conditional write: pending → parked, after its handler failed too often."""
+        i = schema.inbox
+        statement = (
+            update(i)
+            .where(i.c.update_id == update_id, i.c.status == "pending")
+            .values(status="parked", attempts=attempts, error=error[:300], done_at=at)
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
+
+    async def by_id(self, update_id: int) -> InboxUpdate | None:
+        query = select(schema.inbox).where(schema.inbox.c.update_id == update_id)
+        return _record(InboxUpdate, (await self.connection.execute(query)).first())
+
+    async def prune(self, before: datetime) -> int:
+        """Forget done updates applied before `before` (parked ones stay for a person to look at)."""
+        i = schema.inbox
+        statement = delete(i).where(i.c.status == "done", i.c.done_at < before)
+        return (await self.connection.execute(statement)).rowcount
+
+    async def backlog(self) -> InboxBacklog:
+        i = schema.inbox
+        query = select(
+            func.count().filter(i.c.status == "pending"),
+            func.count().filter(i.c.status == "parked"),
+            func.min(i.c.received_at).filter(i.c.status == "pending"),
+            func.max(i.c.received_at),
+        )
+        pending, parked, oldest, last = (await self.connection.execute(query)).one()
+        as_utc = schema.UtcDateTime().process_result_value
+        dialect = self.connection.dialect
+        return InboxBacklog(
+            pending=int(pending),
+            parked=int(parked),
+            oldest_pending_at=as_utc(oldest, dialect),
+            last_received_at=as_utc(last, dialect),
+        )
 
 
 class Events(_Repo):
@@ -441,6 +565,11 @@ class Offers(_Repo):
         )
         count, cents = (await self.connection.execute(query)).one()
         return int(count), int(cents)
+
+    async def count_by_status(self) -> dict[str, int]:
+        o = schema.offers
+        query = select(o.c.status, func.count()).group_by(o.c.status)
+        return {str(status): int(count) for status, count in await self.connection.execute(query)}
 
     async def with_deadlines(self) -> list[Offer]:
         """Offers that may still have deadlines ahead: open, accepted or picked up."""
@@ -654,6 +783,18 @@ class Outbox(_Repo):
         )
         await self.connection.execute(statement)
 
+    async def backlog(self) -> dict[int, tuple[int, datetime | None]]:
+        """Pending calls per lane: how many, and when the oldest was queued."""
+        o = schema.outbox
+        query = (
+            select(o.c.lane, func.count(), func.min(o.c.created_at))
+            .where(o.c.status == "pending")
+            .group_by(o.c.lane)
+        )
+        return {
+            int(lane): (int(count), oldest) for lane, count, oldest in await self.connection.execute(query)
+        }
+
     async def counts(self, tag: str | None = None) -> dict[str, int]:
         """How many calls are in each status (only those with this tag, if given)."""
         query = select(schema.outbox.c.status, func.count()).group_by(schema.outbox.c.status)
@@ -743,7 +884,7 @@ class Transaction:
         self.stores = Stores(connection)
         self.drivers = Drivers(connection)
         self.chats = Chats(connection)
-        self.updates = Updates(connection)
+        self.inbox = Inbox(connection)
         self.events = Events(connection)
         self.offers = Offers(connection)
         self.outbox = Outbox(connection)

@@ -238,12 +238,25 @@ outbox = Table(
 Index("ix_outbox_tag", outbox.c.tag)
 Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
 
-processed_updates = Table(
-    "processed_updates",
+# Every update Telegram delivered, stored before Telegram hears it arrived, then applied once.
+# status: pending → done, or parked once its handler has failed too often.
+inbox = Table(
+    "inbox",
     metadata,
     Column("update_id", BigInteger, primary_key=True, autoincrement=False),
-    _when("at", nullable=False),
+    # One chat's updates are applied in update_id order: the chat, else the user, else 0.
+    Column("chat_key", BigInteger, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(8), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    _when("received_at", nullable=False),
+    _when("next_attempt_at", nullable=False),
+    _when("done_at"),
+    Column("error", String(300)),
 )
+Index("ix_inbox_status_chat_key", inbox.c.status, inbox.c.chat_key, inbox.c.update_id)
+Index("ix_inbox_status_done_at", inbox.c.status, inbox.c.done_at)
 
 # A one-time link that makes whoever opens it staff of a store.
 invites = Table(

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_database_settings, load_settings
 
 TOKEN = "123456:SECRET-never-shown"
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory) -> None:
-    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "ADMIN_IDS", "WAVE_SIZE"):
-        monkeypatch.delenv(name, raising=False)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(str(tmp_path))  # no .env here
 
 
@@ -77,3 +80,151 @@ def test_storerun_run_with_a_bad_setting_prints_one_line_and_exits(monkeypatch: 
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("storerun: configuration error: TELEGRAM_BOT_TOKEN")
     assert "SECRETWITHOUTCOLON" not in done.stderr and "Traceback" not in done.stderr
+
+
+POSTGRES = "postgresql+asyncpg://user:password@host/db"
+SQLITE = "sqlite+aiosqlite:///path.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("not a url", f"is not a database URL: use {POSTGRES} or {SQLITE}"),
+        ("postgresql://u:pw@h/db", f"needs the async driver: {POSTGRES}"),
+        ("postgres://u:pw@h/db", f"needs the async driver: {POSTGRES}"),
+        ("postgresql+psycopg2://u:pw@h/db", f"needs the async driver: {POSTGRES}"),
+        ("sqlite:///x.db", f"needs the async driver: {SQLITE}"),
+        ("sqlite+pysqlite:///x.db", f"needs the async driver: {SQLITE}"),
+        ("mysql://u:pw@h/db", f"must be {POSTGRES} or {SQLITE}"),
+    ],
+)
+def test_a_database_url_without_an_async_driver_says_which_form_to_use(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == f"configuration error: DATABASE_URL {problem}"
+    assert "pw" not in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_database_settings()  # `storerun db upgrade` and `seed` read it too
+    assert str(caught.value) == f"configuration error: DATABASE_URL {problem}"
+
+
+@pytest.mark.parametrize("url", ["postgresql+asyncpg://u:pw@h/db", "sqlite+aiosqlite:///x.db"])
+def test_a_database_url_with_an_async_driver_is_taken(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert load_database_settings().database_url == url
+
+
+def test_the_placeholder_token_of_the_example_file_is_refused_as_a_placeholder() -> None:
+    example = Path(__file__).parents[2] / ".env.example"
+    shutil.copy(example, ".env")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "configuration error: TELEGRAM_BOT_TOKEN is the placeholder from .env.example: "
+        "set your bot's token from @BotFather"
+    )
+
+
+def test_the_example_file_documents_every_setting() -> None:
+    example = (Path(__file__).parents[2] / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_polling_needs_no_webhook_settings_and_listens_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    settings = load_settings()
+    assert settings.webhook_url == "" and settings.webhook_secret is None
+    assert settings.http_address == ("127.0.0.1", 8080)
+
+
+def test_webhook_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com/telegram/updates")
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret_-" * 32)
+    monkeypatch.setenv("HTTP_LISTEN", "[::1]:9000")
+    settings = load_settings()
+    assert settings.webhook_path == "/telegram/updates"
+    assert settings.http_address == ("::1", 9000)
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8081/hook", "http://localhost/hook", "http://[::1]:8081/hook"]
+)
+def test_a_plain_http_webhook_is_taken_on_loopback(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WEBHOOK_URL", url)
+    monkeypatch.setenv("WEBHOOK_SECRET", "secret")
+    assert load_settings().webhook_path == "/hook"
+
+
+def test_a_webhook_url_without_a_path_is_posted_to_the_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com")
+    monkeypatch.setenv("WEBHOOK_SECRET", "secret")
+    assert load_settings().webhook_path == "/"
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"WEBHOOK_SECRET": ""}, "^configuration error: WEBHOOK_SECRET is missing: WEBHOOK_URL needs it"),
+        ({"WEBHOOK_SECRET": "has space"}, "^configuration error: WEBHOOK_SECRET must be 1 to 256 characters"),
+        ({"WEBHOOK_SECRET": "a" * 257}, "^configuration error: WEBHOOK_SECRET must be 1 to 256 characters"),
+        (
+            {"WEBHOOK_URL": "http://bot.example.com/hook"},
+            "^configuration error: WEBHOOK_URL must use https://",
+        ),
+        ({"WEBHOOK_URL": "bot.example.com/hook"}, "^configuration error: WEBHOOK_URL must be an absolute"),
+        ({"WEBHOOK_URL": "https:///hook"}, "^configuration error: WEBHOOK_URL must be an absolute"),
+        (
+            {"HTTP_LISTEN": ""},
+            "^configuration error: HTTP_LISTEN is empty: WEBHOOK_URL needs the HTTP server",
+        ),
+        ({"HTTP_LISTEN": "8080"}, "^configuration error: HTTP_LISTEN must be host:port"),
+        ({"HTTP_LISTEN": "127.0.0.1:0"}, "^configuration error: HTTP_LISTEN must be host:port"),
+        ({"HTTP_LISTEN": "127.0.0.1:65536"}, "^configuration error: HTTP_LISTEN must be host:port"),
+        ({"HTTP_LISTEN": ":8080"}, "^configuration error: HTTP_LISTEN must be host:port"),
+    ],
+)
+def test_a_bad_webhook_setting_is_named_but_never_shown(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET", "good-secret")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_settings()
+    assert "\n" not in str(caught.value)
+    assert "good-secret" not in str(caught.value) and "has space" not in str(caught.value)
+
+
+def test_polling_may_turn_the_http_server_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("HTTP_LISTEN", "")
+    assert load_settings().http_listen == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INBOX_RETENTION_SECONDS", "0"),
+        ("INBOX_MAX_ATTEMPTS", "0"),
+        ("INBOX_CONCURRENCY", "0"),
+        ("DATABASE_CONNECT_TIMEOUT_SECONDS", "-1"),
+    ],
+)
+def test_an_inbox_or_database_limit_out_of_range_is_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^configuration error: {name} input should be greater than"):
+        load_settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,13 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
         yield running
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def make_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "telegram_bot_token": TOKEN,
@@ -36,6 +44,7 @@ def make_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any)
         "request_timeout_seconds": 2,
         # The emulator's limits are off unless a test turns them on; so is the sender's spacing.
         "outbox_chat_interval_seconds": 0,
+        "http_listen": "",  # tests that need the HTTP server give it a free port
         **overrides,
     }
     return load_settings(_env_file=None, **values)

@@ -1,4 +1,4 @@
-"""Storage on every backend: migrations, conditional writes, the outbox's rows, update ids."""
+"""Storage on every backend: migrations, conditional writes, the outbox's rows."""
 
 from __future__ import annotations
 
@@ -122,13 +122,6 @@ async def test_a_failed_transaction_leaves_nothing(db: Database) -> None:
         offer = await tx.offers.by_id(offer_id)
         assert await tx.events.for_offer(offer_id) == []
     assert offer is not None and offer.status == "open"
-
-
-async def test_an_update_id_is_claimed_once(db: Database) -> None:
-    async with db.transaction() as tx:
-        assert await tx.updates.claim(41, NOW)
-        assert not await tx.updates.claim(41, NOW)
-        assert await tx.updates.claim(42, NOW)
 
 
 async def test_outbox_rows_move_from_pending_to_sent_and_record_the_message_id(db: Database) -> None:

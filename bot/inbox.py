@@ -1,0 +1,396 @@
+"""The durable inbox: every update is stored before Telegram hears it arrived, then applied once.
+
+Polling stores each fetched batch and only then confirms it with the next getUpdates offset; the
+webhook answers 200 only after the update is stored. Workers then claim stored updates one at a
+time (a row lock, so several processes can share the table) and apply each in one transaction
+with the mark that it is done: after a crash anywhere, every update is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
+
+from bot import texts
+from dispatch.clock import Clock
+from dispatch.outbox import Outgoing, backoff_seconds, enqueue
+from storage.db import Database
+from storage.records import InboxUpdate
+from storage.repos import InboxEntry
+
+if TYPE_CHECKING:
+    from telegram import Bot
+    from telegram.ext import Application
+
+    from bot.metrics import Metrics
+    from dispatch.dispatcher import Dispatch
+
+log = logging.getLogger(__name__)
+
+# The kinds of update storerun handles; Telegram sends no others (getUpdates and setWebhook).
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+POLL_TIMEOUT_SECONDS = 10
+IDLE_LOOK_SECONDS = 0.5  # how often an idle worker looks for updates due again (retries, other instances)
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+def kind_of(payload: dict[str, Any]) -> str:
+    """What an update is, for the metrics: command, message, callback_query, …"""
+    kind = next((name for name in payload if name != "update_id"), "unknown")
+    if kind == "message":
+        text = payload["message"].get("text") if isinstance(payload["message"], dict) else None
+        if isinstance(text, str) and text.startswith("/"):
+            return "command"
+    return kind[:24]
+
+
+def entry_of(payload: dict[str, Any]) -> InboxEntry:
+    """The inbox row of one update: ordered within its chat (else its sender)."""
+    update = Update.de_json(payload, None)
+    chat, user = update.effective_chat, update.effective_user
+    chat_key = chat.id if chat is not None else user.id if user is not None else 0
+    return InboxEntry(
+        update_id=update.update_id,
+        chat_key=chat_key,
+        kind=kind_of(payload),
+        payload=json.dumps(payload, separators=(",", ":")),
+    )
+
+
+@dataclass(slots=True)
+class _Applying:
+    """What applying one update produced besides its committed effects."""
+
+    error: BaseException | None = None
+    answers: list[tuple[str, str]] = field(default_factory=list)
+
+
+_applying: ContextVar[_Applying | None] = ContextVar("storerun_applying", default=None)
+
+
+def answer_query(query: CallbackQuery, text: str) -> None:
+    """Answer a pressed button once its effects have committed, so the answer never promises
+    what a rollback undid; if the answer is lost, the edited message still shows the effect."""
+    applying = _applying.get()
+    if applying is None:
+        raise RuntimeError("a button was answered outside an update being applied")
+    applying.answers.append((query.id, text[:200]))
+
+
+def record_failure(error: BaseException | None) -> bool:
+    """Note that the update being applied failed (its transaction is then rolled back and retried).
+
+    Returns False when no update is being applied, so the caller handles the error itself.
+    """
+    applying = _applying.get()
+    if applying is None:
+        return False
+    applying.error = error or RuntimeError("handler failed")
+    return True
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class InboxLimits:
+    """How many updates are applied at once, how often one is tried, and how long done rows stay."""
+
+    concurrency: int = 16
+    max_attempts: int = 5
+    retention: timedelta = timedelta(days=7)
+
+
+class InboxWorker:
+    """Stores arriving updates and applies stored ones, oldest first per chat, chats in parallel."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        dispatch: Dispatch,
+        metrics: Metrics,
+        limits: InboxLimits,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.application = application
+        self.dispatch = dispatch
+        self.metrics = metrics
+        self.limits = limits
+        self.applied = 0
+        self._wake = asyncio.Event()
+        self._fresh = True
+        self._stopping = False
+        self._runner: asyncio.Task[None] | None = None
+        self._workers: set[asyncio.Task[None]] = set()
+        self._answers: set[asyncio.Task[None]] = set()
+        self._pruned_at = 0.0
+        # Called after each applied update (tests wait on it).
+        self.on_applied: Callable[[int], None] | None = None
+
+    # --- arriving ---
+
+    async def receive(self, payloads: Sequence[dict[str, Any]]) -> int:
+        """Store updates (each new update_id once) and commit; returns how many were new."""
+        entries = [entry_of(payload) for payload in payloads]
+        async with self.db.transaction() as tx:
+            stored = await tx.inbox.store(entries, self.clock.now())
+        for entry in entries:
+            self.metrics.update_received(entry.kind)
+        self.wake()
+        return stored
+
+    def wake(self) -> None:
+        """Updates were stored: look for them now."""
+        self._fresh = True
+        self._wake.set()
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        """Start applying: whatever was left from before a restart comes first (oldest ids first)."""
+        self._stopping = False
+        self._fresh = True
+        self._runner = asyncio.create_task(self._run(), name="inbox")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; updates being applied finish, the rest wait in the inbox for the next start."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        if self._workers:
+            await asyncio.wait(self._workers, timeout=grace)
+        if self._answers:
+            await asyncio.wait(self._answers, timeout=2.0)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until no stored update is pending (for tests and tools)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            async with self.db.read() as tx:
+                backlog = await tx.inbox.backlog()
+            if backlog.pending == 0 and not self._workers:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"inbox still has {backlog.pending} pending updates")
+            await asyncio.sleep(0.02)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                free = self.limits.concurrency - len(self._workers)
+                if free > 0 and (self._fresh or await self._due()):
+                    self._fresh = False
+                    for _ in range(free):
+                        self._spawn()
+                if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+                    await self._prune()
+            except Exception as error:  # the database is unreachable for a moment: look again soon
+                log.warning("inbox: cannot read the database (%s); looking again soon", _short(error))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_LOOK_SECONDS)
+
+    async def _due(self) -> bool:
+        async with self.db.read() as tx:
+            return await tx.inbox.has_due(self.clock.now())
+
+    def _spawn(self) -> None:
+        task = asyncio.create_task(self._work(), name="inbox-worker")
+        self._workers.add(task)
+        task.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        self._workers.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("inbox worker ended: %s", _short(task.exception()))
+
+    async def _work(self) -> None:
+        """Apply claimable updates until none is left for this worker."""
+        while not self._stopping and await self._apply_next():
+            pass
+
+    async def _prune(self) -> None:
+        self._pruned_at = time.monotonic()
+        async with self.db.transaction() as tx:
+            pruned = await tx.inbox.prune(self.clock.now() - self.limits.retention)
+        if pruned:
+            log.info("inbox: forgot %d updates applied over %s ago", pruned, self.limits.retention)
+
+    # --- applying ---
+
+    async def _apply_next(self) -> bool:
+        """Claim the next update, apply it and mark it done in one transaction; False if none was due."""
+        applying = _Applying()
+        row: InboxUpdate | None = None
+        started = time.perf_counter()
+        try:
+            async with self.db.unit() as tx:
+                if self._stopping:  # it waited for the database while the bot began to stop
+                    return False
+                row = await tx.inbox.claim_next(self.clock.now())
+                if row is None:
+                    return False
+                update = Update.de_json(json.loads(row.payload), self.application.bot)
+                token = _applying.set(applying)
+                try:
+                    await self.application.process_update(update)
+                finally:
+                    _applying.reset(token)
+                if applying.error is not None:
+                    raise _HandlerFailed(applying.error)
+                await tx.inbox.mark_done(row.update_id, self.clock.now())
+        except _HandlerFailed as failed:
+            assert row is not None
+            await self._failed(row, failed.error)
+            return True
+        self.applied += 1
+        self.metrics.update_applied(row.kind, time.perf_counter() - started)
+        for query_id, text in applying.answers:
+            self._answer(query_id, text)
+        if self.on_applied is not None:
+            self.on_applied(row.update_id)
+        return True
+
+    def _answer(self, query_id: str, text: str) -> None:
+        task = asyncio.create_task(self._send_answer(query_id, text), name="answer-callback-query")
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _send_answer(self, query_id: str, text: str) -> None:
+        """Answer a press after its effects committed; a lost answer only leaves a spinner turning."""
+        try:
+            await self.application.bot.answer_callback_query(query_id, text=text or None)
+        except BadRequest as error:  # too old (the update waited, or came back after a restart)
+            log.info("a button press was applied but not answered: %s", error.message)
+        except TelegramError as error:
+            log.warning("a button press was applied but its answer failed: %s", _short(error))
+
+    async def _failed(self, row: InboxUpdate, error: BaseException) -> None:
+        """The handler failed and its effects were rolled back: try again later, or park it."""
+        attempts = row.attempts + 1
+        now = self.clock.now()
+        if attempts < self.limits.max_attempts:
+            delay = backoff_seconds(attempts)
+            log.warning(
+                "update %s failed (%s); try %d of %d in %.1f s",
+                row.update_id,
+                _short(error),
+                attempts + 1,
+                self.limits.max_attempts,
+                delay,
+            )
+            async with self.db.transaction() as tx:
+                await tx.inbox.retry_later(
+                    row.update_id,
+                    attempts=attempts,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    error=_short(error),
+                )
+            self._fresh = True
+            return
+        log.error("update %s parked after %d failed tries", row.update_id, attempts, exc_info=error)
+        update = Update.de_json(json.loads(row.payload), self.application.bot)
+        async with self.dispatch.transaction() as tx:
+            parked = await tx.inbox.park(row.update_id, attempts=attempts, error=_short(error), at=now)
+            if parked and update.effective_chat is not None:
+                sorry = {"text": texts.SOMETHING_WENT_WRONG}
+                await enqueue(tx, Outgoing(update.effective_chat.id, "sendMessage", sorry), now)
+        self.metrics.update_parked(row.kind)
+        if update.callback_query is not None:
+            self._answer(update.callback_query.id, "")  # stops the spinner; the message says the rest
+
+
+def _short(error: BaseException | None) -> str:
+    """An error in one line: its kind and message, no traceback."""
+    if error is None:
+        return "unknown error"
+    message = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {message}"[:300] if message else type(error).__name__
+
+
+class Poller:
+    """Long-polls getUpdates; each batch is stored before the next call's offset confirms it."""
+
+    def __init__(self, bot: Bot, inbox: InboxWorker, *, request_timeout: float) -> None:
+        self.bot = bot
+        self.inbox = inbox
+        self.request_timeout = request_timeout
+        self._offset: int | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name="poller")
+
+    async def stop(self) -> None:
+        """Stop polling; stored updates are confirmed so Telegram does not hand them out again."""
+        if self._runner is None:
+            return
+        self._runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._runner
+        self._runner = None
+        if self._offset is not None:
+            with contextlib.suppress(TelegramError):
+                await self.bot.get_updates(offset=self._offset, timeout=0, limit=1, read_timeout=2.0)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=self._offset,
+                    timeout=POLL_TIMEOUT_SECONDS,
+                    allowed_updates=ALLOWED_UPDATES,
+                    read_timeout=POLL_TIMEOUT_SECONDS + self.request_timeout,
+                )
+                if updates:
+                    # Stored and committed first: only then may the next offset confirm them.
+                    await self.inbox.receive([update.to_dict() for update in updates])
+                    self._offset = updates[-1].update_id + 1
+            except asyncio.CancelledError:
+                raise
+            except RetryAfter as error:
+                seconds = _seconds(error.retry_after)
+                log.warning("getUpdates: Telegram asked to wait %.0f s", seconds)
+                await asyncio.sleep(seconds)
+                continue
+            except Exception as error:
+                failures += 1
+                delay = backoff_seconds(failures, cap=30.0)
+                what = "another poller or a webhook holds the updates" if isinstance(error, Conflict) else ""
+                log.warning(
+                    "getUpdates failed (%s%s); retrying in %.1f s",
+                    _short(error),
+                    f": {what}" if what else "",
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if failures:
+                log.info("getUpdates works again after %d failed tries", failures)
+                failures = 0
+
+
+def _seconds(retry_after: object) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)  # type: ignore[arg-type]

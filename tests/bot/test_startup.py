@@ -1,0 +1,323 @@
+"""Start-up against a flaky Bot API and an absent database: it waits, says so in one line, never leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from sqlalchemy import inspect, make_url
+from telegram.error import BadRequest
+
+from bot.app import build_application
+from bot.config import ConfigError, Settings, load_settings
+from bot.startup import RejectedToken, call_bot_api, introduce, open_database
+from sandbox.emulator import BotApiEmulator
+
+TOKEN = "123456:STARTUP-SECRET-TOKEN"
+ADMIN_ID = 1000
+ALLOWED_UPDATES = ["message", "callback_query"]
+REQUEST_TIMEOUT = 0.5
+STALL = REQUEST_TIMEOUT + 1.0
+WEBHOOK_URL = "http://127.0.0.1:9/telegram"
+
+
+class Fault(StrEnum):
+    """What goes wrong with one Bot API call."""
+
+    BAD_GATEWAY = "502 Bad Gateway"
+    TIMEOUT = "no answer within the request timeout"
+    FLOOD = "429 Too Many Requests, retry after 1 s"
+
+
+class FaultyLine:
+    """A loopback proxy between the bot and the emulator that spoils calls on a schedule.
+
+    A 502 and a stall are the emulator's own (`fail_next`, `stall_next`), armed just before the
+    call that gets them is passed on, so each fault hits exactly one call; the emulator has no
+    429 for getMe and the like, so the line answers that one itself.
+    """
+
+    def __init__(self, emulator: BotApiEmulator) -> None:
+        self.emulator = emulator
+        self.schedule: defaultdict[str, deque[Fault]] = defaultdict(deque)
+        self.runner: web.AppRunner | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    def spoil(self, method: str, *faults: Fault) -> None:
+        """The next calls of `method` meet these faults, in order."""
+        self.schedule[method].extend(faults)
+
+    async def __aenter__(self) -> FaultyLine:
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self.pass_on)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self.runner is not None and self.session is not None
+        await self.runner.cleanup()
+        await self.session.close()
+
+    async def pass_on(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        method = request.path.rsplit("/", 1)[-1]
+        fault = self.schedule[method].popleft() if self.schedule[method] else None
+        if fault is Fault.FLOOD:
+            body = {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            }
+            return web.json_response(body, status=429)
+        if fault is Fault.BAD_GATEWAY:
+            self.emulator.fail_next(method, status=502)
+        elif fault is Fault.TIMEOUT:
+            self.emulator.stall_next(method, seconds=STALL)
+        async with self.session.request(
+            request.method,
+            self.emulator.url + request.path_qs,
+            data=await request.read(),
+            headers={"Content-Type": request.headers.get("Content-Type", "application/octet-stream")},
+        ) as answer:
+            return web.Response(
+                body=await answer.read(),
+                status=answer.status,
+                headers={"Content-Type": answer.headers["Content-Type"]},
+            )
+
+
+@pytest_asyncio.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator(token=TOKEN) as running:
+        running.add_user(ADMIN_ID, "Ada")
+        yield running
+
+
+@pytest_asyncio.fixture
+async def line(emulator: BotApiEmulator) -> AsyncIterator[FaultyLine]:
+    async with FaultyLine(emulator) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def log_like_storerun(caplog: pytest.LogCaptureFixture) -> None:
+    for noisy in ("httpx", "httpcore"):  # as `storerun run` does: their lines carry the token
+        caplog.set_level(logging.WARNING, logger=noisy)
+    caplog.set_level(logging.INFO)  # last: it sets the capturing handler's level too
+
+
+def settings_for(api_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_url": api_url,
+        "admin_ids": str(ADMIN_ID),
+        "request_timeout_seconds": REQUEST_TIMEOUT,
+        **overrides,
+    }
+    return load_settings(_env_file=None, **values)
+
+
+async def introduce_to(settings: Settings) -> None:
+    application = build_application(settings)
+    try:
+        await introduce(application, settings, allowed_updates=ALLOWED_UPDATES)
+    finally:
+        await application.shutdown()
+
+
+def warnings_in(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("it did not happen in time")
+
+
+def assert_no_traceback_and_no_token(caplog: pytest.LogCaptureFixture) -> None:
+    for record in caplog.records:
+        assert record.exc_info is None, record.getMessage()
+        assert TOKEN not in record.getMessage() and TOKEN.split(":")[1] not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("method", "mode"),
+    [
+        ("getMe", {}),
+        ("setMyCommands", {}),
+        ("deleteWebhook", {}),
+        ("setWebhook", {"webhook_url": WEBHOOK_URL, "webhook_secret": "hook-secret"}),
+    ],
+)
+async def test_a_bad_gateway_a_timeout_and_flood_control_at_start_are_waited_out(
+    emulator: BotApiEmulator,
+    line: FaultyLine,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    mode: dict[str, str],
+) -> None:
+    line.spoil(method, Fault.BAD_GATEWAY, Fault.TIMEOUT, Fault.FLOOD)
+
+    await introduce_to(settings_for(line.url, **mode))
+
+    retries = warnings_in(caplog)
+    assert len(retries) == 3, retries
+    for retry, reason in zip(retries, ["Bad Gateway", "Timed out", "Too Many Requests"], strict=True):
+        assert retry.startswith(f"{method} failed ({reason}); retrying in "), retry
+    assert retries[2].endswith("retrying in 1.0 s")  # Telegram's retry_after, not our backoff
+    assert f"{method} succeeded after 4 attempts" in caplog.messages
+    assert_no_traceback_and_no_token(caplog)
+    assert emulator.stats.calls[method] >= 3  # the 429 never reached the emulator
+
+
+async def test_a_polling_bot_drops_its_webhook_and_sets_both_menus(
+    emulator: BotApiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    await introduce_to(settings_for(emulator.url))
+
+    assert emulator.stats.calls["getMe"] == 1
+    assert emulator.stats.calls["setMyCommands"] == 2  # everyone's menu, and the admin's
+    assert emulator.stats.calls["deleteWebhook"] == 1 and emulator.stats.calls["setWebhook"] == 0
+    assert warnings_in(caplog) == []
+
+
+async def test_a_webhook_bot_sets_its_webhook_and_keeps_pending_updates(emulator: BotApiEmulator) -> None:
+    await introduce_to(settings_for(emulator.url, webhook_url=WEBHOOK_URL, webhook_secret="hook-secret"))
+
+    assert emulator.stats.calls["setWebhook"] == 1 and emulator.stats.calls["deleteWebhook"] == 0
+
+
+async def test_without_admins_the_bot_starts_and_warns_once_that_nobody_can_approve_drivers(
+    emulator: BotApiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    await introduce_to(settings_for(emulator.url, admin_ids=""))
+
+    assert warnings_in(caplog) == ["ADMIN_IDS is empty: nobody can approve drivers or run admin commands"]
+    assert emulator.stats.calls["setMyCommands"] == 1
+
+
+async def test_a_rejected_token_is_reported_at_once_without_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with BotApiEmulator(token="654321:SOMEONE-ELSES-TOKEN") as other_bots_api:
+        with pytest.raises(RejectedToken) as caught:
+            await introduce_to(settings_for(other_bots_api.url))
+        assert other_bots_api.stats.calls["getMe"] == 1
+
+    assert str(caught.value) == "the Bot API rejected TELEGRAM_BOT_TOKEN"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert warnings_in(caplog) == []
+    assert_no_traceback_and_no_token(caplog)
+
+
+async def test_a_bad_request_is_not_asked_again() -> None:
+    calls = 0
+
+    async def refused() -> None:
+        nonlocal calls
+        calls += 1
+        raise BadRequest("Bad Request: chat not found")
+
+    with pytest.raises(BadRequest):
+        await call_bot_api("setMyCommands", refused)
+    assert calls == 1
+
+
+async def test_a_stop_while_waiting_between_attempts_ends_the_start_at_once(
+    emulator: BotApiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.fail_next("getMe", status=502, times=1000)
+    starting = asyncio.create_task(introduce_to(settings_for(emulator.url)))
+    await eventually(lambda: bool(warnings_in(caplog)))
+
+    starting.cancel()
+    began = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(starting, timeout=1)
+    assert time.monotonic() - began < 0.5
+
+
+async def test_a_stop_during_a_call_that_hangs_ends_the_start_at_once(emulator: BotApiEmulator) -> None:
+    emulator.stall_next("getMe", seconds=30)
+    starting = asyncio.create_task(introduce_to(settings_for(emulator.url, request_timeout_seconds=20)))
+    await eventually(lambda: emulator.stats.calls["getMe"] > 0)
+
+    starting.cancel()
+    began = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(starting, timeout=1)
+    assert time.monotonic() - began < 0.5
+
+
+async def test_an_unreachable_database_is_retried_then_named_without_its_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    began = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        await open_database("postgresql+asyncpg://postgres:pw@127.0.0.1:1/x", timeout_seconds=1)
+
+    assert 1 <= time.monotonic() - began < 5
+    message = str(caught.value)
+    assert message.startswith("cannot reach the database at DATABASE_URL=postgresql+asyncpg://postgres:***@")
+    assert "pw" not in message and "\n" not in message
+    retries = warnings_in(caplog)
+    assert retries and all(retry.startswith("connecting to the database failed (") for retry in retries)
+    assert not any("pw" in retry for retry in retries)
+    assert_no_traceback_and_no_token(caplog)
+
+
+async def test_an_sqlite_file_that_cannot_be_opened_is_named_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'no-such-directory' / 'storerun.db'}"
+    with pytest.raises(
+        ConfigError,
+        match=r"^cannot reach the database at DATABASE_URL=sqlite\+aiosqlite:///.*: unable to open database file$",
+    ):
+        await open_database(url, timeout_seconds=30)
+    assert warnings_in(caplog) == []
+
+
+async def test_a_reachable_database_is_opened_upgraded(tmp_path: Path) -> None:
+    db = await open_database(f"sqlite+aiosqlite:///{tmp_path / 'storerun.db'}", timeout_seconds=1)
+    try:
+        async with db.engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await db.close()
+    assert "alembic_version" in tables and "offers" in tables
+
+
+@pytest.mark.postgres
+async def test_a_database_that_does_not_exist_is_named_at_once(
+    postgres_scratch_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = make_url(postgres_scratch_url).set(database="storerun_no_such_database", password="pw")
+    began = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        await open_database(url.render_as_string(hide_password=False), timeout_seconds=30)
+
+    assert time.monotonic() - began < 5
+    assert 'database "storerun_no_such_database" does not exist' in str(caught.value)
+    assert "DATABASE_URL=" in str(caught.value) and "pw" not in str(caught.value)
+    assert warnings_in(caplog) == []
