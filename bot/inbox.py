@@ -100,12 +100,6 @@ def record_failure(error: BaseException | None) -> bool:
     return True
 
 
-class _HandlerFailed(Exception):
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 @dataclass(frozen=True, slots=True)
 class InboxLimits:
     """How many updates are applied at once, how often one is tried, and how long done rows stay."""
@@ -240,36 +234,53 @@ class InboxWorker:
     # --- applying ---
 
     async def _apply_next(self) -> bool:
-        """Claim the next update, apply it and mark it done in one transaction; False if none was due."""
+        """Claim the next update and apply it, in one transaction with its done mark; False if none.
+
+        A handler that fails is rolled back to a savepoint, and its retry (or parking) is written in
+        the same transaction, still holding the claim: nobody can claim it again in between.
+        """
         applying = _Applying()
-        row: InboxUpdate | None = None
         started = time.perf_counter()
-        try:
-            async with self.db.unit() as tx:
-                if self._stopping:  # it waited for the database while the bot began to stop
-                    return False
-                row = await tx.inbox.claim_next(self.clock.now())
-                if row is None:
-                    return False
-                update = Update.de_json(json.loads(row.payload), self.application.bot)
-                token = _applying.set(applying)
-                try:
-                    await self.application.process_update(update)
-                finally:
-                    _applying.reset(token)
-                if applying.error is not None:
-                    raise _HandlerFailed(applying.error)
+        async with self.db.unit() as tx:
+            if self._stopping:  # it waited for the database while the bot began to stop
+                return False
+            row = await tx.inbox.claim_next(self.clock.now())
+            if row is None:
+                return False
+            update = Update.de_json(json.loads(row.payload), self.application.bot)
+            waiting = len(tx.after_commit)
+            savepoint = await tx.connection.begin_nested()
+            token = _applying.set(applying)
+            try:
+                await self.application.process_update(update)
+            finally:
+                _applying.reset(token)
+            if applying.error is None:
+                await savepoint.commit()
                 await tx.inbox.mark_done(row.update_id, self.clock.now())
-        except _HandlerFailed as failed:
-            assert row is not None
-            await self._failed(row, failed.error)
-            return True
-        self.applied += 1
-        self.metrics.update_applied(row.kind, time.perf_counter() - started)
-        for query_id, text in applying.answers:
-            self._answer(query_id, text)
-        if self.on_applied is not None:
-            self.on_applied(row.update_id)
+            else:
+                await savepoint.rollback()
+                del tx.after_commit[waiting:]  # nothing of the failed try is left to follow up
+                parked = await self._failed(row, update, applying.error)
+        if applying.error is None:
+            self.applied += 1
+            self.metrics.update_applied(row.kind, time.perf_counter() - started)
+            for query_id, text in applying.answers:
+                self._answer(query_id, text)
+            if self.on_applied is not None:
+                self.on_applied(row.update_id)
+        elif parked:
+            log.error(
+                "update %s parked after %d failed tries",
+                row.update_id,
+                row.attempts + 1,
+                exc_info=applying.error,
+            )
+            self.metrics.update_parked(row.kind)
+            if update.callback_query is not None:
+                self._answer(update.callback_query.id, "")  # stops the spinner; the message says the rest
+        else:
+            self._fresh = True
         return True
 
     def _answer(self, query_id: str, text: str) -> None:
@@ -286,8 +297,8 @@ class InboxWorker:
         except TelegramError as error:
             log.warning("a button press was applied but its answer failed: %s", _short(error))
 
-    async def _failed(self, row: InboxUpdate, error: BaseException) -> None:
-        """The handler failed and its effects were rolled back: try again later, or park it."""
+    async def _failed(self, row: InboxUpdate, update: Update, error: BaseException) -> bool:
+        """In the claiming transaction: try again after a backoff, or park it; True if parked."""
         attempts = row.attempts + 1
         now = self.clock.now()
         if attempts < self.limits.max_attempts:
@@ -307,18 +318,13 @@ class InboxWorker:
                     next_attempt_at=now + timedelta(seconds=delay),
                     error=_short(error),
                 )
-            self._fresh = True
-            return
-        log.error("update %s parked after %d failed tries", row.update_id, attempts, exc_info=error)
-        update = Update.de_json(json.loads(row.payload), self.application.bot)
+            return False
         async with self.dispatch.transaction() as tx:
-            parked = await tx.inbox.park(row.update_id, attempts=attempts, error=_short(error), at=now)
-            if parked and update.effective_chat is not None:
+            await tx.inbox.park(row.update_id, attempts=attempts, error=_short(error), at=now)
+            if update.effective_chat is not None:
                 sorry = {"text": texts.SOMETHING_WENT_WRONG}
                 await enqueue(tx, Outgoing(update.effective_chat.id, "sendMessage", sorry), now)
-        self.metrics.update_parked(row.kind)
-        if update.callback_query is not None:
-            self._answer(update.callback_query.id, "")  # stops the spinner; the message says the rest
+        return True
 
 
 def _short(error: BaseException | None) -> str:

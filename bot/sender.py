@@ -100,6 +100,9 @@ class OutboxSender:
         self._message_ids: dict[int, int | None] = {}
         self._next_slot = 0.0
         self._paused_until = 0.0
+        # The Bot API failing with network errors, timeouts or 5xx: everyone waits, step by step.
+        self._outage_steps = 0
+        self._outage_since = 0.0
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -293,6 +296,7 @@ class OutboxSender:
                 await self._give_up(row, "failed", error.message, attempts)
             return
         except NetworkError as error:  # includes timeouts and 5xx
+            self._api_unreachable(error)
             await self._retry_later(row, attempts, f"{type(error).__name__}: {error}")
             return
         except TelegramError as error:
@@ -302,6 +306,25 @@ class OutboxSender:
         message_id = result.get("message_id") if isinstance(result, dict) else None
         await self._sent(row, message_id if message_id is not None else params.get("message_id"), attempts)
 
+    def _api_unreachable(self, error: NetworkError) -> None:
+        """Pause all sending for a backoff step; one warning per step, however many calls failed."""
+        now = time.monotonic()
+        if now < self._paused_until:
+            return  # calls already in flight when the step began
+        if self._outage_steps == 0:
+            self._outage_since = now
+        self._outage_steps += 1
+        delay = backoff_seconds(self._outage_steps, cap=30.0)
+        self._paused_until = now + delay
+        log.warning(
+            "Bot API unreachable (%s: %s); sending again in %.1f s", type(error).__name__, error, delay
+        )
+
+    def _api_reachable(self) -> None:
+        if self._outage_steps:
+            log.info("Bot API reachable again after %.1f s", time.monotonic() - self._outage_since)
+            self._outage_steps = 0
+
     async def _target_message_id(self, target_id: int) -> int | None:
         if target_id in self._message_ids:
             return self._message_ids[target_id]
@@ -310,6 +333,7 @@ class OutboxSender:
         return None if target is None else target.message_id
 
     async def _sent(self, row: OutboxMessage, message_id: int | None, attempts: int) -> None:
+        self._api_reachable()
         async with self.db.transaction() as tx:
             await tx.outbox.mark_sent(row.id, at=self.clock.now(), message_id=message_id, attempts=attempts)
         self._message_ids[row.id] = message_id

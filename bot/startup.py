@@ -164,6 +164,7 @@ def _database_reason(error: BaseException | None) -> str:
 
 
 async def _reach(db: Database, deadline: float) -> None:
+    """Open one connection, giving up at the deadline (or after the shortest attempt, if later)."""
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(max(deadline - loop.time(), SHORTEST_CONNECT_ATTEMPT_SECONDS)):
         async with db.engine.connect():
@@ -187,17 +188,21 @@ async def open_database(url: str, timeout_seconds: float) -> Database:
 
 
 async def _reach_and_upgrade(db: Database, timeout: float) -> None:
-    """Raises ConfigError, naming DATABASE_URL with its password masked, when the database never
-    answers, or at once when no waiting will help (no such database, login refused, an SQLite
-    file that cannot be opened)."""
+    """Wait up to `timeout` seconds for the database to answer, then upgrade it.
+
+    A ConfigError naming DATABASE_URL (password masked) says when it never answered, or at once
+    when no waiting will help: no such database, a refused login, an SQLite file that cannot be
+    opened.
+    """
     url = db.engine.url
-    deadline = asyncio.get_running_loop().time() + timeout
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
 
     def worth_waiting_for(error: BaseException) -> bool:
         return _is_unreachable(error) and not _is_final(error) and not db.is_sqlite
 
     def until_the_deadline(retry_state: RetryCallState) -> float:
-        return min(DATABASE_BACKOFF(retry_state), max(0.0, timeout - retry_state.seconds_since_start))
+        return min(DATABASE_BACKOFF(retry_state), max(0.0, deadline - loop.time()))
 
     retrying = AsyncRetrying(
         retry=retry_if_exception(worth_waiting_for),

@@ -672,7 +672,7 @@ def _webhook_error(error: Exception) -> str:
         if error.errno == errno.ECONNREFUSED:
             return "Connection refused"
         return error.strerror or "Connection failed"
-    return f"Webhook request failed: {error or type(error).__name__}"
+    return f"Webhook request failed: {str(error) or type(error).__name__}"
 
 
 _RATE_LIMITED_PREFIXES = ("send", "edit")
@@ -1936,13 +1936,14 @@ class BotApiEmulator:
                     await response.read()
                     error: str | None = None
                     if not 200 <= response.status <= 299:
-                        error = f"Wrong response from the webhook: {response.status} {response.reason or ''}"
-            except (TimeoutError, aiohttp.ClientError) as failure:
+                        reason = f" {response.reason}" if response.reason else ""
+                        error = f"Wrong response from the webhook: {response.status}{reason}"
+            except Exception as failure:  # whatever went wrong, the update stays pending
                 error = _webhook_error(failure)
             if error is None:
                 self._webhook_confirmed(delivery, update.update_id)
             else:
-                self._webhook_failed(delivery, update.update_id, error.rstrip())
+                self._webhook_failed(delivery, update.update_id, error)
         finally:
             delivery.in_flight.pop(update.update_id, None)
             self._webhook_wakeup.notify()

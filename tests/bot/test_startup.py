@@ -292,7 +292,8 @@ async def test_an_sqlite_file_that_cannot_be_opened_is_named_at_once(
     url = f"sqlite+aiosqlite:///{tmp_path / 'no-such-directory' / 'storerun.db'}"
     with pytest.raises(
         ConfigError,
-        match=r"^cannot reach the database at DATABASE_URL=sqlite\+aiosqlite:///.*: unable to open database file$",
+        match=r"^cannot reach the database at DATABASE_URL=sqlite\+aiosqlite:///.*: "
+        r"unable to open database file$",
     ):
         await open_database(url, timeout_seconds=30)
     assert warnings_in(caplog) == []

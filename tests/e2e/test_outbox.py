@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 from telegram import Bot
 from telegram.request import HTTPXRequest
@@ -111,6 +113,26 @@ async def test_server_errors_are_retried_with_backoff(
     async with db.transaction() as tx:
         sent = await tx.outbox.by_id(row)
     assert sent is not None and sent.status == "sent" and sent.attempts == 4
+
+
+async def test_an_unreachable_bot_api_logs_one_warning_per_backoff_step_and_one_line_when_back(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.fail_next("sendMessage", status=502, times=3)
+    sender = make_sender(db, telegram_bot)
+    await queue(db, *(text(chat, "while Telegram is down") for chat in CHATS[:20]))
+    with caplog.at_level(logging.INFO, logger="bot.sender"):
+        await sender.start()
+        await sender.drain()
+        await sender.stop()
+    assert all(bot_texts(emulator, chat) == ["while Telegram is down"] for chat in CHATS[:20])
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    back = [record for record in caplog.records if "reachable again" in record.getMessage()]
+    assert 1 <= len(warnings) <= 3  # one per step, not one per failed call (20 were queued)
+    assert all("Bot API unreachable" in record.getMessage() for record in warnings)
+    assert len(back) == 1
+    assert all(record.exc_info is None for record in caplog.records)
+    assert all(TOKEN not in record.getMessage() for record in caplog.records)
 
 
 async def test_a_timeout_is_retried(emulator: BotApiEmulator, telegram_bot: Bot, db: Database) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import socket
 import warnings
 from collections import deque
@@ -578,7 +579,9 @@ def webhook_tasks() -> list[asyncio.Task[Any]]:
     return [task for task in asyncio.all_tasks() if task.get_name().startswith("webhook")]
 
 
-async def test_stopping_the_emulator_ends_delivery_cleanly(receiver: Receiver) -> None:
+async def test_stopping_the_emulator_ends_delivery_cleanly(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         emulator = BotApiEmulator()
@@ -598,8 +601,11 @@ async def test_stopping_the_emulator_ends_delivery_cleanly(receiver: Receiver) -
         assert webhook_tasks() == []
         assert emulator.pending_updates == 2
         receiver.gate.set()
+        await asyncio.sleep(0.1)
         gc.collect()
     assert [str(warning.message) for warning in caught] == []
+    # e.g. asyncio's "Task exception was never retrieved" or aiohttp's "Unclosed client session"
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
 
 
 async def test_deleting_the_webhook_ends_delivery_and_a_restart_resumes_it(receiver: Receiver) -> None:

@@ -1,0 +1,122 @@
+"""The durable inbox through the real bot: failing handlers retried then parked, presses that stand."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from bot import texts
+from bot.app import StorerunBot
+from dispatch.dispatcher import Dispatch, Person
+from dispatch.outbox import Outgoing
+from sandbox.emulator import BotApiEmulator
+from storage import schema
+from tests.e2e.conftest import BotFactory
+
+PERSON = 8100
+DRIVER = 8200
+
+
+async def _inbox(bot: StorerunBot) -> dict[int, tuple[str, int, str | None]]:
+    i = schema.inbox
+    async with bot.db.read() as tx:
+        rows = await tx.connection.execute(select(i.c.update_id, i.c.status, i.c.attempts, i.c.error))
+        return {update_id: (status, attempts, error) for update_id, status, attempts, error in rows}
+
+
+def _said(emulator: BotApiEmulator, user_id: int, text: str) -> int:
+    return sum(1 for message in emulator.chat(user_id) if message.from_bot and text in (message.text or ""))
+
+
+async def test_a_handler_that_keeps_failing_is_parked_the_person_told_once_and_their_next_update_goes_on(
+    emulator: BotApiEmulator,
+    start_bot: BotFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real_who_is = Dispatch.who_is
+    tries = 0
+
+    async def who_is_failing_after_a_write(self: Dispatch, user_id: int, chat_id: int) -> Person:
+        nonlocal tries
+        if user_id == PERSON:
+            tries += 1
+            await self.send(Outgoing(chat_id, "sendMessage", {"text": "half done"}))
+            raise KeyError("a bug in the help text")
+        return await real_who_is(self, user_id, chat_id)
+
+    monkeypatch.setattr(Dispatch, "who_is", who_is_failing_after_a_write)
+    emulator.add_user(PERSON, "Pat")
+    bot = await start_bot(inbox_max_attempts=3)
+    with caplog.at_level(logging.INFO):
+        failing = await emulator.send_text(PERSON, "/help")
+        await emulator.send_text(PERSON, "hello")  # answered without who_is
+        await emulator.wait_for_message(PERSON, texts.SOMETHING_WENT_WRONG, timeout=15)
+        await emulator.wait_for_message(PERSON, texts.NOT_UNDERSTOOD, timeout=15)
+        await bot.sender.drain()
+
+    assert tries == 3
+    assert _said(emulator, PERSON, texts.SOMETHING_WENT_WRONG) == 1
+    assert _said(emulator, PERSON, "half done") == 0  # each try's writes were rolled back
+    status, attempts, error = (await _inbox(bot))[failing]
+    assert (status, attempts) == ("parked", 3) and error is not None and "KeyError" in error
+    with_traceback = [record for record in caplog.records if record.exc_info is not None]
+    assert len(with_traceback) == 1 and "parked" in with_traceback[0].getMessage()
+    retries = [record for record in caplog.records if "try 2 of 3" in record.getMessage()]
+    assert len(retries) == 1
+
+
+async def test_a_handler_that_fails_once_is_applied_once_on_the_next_try(
+    emulator: BotApiEmulator, start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_who_is = Dispatch.who_is
+    tries = 0
+
+    async def who_is_failing_once(self: Dispatch, user_id: int, chat_id: int) -> Person:
+        nonlocal tries
+        tries += 1
+        person = await real_who_is(self, user_id, chat_id)
+        await self.send(Outgoing(chat_id, "sendMessage", {"text": f"try {tries}"}))
+        if tries == 1:
+            raise ConnectionResetError("the database went away for a moment")
+        return person
+
+    monkeypatch.setattr(Dispatch, "who_is", who_is_failing_once)
+    emulator.add_user(PERSON, "Pat")
+    bot = await start_bot()
+    update_id = await emulator.send_text(PERSON, "/help")
+    await emulator.wait_for_message(PERSON, "/help shows this again", timeout=15)
+    await bot.sender.drain()
+    assert [m.text for m in emulator.chat(PERSON) if m.from_bot][0] == "try 2"
+    assert _said(emulator, PERSON, "try 1") == 0
+    assert _said(emulator, PERSON, texts.SOMETHING_WENT_WRONG) == 0
+    assert (await _inbox(bot))[update_id][:2] == ("done", 2)
+
+
+async def _approved_driver(bot: StorerunBot, user_id: int) -> None:
+    async with bot.db.transaction() as tx:
+        driver_id = await tx.drivers.add(user_id, user_id, "Dee", datetime.now(UTC))
+        await tx.drivers.set_status(driver_id, ["pending"], "approved")
+
+
+async def test_a_press_whose_answer_fails_with_a_5xx_stands_and_is_not_contradicted(
+    emulator: BotApiEmulator, start_bot: BotFactory
+) -> None:
+    emulator.add_user(DRIVER, "Dee")
+    bot = await start_bot()
+    await _approved_driver(bot, DRIVER)
+    await emulator.send_text(DRIVER, "/status")
+    await emulator.wait_for_message(DRIVER, lambda message: "Go online" in message.buttons)
+    emulator.fail_next("answerCallbackQuery", status=502)
+    press = await emulator.press(DRIVER, "Go online", timeout=2)
+    assert not press.answered
+    await emulator.wait_for_message(DRIVER, "You're online")
+    await bot.inbox.drain()
+    await bot.sender.drain()
+    async with bot.db.read() as tx:
+        driver = await tx.drivers.by_telegram_id(DRIVER)
+    assert driver is not None and driver.online
+    assert _said(emulator, DRIVER, texts.SOMETHING_WENT_WRONG) == 0
