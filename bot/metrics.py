@@ -33,7 +33,8 @@ LATENESS_SECONDS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 
 # Label values are kept to known sets, so a stray name cannot grow the registry without bound.
 OTHER = "other"
-UPDATE_KINDS: Final = frozenset(kind.value for kind in UpdateType)
+# Telegram's update types, and "command": a message that starts with "/" (bot.inbox.kind_of).
+UPDATE_KINDS: Final = frozenset(kind.value for kind in UpdateType) | {"command"}
 BOT_API_METHOD = re.compile(r"[A-Za-z]{1,64}")
 FILE_DOWNLOAD = "fileDownload"
 
