@@ -23,14 +23,14 @@ from telegram.ext import (
 )
 
 from bot import admin_commands, handlers, store_commands
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.handlers import Context
 from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, InboxLimits, InboxWorker, Poller
 from bot.metrics import CountingRequest, Metrics, Snapshot
 from bot.sender import OutboxSender, SenderLimits
 from bot.startup import introduce, prepare_database
 from bot.texts import TelegramMessages
-from bot.web import HttpServer, Webhook, build_http_app
+from bot.web import HttpServer, ListenError, Webhook, build_http_app
 from dispatch.clock import Clock, SystemClock
 from dispatch.deadlines import Timing, deadlines_of
 from dispatch.dispatcher import Dispatch, Rules
@@ -178,7 +178,10 @@ class StorerunBot:
             self.dispatch,
             self.metrics,
             InboxLimits(
-                concurrency=settings.inbox_concurrency,
+                # SQLite has one writer: one worker applies a batch per transaction. PostgreSQL
+                # applies updates in parallel transactions.
+                concurrency=1 if self.db.is_sqlite else settings.inbox_concurrency,
+                batch=settings.inbox_concurrency if self.db.is_sqlite else 1,
                 max_attempts=settings.inbox_max_attempts,
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
             ),
@@ -191,6 +194,7 @@ class StorerunBot:
         self.http: HttpServer | None = HttpServer() if settings.http_listen else None
         self.application.bot_data["storerun"] = self
         self._stop_requested = asyncio.Event()
+        self._stopped = False
 
     @property
     def mode(self) -> str:
@@ -226,7 +230,10 @@ class StorerunBot:
             )
         app = build_http_app(metrics=self.metrics, snapshot=self.snapshot, mode=self.mode, webhook=webhook)
         host, port = self.settings.http_address
-        await self.http.start(app, host, port)
+        try:
+            await self.http.start(app, host, port)
+        except ListenError as error:
+            raise ConfigError(f"HTTP_LISTEN: {error}") from None
 
     async def _receive_one(self, payload: dict[str, Any]) -> None:
         await self.inbox.receive([payload])
@@ -256,7 +263,13 @@ class StorerunBot:
         )
 
     async def stop(self) -> None:
-        """Stop taking updates, finish those being applied, stop sending; the rest waits for a restart."""
+        """Stop taking updates, finish those being applied, stop sending; the rest waits for a restart.
+
+        Stopping twice, or a bot whose start failed half way, is fine.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
         if self.poller is not None:
             await self.poller.stop()
         if self.http is not None:

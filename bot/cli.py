@@ -31,12 +31,13 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(level: str, *secrets: str) -> None:
-    """Log lines to stderr; HTTP client logs (which carry the token in URLs) stay quiet."""
+    """Log lines to stderr; HTTP client logs (which carry the token in URLs) and per-query
+    driver chatter stay quiet."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(*secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -61,9 +61,8 @@ def _arguments(update: Update) -> str:
 
 
 async def on_any_update(update: Update, context: Context) -> None:
-    """Whoever writes has not blocked the bot (any longer): their chat is reachable again."""
+    """Whoever writes has not blocked the bot (any longer): the sender may write to them again."""
     if update.effective_chat is not None:
-        await context.dispatch.seen_chat(update.effective_chat.id)
         context.storerun.sender.chat_reachable_again(update.effective_chat.id)
 
 

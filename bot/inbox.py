@@ -27,7 +27,7 @@ from dispatch.clock import Clock
 from dispatch.outbox import Outgoing, backoff_seconds, enqueue
 from storage.db import Database
 from storage.records import InboxUpdate
-from storage.repos import InboxEntry
+from storage.repos import InboxEntry, Transaction
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -74,6 +74,7 @@ class _Applying:
 
     error: BaseException | None = None
     answers: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 _applying: ContextVar[_Applying | None] = ContextVar("storerun_applying", default=None)
@@ -107,6 +108,9 @@ class InboxLimits:
     concurrency: int = 16
     max_attempts: int = 5
     retention: timedelta = timedelta(days=7)
+    # Updates (of different chats) applied in one transaction: on SQLite, where writers take
+    # turns, a batch spares a turn per update; on PostgreSQL updates go in parallel instead.
+    batch: int = 1
 
 
 class InboxWorker:
@@ -168,9 +172,9 @@ class InboxWorker:
         self._stopping = True
         self._wake.set()
         if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+            # Not cancelled: a task cancelled in the middle of a database call can leave its
+            # connection checked out. It sees the flag at its next wake (set just above).
+            await self._runner
             self._runner = None
         if self._workers:
             await asyncio.wait(self._workers, timeout=grace)
@@ -234,37 +238,58 @@ class InboxWorker:
     # --- applying ---
 
     async def _apply_next(self) -> bool:
-        """Claim the next update and apply it, in one transaction with its done mark; False if none.
+        """Claim a batch of updates (one per chat) and apply each, with their done marks, in one
+        transaction; False if none was due.
 
-        A handler that fails is rolled back to a savepoint, and its retry (or parking) is written in
-        the same transaction, still holding the claim: nobody can claim it again in between.
+        Each update runs in its own savepoint: one that fails is rolled back alone, and its retry
+        (or parking) is written in the same transaction, still holding the claim, so nobody can
+        claim it again in between. A batch makes one SQLite write lock serve many updates.
         """
-        applying = _Applying()
-        started = time.perf_counter()
+        results: list[tuple[InboxUpdate, Update, _Applying, bool]] = []
         async with self.db.unit() as tx:
             if self._stopping:  # it waited for the database while the bot began to stop
                 return False
-            row = await tx.inbox.claim_next(self.clock.now())
-            if row is None:
-                return False
-            update = Update.de_json(json.loads(row.payload), self.application.bot)
-            waiting = len(tx.after_commit)
-            savepoint = await tx.connection.begin_nested()
-            token = _applying.set(applying)
-            try:
-                await self.application.process_update(update)
-            finally:
-                _applying.reset(token)
-            if applying.error is None:
-                await savepoint.commit()
-                await tx.inbox.mark_done(row.update_id, self.clock.now())
-            else:
-                await savepoint.rollback()
-                del tx.after_commit[waiting:]  # nothing of the failed try is left to follow up
-                parked = await self._failed(row, update, applying.error)
+            rows = await tx.inbox.claim(self.clock.now(), limit=self.limits.batch)
+            # Whoever wrote has not blocked the bot (any longer), whatever their update does.
+            await tx.chats.seen([row.chat_key for row in rows if row.chat_key], self.clock.now())
+            for row in rows:
+                update, applying = await self._apply(tx, row)
+                parked = False
+                if applying.error is not None:
+                    parked = await self._failed(row, update, applying.error)
+                results.append((row, update, applying, parked))
+            done = [row.update_id for row, _, applying, _ in results if applying.error is None]
+            if done:
+                await tx.inbox.mark_done(done, self.clock.now())
+        for row, update, applying, parked in results:
+            self._settled(row, update, applying, parked)
+        return bool(results)
+
+    async def _apply(self, tx: Transaction, row: InboxUpdate) -> tuple[Update, _Applying]:
+        """Run the handlers of one update inside a savepoint; a failure rolls back only its writes."""
+        applying = _Applying()
+        started = time.perf_counter()
+        update = Update.de_json(json.loads(row.payload), self.application.bot)
+        waiting = len(tx.after_commit)
+        savepoint = await tx.connection.begin_nested()
+        token = _applying.set(applying)
+        try:
+            await self.application.process_update(update)
+        finally:
+            _applying.reset(token)
+        if applying.error is None:
+            await savepoint.commit()
+        else:
+            await savepoint.rollback()
+            del tx.after_commit[waiting:]  # nothing of the failed try is left to follow up
+        applying.seconds = time.perf_counter() - started
+        return update, applying
+
+    def _settled(self, row: InboxUpdate, update: Update, applying: _Applying, parked: bool) -> None:
+        """After the commit: answers, metrics and the one log line of a parked update."""
         if applying.error is None:
             self.applied += 1
-            self.metrics.update_applied(row.kind, time.perf_counter() - started)
+            self.metrics.update_applied(row.kind, applying.seconds)
             for query_id, text in applying.answers:
                 self._answer(query_id, text)
             if self.on_applied is not None:
@@ -281,7 +306,6 @@ class InboxWorker:
                 self._answer(update.callback_query.id, "")  # stops the spinner; the message says the rest
         else:
             self._fresh = True
-        return True
 
     def _answer(self, query_id: str, text: str) -> None:
         task = asyncio.create_task(self._send_answer(query_id, text), name="answer-callback-query")
@@ -344,15 +368,25 @@ class Poller:
         self.request_timeout = request_timeout
         self._offset: int | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._fetch: asyncio.Task[tuple[Update, ...]] | None = None
+        self._stopping = False
+        self._pause = asyncio.Event()  # set to cut a wait short when stopping
 
     async def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name="poller")
 
     async def stop(self) -> None:
-        """Stop polling; stored updates are confirmed so Telegram does not hand them out again."""
+        """Stop polling; stored updates are confirmed so Telegram does not hand them out again.
+
+        Only a waiting getUpdates is cancelled, never the storing of a fetched batch: that one
+        finishes, so its connection goes back to the pool and the batch is not fetched twice.
+        """
         if self._runner is None:
             return
-        self._runner.cancel()
+        self._stopping = True
+        if self._fetch is not None:
+            self._fetch.cancel()
+        self._pause.set()
         with contextlib.suppress(asyncio.CancelledError):
             await self._runner
         self._runner = None
@@ -362,24 +396,30 @@ class Poller:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
-            try:
-                updates = await self.bot.get_updates(
+        while not self._stopping:
+            self._fetch = asyncio.create_task(
+                self.bot.get_updates(
                     offset=self._offset,
                     timeout=POLL_TIMEOUT_SECONDS,
                     allowed_updates=ALLOWED_UPDATES,
                     read_timeout=POLL_TIMEOUT_SECONDS + self.request_timeout,
-                )
+                ),
+                name="get-updates",
+            )
+            try:
+                updates = await self._fetch
                 if updates:
                     # Stored and committed first: only then may the next offset confirm them.
                     await self.inbox.receive([update.to_dict() for update in updates])
                     self._offset = updates[-1].update_id + 1
             except asyncio.CancelledError:
+                if self._stopping:
+                    return
                 raise
             except RetryAfter as error:
                 seconds = _seconds(error.retry_after)
                 log.warning("getUpdates: Telegram asked to wait %.0f s", seconds)
-                await asyncio.sleep(seconds)
+                await self._rest(seconds)
                 continue
             except Exception as error:
                 failures += 1
@@ -391,11 +431,18 @@ class Poller:
                     f": {what}" if what else "",
                     delay,
                 )
-                await asyncio.sleep(delay)
+                await self._rest(delay)
                 continue
+            finally:
+                self._fetch = None
             if failures:
                 log.info("getUpdates works again after %d failed tries", failures)
                 failures = 0
+
+    async def _rest(self, seconds: float) -> None:
+        """Wait before trying again, unless told to stop meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pause.wait(), seconds)
 
 
 def _seconds(retry_after: object) -> float:

@@ -136,9 +136,14 @@ class OutboxSender:
         self._stopping = True
         self._wake.set()
         if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+            # Not cancelled: a task cancelled in the middle of a database call can leave its
+            # connection checked out. It sees the flag once its current step is done.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), timeout=grace)
+            except TimeoutError:
+                self._runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._runner
             self._runner = None
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
@@ -209,7 +214,7 @@ class OutboxSender:
             # while waiting for the slot goes before any bulk call.
             slot = max(now, self._next_slot, self._paused_until)
             if slot > now:
-                await asyncio.sleep(slot - now)
+                await self._wait_for_wake(slot - now)
                 continue
             if len(self._in_flight) >= self.limits.concurrency:
                 await self._wait_for_wake(0.05)

@@ -129,11 +129,6 @@ class Dispatch:
         for chat_id in await tx.stores.staff_chats(store_id):
             await self.say(tx, chat_id, params, method=method)
 
-    async def seen_chat(self, chat_id: int) -> None:
-        """The chat wrote to the bot: it is reachable again, whatever it said before."""
-        async with self.db.transaction() as tx:
-            await tx.chats.seen(chat_id, self.clock.now())
-
     async def who_is(self, user_id: int, chat_id: int) -> Person:
         """The roles of this Telegram user writing from this chat."""
         async with self.db.transaction() as tx:

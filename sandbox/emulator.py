@@ -486,11 +486,10 @@ class _CallbackQuery:
 
 @dataclass
 class _Fault:
-    """A fault armed for the next `times` calls of a method."""
+    """What goes wrong with one call of a method: a stall, then (if `status`) an error answer."""
 
-    times: int
     status: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # a stall's length; with status 429, the retry_after
 
 
 @dataclass(frozen=True)
@@ -707,6 +706,9 @@ class BotApiEmulator:
     (getUpdates then answers 409). A POST answered 2xx confirms its update; anything else, a
     connection error or no answer within `webhook_timeout` seconds leaves it pending, POSTed again
     after a backoff that doubles from `webhook_retry_base` up to `webhook_retry_max` seconds.
+
+    A callback query can be answered for `callback_query_ttl` seconds after the press; later,
+    answerCallbackQuery fails with "query is too old", as on Telegram.
     """
 
     def __init__(
@@ -723,9 +725,11 @@ class BotApiEmulator:
         webhook_timeout: float = 10.0,
         webhook_retry_base: float = 0.05,
         webhook_retry_max: float = 2.0,
+        callback_query_ttl: float = 15.0,
     ) -> None:
         if webhook_timeout <= 0 or webhook_retry_base <= 0 or webhook_retry_max < webhook_retry_base:
             raise ValueError("webhook timings must be positive, the retry maximum at least the base")
+        self._callback_query_ttl = callback_query_ttl
         self._token = token
         self._bot_id = bot_id
         self._bot_username = bot_username
@@ -742,8 +746,7 @@ class BotApiEmulator:
         self._limits = _Limits()
         self._global_bucket: _Bucket | None = None
         self._chat_buckets: dict[int, _Bucket] = {}
-        self._failures: dict[str, _Fault] = {}
-        self._stalls: dict[str, _Fault] = {}
+        self._faults: dict[str, deque[_Fault]] = {}
 
         self._chats: dict[int, _Chat] = {}
         self._chat_changed = _Signal()
@@ -876,15 +879,18 @@ class BotApiEmulator:
         """The person blocks (or unblocks) the bot: sends and edits to them answer 403."""
         self._chat(chat_id).blocked = blocked
 
-    def fail_next(self, method: str, *, status: int = 502, times: int = 1) -> None:
-        """The next `times` calls of `method` answer this server error."""
-        if status < 500:
-            raise ValueError("fail_next is for 5xx server errors")
-        self._failures[self._canonical(method)] = _Fault(times=times, status=status)
+    def fail_next(self, method: str, *, status: int = 502, times: int = 1, retry_after: int = 1) -> None:
+        """The next `times` calls of `method` answer this error: a 5xx server error, or 429 Too
+        Many Requests with `retry_after` (Telegram may answer any method so). Faults armed for one
+        method (here and with `stall_next`) meet its calls in the order they were armed."""
+        if status != 429 and status < 500:
+            raise ValueError("fail_next is for 5xx server errors and 429")
+        fault = _Fault(status=status, seconds=retry_after if status == 429 else 0.0)
+        self._faults.setdefault(self._canonical(method), deque()).extend([fault] * times)
 
     def stall_next(self, method: str, *, seconds: float, times: int = 1) -> None:
         """The next `times` calls of `method` wait `seconds`, then are handled normally."""
-        self._stalls[self._canonical(method)] = _Fault(times=times, seconds=seconds)
+        self._faults.setdefault(self._canonical(method), deque()).extend([_Fault(seconds=seconds)] * times)
 
     def reset_stats(self) -> None:
         """Zero every counter."""
@@ -1004,6 +1010,9 @@ class BotApiEmulator:
         self._next_query_number += 1
         answer: asyncio.Future[PressResult] = asyncio.get_running_loop().create_future()
         query = _CallbackQuery(query_id=query_id, made_at=self._clock(), answer=answer)
+        # Queries nobody answered in time can never be answered: forget them.
+        horizon = self._clock() - self._callback_query_ttl
+        self._queries = {key: old for key, old in self._queries.items() if old.made_at >= horizon}
         self._queries[query_id] = query
         update_id = self._push_update(
             "callback_query",
@@ -1303,8 +1312,7 @@ class BotApiEmulator:
             if entry is None:
                 raise _bad_request("method not found")
             params = await self._read_params(request)
-            await self._maybe_stall(canonical)
-            self._maybe_fail(canonical)
+            await self._meet_fault(canonical)
             if self._limits.enabled and _is_rate_limited(canonical):
                 self._take_tokens(params)
             result = await entry[1](params)
@@ -1351,24 +1359,20 @@ class BotApiEmulator:
                 values.update(form.items())
         return _Params(values)
 
-    async def _maybe_stall(self, method: str) -> None:
-        stall = self._stalls.get(method)
-        if stall is None:
+    async def _meet_fault(self, method: str) -> None:
+        """The next fault armed for this method, if any: a stall, or an error answer."""
+        faults = self._faults.get(method)
+        if not faults:
             return
-        stall.times -= 1
-        if stall.times <= 0:
-            del self._stalls[method]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), stall.seconds)
-
-    def _maybe_fail(self, method: str) -> None:
-        failure = self._failures.get(method)
-        if failure is None:
+        fault = faults.popleft()
+        if fault.status == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), fault.seconds)
             return
-        failure.times -= 1
-        if failure.times <= 0:
-            del self._failures[method]
-        raise ApiError(failure.status, SERVER_ERROR_DESCRIPTIONS.get(failure.status, "Internal Server Error"))
+        if fault.status == 429:
+            retry_after = int(fault.seconds)
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+        raise ApiError(fault.status, SERVER_ERROR_DESCRIPTIONS.get(fault.status, "Internal Server Error"))
 
     def _take_tokens(self, params: _Params) -> None:
         """Telegram's flood control: a global bucket, and a bucket per chat; a 429 costs none."""
@@ -1803,7 +1807,7 @@ class BotApiEmulator:
     async def _answer_callback_query(self, params: _Params) -> object:
         query_id = params.text("callback_query_id")
         query = self._queries.pop(query_id, None) if query_id else None
-        if query is None:
+        if query is None or self._clock() - query.made_at > self._callback_query_ttl:
             raise _bad_request(QUERY_TOO_OLD)
         text = params.text("text")
         if text is not None and len(text) > 200:

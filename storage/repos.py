@@ -296,29 +296,36 @@ class Drivers(_Repo):
 
 
 class Chats(_Repo):
-    async def seen(self, chat_id: int, at: datetime) -> None:
-        """Remember a chat that wrote to the bot; writing again makes a blocked chat reachable."""
+    async def seen(self, chat_ids: Sequence[int], at: datetime) -> None:
+        """Remember chats that wrote to the bot; writing again makes a blocked chat reachable."""
+        if not chat_ids:
+            return
         c = schema.chats
-        values = {"chat_id": chat_id, "reachable": True, "first_seen": at}
+        rows = [
+            {"chat_id": chat_id, "reachable": True, "first_seen": at} for chat_id in sorted(set(chat_ids))
+        ]
         if self.connection.dialect.name == "postgresql":
-            pg = postgresql.insert(c).values(**values)
+            pg = postgresql.insert(c)
             statement: Insert = pg.on_conflict_do_update(
                 index_elements=["chat_id"],
                 set_={"reachable": True, "blocked_at": None},
                 where=c.c.reachable.is_(False),
             )
         else:
-            lite = sqlite.insert(c).values(**values)
+            lite = sqlite.insert(c)
             statement = lite.on_conflict_do_update(
                 index_elements=["chat_id"],
                 set_={"reachable": True, "blocked_at": None},
                 where=c.c.reachable.is_(False),
             )
         # Returns a row for a new chat or one that was blocked: only then may a driver's flag be stale.
-        if (await self.connection.execute(statement.returning(c.c.chat_id))).first() is not None:
+        changed = [
+            row.chat_id for row in await self.connection.execute(statement.returning(c.c.chat_id), rows)
+        ]
+        if changed:
             await self.connection.execute(
                 update(schema.drivers)
-                .where(schema.drivers.c.chat_id == chat_id, schema.drivers.c.reachable.is_(False))
+                .where(schema.drivers.c.chat_id.in_(changed), schema.drivers.c.reachable.is_(False))
                 .values(reachable=True)
             )
 
@@ -346,20 +353,26 @@ class Inbox(_Repo):
 
     async def store(self, updates: Sequence[InboxEntry], at: datetime) -> int:
         """Store updates not seen before (a repeat of a known update_id is ignored); returns how many."""
-        stored = 0
-        for entry in updates:
-            statement = self._insert_ignoring_conflict(schema.inbox, "update_id").values(
-                update_id=entry.update_id,
-                chat_key=entry.chat_key,
-                kind=entry.kind,
-                payload=entry.payload,
-                status="pending",
-                attempts=0,
-                received_at=at,
-                next_attempt_at=at,
-            )
-            stored += (await self.connection.execute(statement)).rowcount
-        return stored
+        if not updates:
+            return 0
+        rows = [
+            {
+                "update_id": entry.update_id,
+                "chat_key": entry.chat_key,
+                "kind": entry.kind,
+                "payload": entry.payload,
+                "status": "pending",
+                "attempts": 0,
+                "received_at": at,
+                "next_attempt_at": at,
+            }
+            for entry in updates
+        ]
+        # One statement for the whole batch (SQLAlchemy's insertmanyvalues), so the write is short.
+        statement = self._insert_ignoring_conflict(schema.inbox, "update_id").returning(
+            schema.inbox.c.update_id
+        )
+        return len((await self.connection.execute(statement, rows)).all())
 
     def _claimable(self, now: datetime) -> Select[Any]:
         """Pending updates that are due and come first in their chat (earlier ones are done or parked)."""
@@ -376,16 +389,22 @@ class Inbox(_Repo):
         )
         return select(i).where(i.c.status == "pending", i.c.next_attempt_at <= now, ~blocked)
 
-    async def claim_next(self, now: datetime) -> InboxUpdate | None:
-        """Lock the oldest claimable update for this transaction; others skip it (PostgreSQL) or
-        wait for this transaction to end (SQLite has one writer anyway)."""
+    async def claim(self, now: datetime, limit: int = 1) -> list[InboxUpdate]:
+        """Lock up to `limit` claimable updates (at most one per chat, oldest first) for this
+        transaction; others skip them (PostgreSQL) or wait for this transaction to end (SQLite
+        has one writer anyway)."""
         query = (
             self._claimable(now)
             .order_by(schema.inbox.c.update_id)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=True, of=schema.inbox)
         )
-        return _record(InboxUpdate, (await self.connection.execute(query)).first())
+        return _records(InboxUpdate, await self.connection.execute(query))
+
+    async def claim_next(self, now: datetime) -> InboxUpdate | None:
+        """The oldest claimable update, locked for this transaction (see `claim`)."""
+        claimed = await self.claim(now, limit=1)
+        return claimed[0] if claimed else None
 
     async def has_due(self, now: datetime) -> bool:
         """Whether any pending update is due (a cheap look before taking a write lock)."""
@@ -402,15 +421,15 @@ class Inbox(_Repo):
             None if due is None else schema.UtcDateTime().process_result_value(due, self.connection.dialect)
         )
 
-    async def mark_done(self, update_id: int, at: datetime) -> bool:
-        """Conditional write: pending → done, in the same transaction as the update's effects."""
+    async def mark_done(self, update_ids: Sequence[int], at: datetime) -> int:
+        """Conditional write: pending → done, in the same transaction as the updates' effects."""
         i = schema.inbox
         statement = (
             update(i)
-            .where(i.c.update_id == update_id, i.c.status == "pending")
+            .where(i.c.update_id.in_(update_ids), i.c.status == "pending")
             .values(status="done", done_at=at, attempts=i.c.attempts + 1)
         )
-        return (await self.connection.execute(statement)).rowcount == 1
+        return int((await self.connection.execute(statement)).rowcount)
 
     async def retry_later(
         self, update_id: int, *, attempts: int, next_attempt_at: datetime, error: str

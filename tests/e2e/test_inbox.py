@@ -14,7 +14,7 @@ from dispatch.dispatcher import Dispatch, Person
 from dispatch.outbox import Outgoing
 from sandbox.emulator import BotApiEmulator
 from storage import schema
-from tests.e2e.conftest import BotFactory
+from tests.e2e.conftest import TOKEN, BotFactory, make_settings
 
 PERSON = 8100
 DRIVER = 8200
@@ -90,7 +90,7 @@ async def test_a_handler_that_fails_once_is_applied_once_on_the_next_try(
     update_id = await emulator.send_text(PERSON, "/help")
     await emulator.wait_for_message(PERSON, "/help shows this again", timeout=15)
     await bot.sender.drain()
-    assert [m.text for m in emulator.chat(PERSON) if m.from_bot][0] == "try 2"
+    assert next(m.text for m in emulator.chat(PERSON) if m.from_bot) == "try 2"
     assert _said(emulator, PERSON, "try 1") == 0
     assert _said(emulator, PERSON, texts.SOMETHING_WENT_WRONG) == 0
     assert (await _inbox(bot))[update_id][:2] == ("done", 2)
@@ -120,3 +120,48 @@ async def test_a_press_whose_answer_fails_with_a_5xx_stands_and_is_not_contradic
         driver = await tx.drivers.by_telegram_id(DRIVER)
     assert driver is not None and driver.online
     assert _said(emulator, DRIVER, texts.SOMETHING_WENT_WRONG) == 0
+
+
+async def test_a_press_applied_after_its_query_is_too_old_shows_its_effect_without_an_error(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with BotApiEmulator(token=TOKEN, callback_query_ttl=0.3) as emulator:
+        emulator.add_user(DRIVER, "Dee")
+        first = StorerunBot(make_settings(emulator, sqlite_url))
+        await first.db.upgrade()
+        await first.start()
+        await _approved_driver(first, DRIVER)
+        await emulator.send_text(DRIVER, "/status")
+        await emulator.wait_for_message(DRIVER, lambda message: "Go online" in message.buttons)
+        await first.sender.drain()
+        await first.stop()  # the bot is down when the driver presses
+
+        press = await emulator.press(DRIVER, "Go online", timeout=0.5)
+        assert not press.answered
+        second = StorerunBot(make_settings(emulator, sqlite_url))
+        with caplog.at_level(logging.INFO, logger="bot.inbox"):
+            await second.start()
+            try:
+                await emulator.wait_for_message(DRIVER, "You're online")
+                await second.inbox.drain()
+                await second.sender.drain()
+            finally:
+                await second.stop()
+    assert _said(emulator, DRIVER, texts.SOMETHING_WENT_WRONG) == 0
+    assert any("applied but not answered" in record.getMessage() for record in caplog.records)
+    assert all(record.levelno < logging.ERROR for record in caplog.records)
+
+
+async def test_polling_through_an_outage_logs_one_line_per_retry_and_one_when_it_works_again(
+    emulator: BotApiEmulator, start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    await start_bot()
+    emulator.add_user(PERSON, "Pat")
+    with caplog.at_level(logging.INFO, logger="bot.inbox"):
+        emulator.fail_next("getUpdates", status=502, times=3)
+        await emulator.send_text(PERSON, "/help")
+        await emulator.wait_for_message(PERSON, "/help shows this again", timeout=20)
+    failed = [record for record in caplog.records if "getUpdates failed" in record.getMessage()]
+    back = [record for record in caplog.records if "works again" in record.getMessage()]
+    assert 1 <= len(failed) <= 3 and len(back) == 1
+    assert all(record.exc_info is None for record in caplog.records)

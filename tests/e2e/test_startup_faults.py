@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,3 +189,17 @@ async def test_a_bad_gateway_on_get_me_at_start_is_retried_and_the_bot_then_answ
     assert "Traceback" not in ended.stderr
     assert TOKEN.split(":")[1] not in ended.stderr
     assert emulator.stats.calls["getMe"] >= 2
+
+
+async def test_a_port_in_use_is_one_line_naming_http_listen(emulator: BotApiEmulator, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        environment = environment_for(emulator, tmp_path, HTTP_LISTEN=address, LOG_LEVEL="WARNING")
+
+        ended = await storerun_until_it_ends(environment, tmp_path)
+
+    assert ended.returncode == 2, ended.stderr
+    assert ended.lines[-1].startswith(f"storerun: HTTP_LISTEN: cannot listen on {address}"), ended.stderr
+    assert "Traceback" not in ended.stderr

@@ -389,6 +389,21 @@ async def test_bad_gateway_is_a_network_error_once(emulator: BotApiEmulator, bot
     assert len(emulator.chat(DRIVER)) == 1
 
 
+async def test_armed_faults_meet_a_methods_calls_in_order_429_included(
+    emulator: BotApiEmulator, bot: Bot
+) -> None:
+    emulator.fail_next("getMe", status=502)
+    emulator.fail_next("getMe", status=429, retry_after=3)
+
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        await bot.get_me()
+    with pytest.raises(RetryAfter, match=r"Retry in (3|0:00:03)"):
+        await bot.get_me()
+    assert (await bot.get_me()).username
+    with pytest.raises(ValueError, match="5xx"):
+        emulator.fail_next("getMe", status=400)
+
+
 async def test_stalled_send_times_out_but_is_still_delivered(emulator: BotApiEmulator, bot: Bot) -> None:
     emulator.stall_next("sendMessage", seconds=1.0)
 

@@ -56,8 +56,7 @@ async def storerun(emulator: BotApiEmulator, sqlite_url: str) -> AsyncIterator[S
     await seed(bot.db, read_pilot(PILOT_FILE))
     await bot.start()
     yield bot
-    if bot.application.running:
-        await bot.stop()
+    await bot.stop()
 
 
 @pytest_asyncio.fixture

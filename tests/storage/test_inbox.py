@@ -31,7 +31,7 @@ async def _claim(db: Database, at: datetime = NOW) -> int | None:
 
 async def _done(db: Database, update_id: int) -> None:
     async with db.transaction() as tx:
-        assert await tx.inbox.mark_done(update_id, NOW)
+        assert await tx.inbox.mark_done([update_id], NOW) == 1
 
 
 async def test_an_update_sent_twice_is_stored_once(db: Database) -> None:
@@ -53,6 +53,16 @@ async def test_a_chat_waits_for_its_earlier_update_while_other_chats_go_on(db: D
     assert await _claim(db) == 3
 
 
+async def test_a_batch_claims_the_first_update_of_each_chat(db: Database) -> None:
+    await _store(db, _entry(1, 10), _entry(2, 10), _entry(3, 20), _entry(4, 30), _entry(5, 20))
+    async with db.transaction() as tx:
+        claimed = [row.update_id for row in await tx.inbox.claim(NOW, limit=10)]
+        assert await tx.inbox.mark_done(claimed, NOW) == 3
+    assert claimed == [1, 3, 4]
+    async with db.transaction() as tx:
+        assert [row.update_id for row in await tx.inbox.claim(NOW, limit=10)] == [2, 5]
+
+
 async def test_an_update_waiting_for_a_retry_is_not_due_and_holds_its_chat(db: Database) -> None:
     await _store(db, _entry(1, 10), _entry(2, 10), _entry(3, 20))
     async with db.transaction() as tx:
@@ -68,7 +78,7 @@ async def test_a_parked_update_no_longer_blocks_its_chat(db: Database) -> None:
     async with db.transaction() as tx:
         assert await tx.inbox.park(1, attempts=5, error="KeyError: 'x'", at=NOW)
         assert not await tx.inbox.park(1, attempts=5, error="again", at=NOW)
-        assert not await tx.inbox.mark_done(1, NOW)
+        assert await tx.inbox.mark_done([1], NOW) == 0
     assert await _claim(db) == 2
     async with db.read() as tx:
         backlog = await tx.inbox.backlog()
