@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: a fresh SQLite file)")
     arguments = parser.parse_args(argv)
+    if arguments.database_url and arguments.mode == "both":
+        parser.error("--database-url needs one --mode: each mode wants an empty database")
     modes = ["polling", "webhook"] if arguments.mode == "both" else [arguments.mode]
     figures: dict[str, object] = {}
     for mode in modes:

@@ -165,3 +165,26 @@ async def test_polling_through_an_outage_logs_one_line_per_retry_and_one_when_it
     back = [record for record in caplog.records if "works again" in record.getMessage()]
     assert 1 <= len(failed) <= 3 and len(back) == 1
     assert all(record.exc_info is None for record in caplog.records)
+
+
+async def test_each_chat_is_answered_in_order_once_while_chats_go_in_parallel(
+    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str
+) -> None:
+    bot = await start_bot(database_url=database_url)
+    people = range(8400, 8430)
+    for person in people:
+        emulator.add_user(person, f"P{person}")
+    for round_ in range(3):
+        for person in people:
+            await emulator.send_text(person, "/help" if round_ != 1 else f"note {round_}")
+    for person in people:
+        await emulator.wait_for_message(person, "/help shows this again", timeout=30)
+    await bot.inbox.drain()
+    await bot.sender.drain()
+    for person in people:
+        replies = [m.text or "" for m in emulator.chat(person) if m.from_bot]
+        assert len(replies) == 3, emulator.transcript(person)
+        assert "/help shows this again" in replies[0]
+        assert replies[1] == texts.NOT_UNDERSTOOD
+        assert "/help shows this again" in replies[2]
+    assert set((await _inbox(bot)).values()) == {("done", 1, None)}
