@@ -339,7 +339,8 @@ class OutboxSender:
 
     async def _sent(self, row: OutboxMessage, message_id: int | None, attempts: int) -> None:
         self._api_reachable()
-        async with self.db.transaction() as tx:
+        # Urgent: until it commits, a crash would send the message again.
+        async with self.db.transaction(urgent=True) as tx:
             await tx.outbox.mark_sent(row.id, at=self.clock.now(), message_id=message_id, attempts=attempts)
         self._message_ids[row.id] = message_id
         self.stats.sent += 1

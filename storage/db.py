@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -66,6 +67,42 @@ class _Unit:
 _current_unit: ContextVar[_Unit | None] = ContextVar("storerun_unit", default=None)
 
 
+class WriterQueue:
+    """SQLite's one write lock, taken in turn (first come, first served), except that an urgent
+    writer goes before the others waiting."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._held and not self._urgent and not self._waiting:
+            self._held = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._waiting
+        queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # the turn came just as the waiter was cancelled: pass it on
+            else:
+                queue.remove(turn)
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the next waiter (urgent ones first), or free it."""
+        for queue in (self._urgent, self._waiting):
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._held = False
+
+
 class Database:
     """One database: SQLite (default) or PostgreSQL, reached through SQLAlchemy's async engine."""
 
@@ -73,7 +110,7 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time; queueing here is fair and avoids its busy-wait sleeps.
-        self._sqlite_lock = asyncio.Lock() if self.is_sqlite else None
+        self._sqlite_lock = WriterQueue() if self.is_sqlite else None
 
     @classmethod
     def connect(cls, url: str) -> Database:
@@ -112,29 +149,35 @@ class Database:
         return unit.transaction if unit is not None and unit.open and unit.db is self else None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Transaction]:
         """One explicit transaction: committed when the block ends, rolled back if it raises.
 
-        Its `after_commit` work runs once the outermost transaction has committed.
+        Its `after_commit` work runs once the outermost transaction has committed. An `urgent`
+        one (a short record of what already happened outside, like a message Telegram took)
+        goes before other writers waiting for SQLite's one write lock.
         """
         joined = self._joined()
         if joined is not None:
             async with joined.connection.begin_nested():
                 yield joined
             return
-        async with self._outermost() as tx:
+        async with self._outermost(urgent=urgent) as tx:
             yield tx
 
     @asynccontextmanager
-    async def _outermost(self) -> AsyncIterator[Transaction]:
+    async def _outermost(self, *, urgent: bool = False) -> AsyncIterator[Transaction]:
         if self._sqlite_lock is None:
             async with self.engine.begin() as connection:
                 tx = Transaction(connection)
                 yield tx
         else:
-            async with self._sqlite_lock, self.engine.begin() as connection:
-                tx = Transaction(connection)
-                yield tx
+            await self._sqlite_lock.acquire(urgent=urgent)
+            try:
+                async with self.engine.begin() as connection:
+                    tx = Transaction(connection)
+                    yield tx
+            finally:
+                self._sqlite_lock.release()
         for work in tx.after_commit:
             work()
 

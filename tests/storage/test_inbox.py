@@ -184,3 +184,28 @@ async def test_a_task_started_inside_a_unit_opens_its_own_once_the_unit_is_over(
     later.set()
     await task
     assert await _chats(db) == {701}
+
+
+async def test_sqlite_writers_take_turns_in_order_and_an_urgent_one_goes_first() -> None:
+    from storage.db import WriterQueue
+
+    writers = WriterQueue()
+    order: list[str] = []
+
+    async def write(name: str, urgent: bool = False) -> None:
+        await writers.acquire(urgent=urgent)
+        order.append(name)
+        await asyncio.sleep(0)
+        writers.release()
+
+    await writers.acquire()  # someone is writing
+    tasks = [asyncio.create_task(write(name)) for name in ("first", "second")]
+    tasks.append(asyncio.create_task(write("urgent", urgent=True)))
+    given_up = asyncio.create_task(write("gave up"))
+    await asyncio.sleep(0)
+    given_up.cancel()
+    writers.release()
+    await asyncio.gather(*tasks)
+    assert order == ["urgent", "first", "second"]
+    await writers.acquire()  # free again
+    writers.release()
