@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -188,3 +189,27 @@ async def test_each_chat_is_answered_in_order_once_while_chats_go_in_parallel(
         assert replies[1] == texts.NOT_UNDERSTOOD
         assert "/help shows this again" in replies[2]
     assert set((await _inbox(bot)).values()) == {("done", 1, None)}
+
+
+async def test_applied_updates_are_forgotten_after_the_retention_and_parked_ones_are_kept(
+    emulator: BotApiEmulator, start_bot: BotFactory, sqlite_url: str
+) -> None:
+    from storage.db import Database
+    from storage.repos import InboxEntry
+
+    long_ago = datetime.now(UTC) - timedelta(days=8)
+    db = Database.connect(sqlite_url)
+    await db.upgrade()
+    async with db.transaction() as tx:
+        old = [InboxEntry(update_id, 1, "message", "{}") for update_id in (1, 2)]
+        await tx.inbox.store(old, long_ago)
+        await tx.inbox.mark_done([1], long_ago)
+        await tx.inbox.park(2, attempts=5, error="KeyError: 'x'", at=long_ago)
+    await db.close()
+
+    bot = await start_bot(inbox_retention_seconds=7 * 86400)
+    for _ in range(100):
+        if 1 not in await _inbox(bot):
+            break
+        await asyncio.sleep(0.05)
+    assert list(await _inbox(bot)) == [2]
