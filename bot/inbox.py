@@ -1,9 +1,10 @@
 """The durable inbox: every update is stored before Telegram hears it arrived, then applied once.
 
 Polling stores each fetched batch and only then confirms it with the next getUpdates offset; the
-webhook answers 200 only after the update is stored. Workers then claim stored updates one at a
-time (a row lock, so several processes can share the table) and apply each in one transaction
-with the mark that it is done: after a crash anywhere, every update is applied exactly once.
+webhook answers 200 only after the update is stored. Workers then claim stored updates (row locks,
+so several processes can share the table; at most one update per chat at a time) and apply each
+in one transaction with the mark that it is done: after a crash anywhere, every update is applied
+exactly once.
 """
 
 from __future__ import annotations

@@ -115,7 +115,11 @@ class Database:
     @classmethod
     def connect(cls, url: str) -> Database:
         """Open (lazily) the database at this SQLAlchemy URL."""
-        engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        if url.startswith("sqlite"):
+            engine = create_async_engine(url)
+        else:
+            # Room for the inbox's parallel transactions besides the sender, timers and HTTP.
+            engine = create_async_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -149,6 +149,20 @@ async def test_unanswered_press_reports_not_answered(emulator: BotApiEmulator, b
     assert emulator.pending_updates == 1
 
 
+async def test_a_press_answered_after_the_query_ttl_is_too_old() -> None:
+    now = [100.0]
+    async with BotApiEmulator(clock=lambda: now[0], callback_query_ttl=15.0) as emulator:
+        emulator.add_user(DRIVER, "Dana")
+        async with bot_for(emulator) as bot:
+            sent = await bot.send_message(DRIVER, "New offer", reply_markup=OFFER_KEYBOARD)
+            await emulator.press_callback(DRIVER, sent.message_id, "offer:7:accept", timeout=0.01)
+            (update,) = await bot.get_updates()
+            assert update.callback_query is not None
+            now[0] += 15.5
+            with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+                await update.callback_query.answer("too late")
+
+
 async def test_forged_callback_data_reaches_the_bot(emulator: BotApiEmulator, bot: Bot) -> None:
     sent = await bot.send_message(DRIVER, "New offer", reply_markup=OFFER_KEYBOARD)
 
