@@ -24,6 +24,7 @@ from telegram import CallbackQuery, Update
 from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
 
 from bot import texts
+from bot.sender import retry_after_seconds
 from dispatch.clock import Clock
 from dispatch.outbox import Outgoing, backoff_seconds, enqueue
 from storage.db import Database
@@ -418,7 +419,7 @@ class Poller:
                     return
                 raise
             except RetryAfter as error:
-                seconds = _seconds(error.retry_after)
+                seconds = retry_after_seconds(error)
                 log.warning("getUpdates: Telegram asked to wait %.0f s", seconds)
                 await self._rest(seconds)
                 continue
@@ -444,7 +445,3 @@ class Poller:
         """Wait before trying again, unless told to stop meanwhile."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._pause.wait(), seconds)
-
-
-def _seconds(retry_after: object) -> float:
-    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)  # type: ignore[arg-type]

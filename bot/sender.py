@@ -71,7 +71,8 @@ def _file_params(params: dict[str, Any]) -> dict[str, Any]:
     return decoded
 
 
-def _retry_after_seconds(error: RetryAfter) -> float:
+def retry_after_seconds(error: RetryAfter) -> float:
+    """How long Telegram asked to wait (an int, or a timedelta once PTB_TIMEDELTA is on)."""
     retry_after = error.retry_after
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
@@ -288,7 +289,7 @@ class OutboxSender:
         try:
             result = await self.bot.do_api_request(row.method, api_kwargs=params)
         except RetryAfter as error:
-            await self._retry_after(row, _retry_after_seconds(error))
+            await self._retry_after(row, retry_after_seconds(error))
             return
         except Forbidden as error:
             await self._chat_unreachable(row, str(error), attempts)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from tenacity import (
 
 from bot import texts
 from bot.config import ConfigError, DatabaseSettings, Settings
+from bot.sender import retry_after_seconds
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,7 @@ def _telegram_wait(retry_state: RetryCallState) -> float:
     """Telegram's own retry_after on a 429; our backoff for everything else."""
     error = retry_state.outcome.exception() if retry_state.outcome is not None else None
     if isinstance(error, RetryAfter):
-        retry_after = error.retry_after  # an int, or a timedelta once PTB_TIMEDELTA is on
-        return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
+        return retry_after_seconds(error)
     return BACKOFF(retry_state)
 
 
