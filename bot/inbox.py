@@ -321,7 +321,9 @@ class InboxWorker:
         except BadRequest as error:  # too old (the update waited, or came back after a restart)
             log.info("a button press was applied but not answered: %s", error.message)
         except TelegramError as error:
-            log.warning("a button press was applied but its answer failed: %s", _short(error))
+            # Not a warning: the press stands, and an unreachable Bot API is the sender's to report
+            # (one warning per backoff step), not once per press.
+            log.info("a button press was applied but its answer failed: %s", _short(error))
 
     async def _failed(self, row: InboxUpdate, update: Update, error: BaseException) -> bool:
         """In the claiming transaction: try again after a backoff, or park it; True if parked."""
