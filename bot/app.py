@@ -163,6 +163,7 @@ class StorerunBot:
                 max_offers_held=settings.max_offers_held,
                 auto_offline_after=settings.auto_offline_after_timeouts,
                 invite_ttl=timedelta(seconds=settings.invite_ttl_seconds),
+                max_days_ahead=settings.max_days_ahead,
                 timing=timing,
             ),
             admin_ids=settings.admin_ids,

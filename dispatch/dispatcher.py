@@ -28,6 +28,7 @@ class Rules:
     pickup_code_tries: int = 3
     auto_offline_after: int = 3
     invite_ttl: timedelta = timedelta(hours=24)
+    max_days_ahead: int = 14  # how far ahead an order's date may be
     timing: Timing = field(default_factory=Timing)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -85,7 +85,16 @@ class OfferDesk:
                 return Created(problems=(f"there is no store {store_code.upper()}",))
             area = await tx.areas.by_id(store.area_id)
             assert area is not None
-            day = line.day or local_now_date(now, area.tz)
+            today = local_now_date(now, area.tz)
+            day = line.day or today
+            # Checked before any conversion: a date far ahead (9999-12-31) overflows one.
+            if day < today:
+                return Created(problems=("that date is in the past",))
+            last_day = today + timedelta(days=d.rules.max_days_ahead)
+            if day > last_day:
+                return Created(
+                    problems=(f"pick a date within {d.rules.max_days_ahead} days, by {last_day.isoformat()}",)
+                )
             try:
                 start, end = window_to_utc(day, line.window_start, line.window_end, area.tz)
                 deliver_by = to_utc(day, line.deliver_by, area.tz) if line.deliver_by else None

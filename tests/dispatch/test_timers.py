@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
@@ -260,3 +261,33 @@ async def test_a_local_time_that_happens_twice_is_refused_at_creation(world: Wor
     assert created.problems == (
         "1:30 AM happens twice on Nov 1 in New York time (clocks fall back); pick another time",
     )
+
+
+@pytest.mark.parametrize(
+    ("date", "window", "problem"),
+    [
+        ("9999-12-31", "23:00-23:30", "pick a date within 14 days, by 2026-07-29"),
+        ("2026-07-30", "10:00-10:30", "pick a date within 14 days, by 2026-07-29"),
+        ("2026-07-14", "10:00-10:30", "that date is in the past"),
+        ("0001-01-01", "10:00-10:30", "that date is in the past"),
+        ("2026-07-15", "01:00-01:30", "that pickup window has already ended"),
+    ],
+)
+async def test_a_date_out_of_reason_is_refused_with_a_clear_answer(
+    world: World, date: str, window: str, problem: str
+) -> None:
+    world.clock.set(datetime(2026, 7, 15, 19, 0, tzinfo=UTC))  # noon in Las Vegas
+    line = parse_order_line(
+        f'store=FS-ZARA packages=1 pay=9 window={window} date={date} zone=89109 ref=Y1 address="x"'
+    )
+    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", created_by=ADMIN)
+    assert created.view is None and created.problems == (problem,)
+
+
+async def test_the_last_day_within_reach_is_accepted(world: World) -> None:
+    world.clock.set(datetime(2026, 7, 15, 19, 0, tzinfo=UTC))
+    line = parse_order_line(
+        'store=FS-ZARA packages=1 pay=9 window=23:00-23:30 date=2026-07-29 zone=89109 ref=Y2 address="x"'
+    )
+    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", created_by=ADMIN)
+    assert created.view is not None
