@@ -276,7 +276,7 @@ class StorerunBot:
         if self.http is not None:
             await self.http.stop()
         await self.inbox.stop()
-        self.timers.stop()
+        await self.timers.stop()
         await self.sender.stop()
         await self.application.shutdown()
         await self.db.close()

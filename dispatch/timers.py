@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -43,6 +44,7 @@ class Timers:
         # Told how many seconds each timer ran after its moment, by the clock.
         self.on_fired = on_fired
         self._dispatch: Dispatch | None = None
+        self._firing: set[asyncio.Task[Any]] = set()
 
     def bind(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
@@ -58,7 +60,7 @@ class Timers:
 
     def _schedule(self, deadline: Deadline) -> None:
         self.scheduler.add_job(
-            self._run,
+            self._fire,
             "date",
             run_date=deadline.when,
             args=[deadline],
@@ -66,6 +68,16 @@ class Timers:
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    async def _fire(self, deadline: Deadline) -> None:
+        """A timer went off (in a task of its own): run the deadline, known to stop() meanwhile."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._firing.add(task)
+        try:
+            await self._run(deadline)
+        finally:
+            self._firing.discard(task)
 
     async def _run(self, deadline: Deadline) -> None:
         assert self._dispatch is not None
@@ -113,6 +125,10 @@ class Timers:
                 await self._run(deadline)
         return len(self.scheduler.get_jobs())
 
-    def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """No timer goes off any more; a deadline running now finishes first (its transition
+        must not meet a database that is closing)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._firing:
+            await asyncio.wait(set(self._firing), timeout=grace)

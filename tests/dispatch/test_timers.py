@@ -50,7 +50,7 @@ class World:
 
     async def restart(self) -> None:
         """The bot stops and starts again: new timers, rebuilt from the database."""
-        self.timers.stop()
+        await self.timers.stop()
         self.timers = Timers(self.clock, TIMING, follow_wall_clock=False)
         self.dispatch = Dispatch(
             self.db, self.clock, TelegramMessages(), rules=RULES, admin_ids={ADMIN}, deadlines=self.timers
@@ -113,7 +113,7 @@ async def world(db: Database) -> AsyncIterator[World]:
     await timers.start()
     created = World(db, clock, timers, dispatch)
     yield created
-    created.timers.stop()
+    await created.timers.stop()
 
 
 async def test_the_next_wave_goes_out_at_the_wave_interval_and_not_before(world: World) -> None:
@@ -219,7 +219,7 @@ async def test_a_timer_that_fires_twice_reminds_once(world: World) -> None:
 
 async def test_a_restart_after_the_deadlines_passed_runs_each_overdue_one_once_in_order(world: World) -> None:
     offer_id = await accepted_offer(world)
-    world.timers.stop()  # the bot is down across the pickup window
+    await world.timers.stop()  # the bot is down across the pickup window
     world.clock.set(PICKUP_END + timedelta(hours=1))
     await world.restart()
     kinds = await world.events(offer_id)
