@@ -170,8 +170,14 @@ class OutboxSender:
     # --- picking ---
 
     async def _load(self, *, full: bool = False) -> None:
-        """Read newly committed calls; a full scan also finds ones committed out of id order."""
-        after = 0 if full else self._loaded_up_to
+        """Read newly committed calls; a full scan also finds ones committed out of id order.
+
+        On PostgreSQL transactions commit in any order, so a row can become visible after a row
+        with a higher id: reading only past the highest id seen would skip it until the next
+        rescan, and a later message to the same chat would overtake it. There every load reads
+        all pending rows. SQLite has one writer, so its ids become visible in order.
+        """
+        after = 0 if full or not self.db.is_sqlite else self._loaded_up_to
         async with self.db.transaction() as tx:
             rows = await tx.outbox.pending(after_id=after, limit=100_000)
         horizon = time.monotonic() - 60.0

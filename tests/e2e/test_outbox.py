@@ -247,3 +247,29 @@ async def test_messages_queued_before_a_restart_are_sent_after_it(
     await second.stop()
     assert first.stats.sent + second.stats.sent == len(CHATS)
     assert all(bot_texts(emulator, chat) == ["survives"] for chat in CHATS)
+
+
+async def test_a_message_committed_after_a_higher_id_still_goes_before_the_chats_next_one(
+    emulator: BotApiEmulator, telegram_bot: Bot, database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer: ids become visible in order")
+    db = Database.connect(database_url)
+    await db.upgrade()
+    first, other = CHATS[0], CHATS[1]
+    sender = make_sender(db, telegram_bot)
+    await sender.start()
+    try:
+        async with db.transaction() as slow:  # takes an id, commits last
+            await enqueue(slow, text(first, "1st to the first chat"), SystemClock().now())
+            await queue(db, text(other, "to the other chat"))  # a higher id, committed first
+            sender.wake()
+            await emulator.wait_for_message(other, "to the other chat")
+        await queue(db, text(first, "2nd to the first chat"))
+        sender.wake()
+        await emulator.wait_for_message(first, "2nd to the first chat", timeout=10)
+        await sender.drain()
+    finally:
+        await sender.stop()
+        await db.close()
+    assert bot_texts(emulator, first) == ["1st to the first chat", "2nd to the first chat"]
