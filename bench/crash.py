@@ -155,7 +155,7 @@ async def _first_applied_since(db: Database, since: datetime) -> datetime | None
     async with db.read() as tx:
         query = select(func.min(i.c.done_at)).where(i.c.status == "done", i.c.done_at >= since)
         found: datetime | None = (await tx.connection.execute(query)).scalar()
-    return None if found is None else schema.UtcDateTime().process_result_value(found, tx.connection.dialect)
+    return found
 
 
 async def _pending_updates(db: Database) -> int:

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -133,7 +133,6 @@ class InboxWorker:
         self.dispatch = dispatch
         self.metrics = metrics
         self.limits = limits
-        self.applied = 0
         self._wake = asyncio.Event()
         self._fresh = True
         self._stopping = False
@@ -141,8 +140,6 @@ class InboxWorker:
         self._workers: set[asyncio.Task[None]] = set()
         self._answers: set[asyncio.Task[None]] = set()
         self._pruned_at = 0.0
-        # Called after each applied update (tests wait on it).
-        self.on_applied: Callable[[int], None] | None = None
 
     # --- arriving ---
 
@@ -290,12 +287,9 @@ class InboxWorker:
     def _settled(self, row: InboxUpdate, update: Update, applying: _Applying, parked: bool) -> None:
         """After the commit: answers, metrics and the one log line of a parked update."""
         if applying.error is None:
-            self.applied += 1
             self.metrics.update_applied(row.kind, applying.seconds)
             for query_id, text in applying.answers:
                 self._answer(query_id, text)
-            if self.on_applied is not None:
-                self.on_applied(row.update_id)
         elif parked:
             log.error(
                 "update %s parked after %d failed tries",
@@ -306,8 +300,6 @@ class InboxWorker:
             self.metrics.update_parked(row.kind)
             if update.callback_query is not None:
                 self._answer(update.callback_query.id, "")  # stops the spinner; the message says the rest
-        else:
-            self._fresh = True
 
     def _answer(self, query_id: str, text: str) -> None:
         task = asyncio.create_task(self._send_answer(query_id, text), name="answer-callback-query")

@@ -115,14 +115,12 @@ class Database:
     @classmethod
     def connect(cls, url: str) -> Database:
         """Open (lazily) the database at this SQLAlchemy URL."""
-        if url.startswith("sqlite"):
-            engine = create_async_engine(url)
-        else:
+        if not url.startswith("sqlite"):
             # Room for the inbox's parallel transactions besides the sender, timers and HTTP.
-            engine = create_async_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+            return cls(create_async_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10))
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return cls(engine)
 
     async def upgrade(self) -> None:

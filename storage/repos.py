@@ -401,25 +401,11 @@ class Inbox(_Repo):
         )
         return _records(InboxUpdate, await self.connection.execute(query))
 
-    async def claim_next(self, now: datetime) -> InboxUpdate | None:
-        """The oldest claimable update, locked for this transaction (see `claim`)."""
-        claimed = await self.claim(now, limit=1)
-        return claimed[0] if claimed else None
-
     async def has_due(self, now: datetime) -> bool:
         """Whether any pending update is due (a cheap look before taking a write lock)."""
         i = schema.inbox
         query = select(i.c.update_id).where(i.c.status == "pending", i.c.next_attempt_at <= now).limit(1)
         return (await self.connection.execute(query)).first() is not None
-
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest pending update may next be tried."""
-        i = schema.inbox
-        query = select(func.min(i.c.next_attempt_at)).where(i.c.status == "pending")
-        due: datetime | None = (await self.connection.execute(query)).scalar()
-        return (
-            None if due is None else schema.UtcDateTime().process_result_value(due, self.connection.dialect)
-        )
 
     async def mark_done(self, update_ids: Sequence[int], at: datetime) -> int:
         """Conditional write: pending → done, in the same transaction as the updates' effects."""
@@ -471,13 +457,8 @@ class Inbox(_Repo):
             func.max(i.c.received_at),
         )
         pending, parked, oldest, last = (await self.connection.execute(query)).one()
-        as_utc = schema.UtcDateTime().process_result_value
-        dialect = self.connection.dialect
         return InboxBacklog(
-            pending=int(pending),
-            parked=int(parked),
-            oldest_pending_at=as_utc(oldest, dialect),
-            last_received_at=as_utc(last, dialect),
+            pending=int(pending), parked=int(parked), oldest_pending_at=oldest, last_received_at=last
         )
 
 

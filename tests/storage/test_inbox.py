@@ -25,8 +25,8 @@ async def _store(db: Database, *entries: InboxEntry) -> int:
 
 async def _claim(db: Database, at: datetime = NOW) -> int | None:
     async with db.transaction() as tx:
-        row = await tx.inbox.claim_next(at)
-        return None if row is None else row.update_id
+        rows = await tx.inbox.claim(at)
+        return rows[0].update_id if rows else None
 
 
 async def _done(db: Database, update_id: int) -> None:
@@ -45,8 +45,7 @@ async def test_a_chat_waits_for_its_earlier_update_while_other_chats_go_on(db: D
     await _store(db, _entry(1, 10), _entry(2, 10), _entry(3, 20))
     assert await _claim(db) == 1
     async with db.transaction() as tx:  # 1 is still pending: of chat 10 nothing else may go
-        first = await tx.inbox.claim_next(NOW)
-        assert first is not None and first.update_id == 1
+        assert [row.update_id for row in await tx.inbox.claim(NOW)] == [1]
     await _done(db, 1)
     assert await _claim(db) == 2
     await _done(db, 2)
@@ -113,8 +112,7 @@ async def test_two_claimers_never_get_the_same_update(postgres_scratch_url: str)
 
         async def claimer() -> None:
             async with db.transaction() as tx:
-                row = await tx.inbox.claim_next(NOW)
-                assert row is not None
+                [row] = await tx.inbox.claim(NOW)
                 claimed.append(row.update_id)
                 if len(claimed) == 5:
                     all_claimed.set()
