@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import shlex
@@ -13,7 +14,8 @@ from telegram import Update
 
 from bot import keyboards, texts
 from bot.callbacks import Act, Button
-from bot.handlers import Context, reply
+from bot.handlers import Context, in_private_chat, private_chat_please, reply
+from dispatch.actors import Actor
 from dispatch.drivers import Decision
 from dispatch.offers import Press
 from dispatch.outbox import Outgoing
@@ -23,13 +25,17 @@ Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def admin_only(handler: Handler) -> Handler:
-    """Everyone else gets "not allowed" and nothing happens."""
+    """Everyone else gets "not allowed" and nothing happens. An admin in a group is pointed to
+    their private chat: phones, pickup codes and exports are not for everyone there."""
 
     @wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
         user = update.effective_user
         if user is None or user.id not in context.dispatch.admin_ids:
             await context.dispatch.send(reply(update, texts.NOT_ALLOWED))
+            return
+        if not in_private_chat(update):
+            await context.dispatch.send(reply(update, private_chat_please(context, admin=True)))
             return
         await handler(update, context)
 
@@ -80,7 +86,8 @@ async def render_list(context: Context, key: str, page: int) -> tuple[str, dict[
         views = await admin.board(choice)
         if views is None:
             return None
-        lines, title = [texts.offer_line(view) for view in views], f"Offers: {which}"
+        now = context.dispatch.clock.now()
+        lines, title = [texts.offer_line(view, now) for view in views], f"Offers: {which}"
     elif kind == "stores":
         stores = await admin.stores(choice)
         if stores is None:
@@ -220,7 +227,8 @@ async def on_areas(update: Update, context: Context) -> None:
     """/areas: every area, active or paused, with its stores and drivers."""
     lines = [
         f"{line.area.slug} · {line.area.name} · {'active' if line.area.active else 'PAUSED'} · "
-        f"{line.stores} stores · {line.approved} drivers ({line.online} online)"
+        f"{texts.plural(line.stores, 'store')} · {texts.plural(line.approved, 'driver')} "
+        f"({line.online} online)"
         for line in await context.dispatch.admin.areas()
     ]
     await context.dispatch.send(reply(update, "\n".join(lines) or texts.NOTHING_FOUND))
@@ -304,7 +312,8 @@ async def on_offer(update: Update, context: Context) -> None:
     if trail is None:
         await context.dispatch.send(reply(update, texts.NO_SUCH_OFFER_ID.format(id=offer_id)))
         return
-    await context.dispatch.send(reply(update, texts.offer_trail(trail.view, trail.notices, trail.events)))
+    text = texts.offer_trail(trail.view, trail.notices, trail.events, context.dispatch.clock.now())
+    await context.dispatch.send(reply(update, text))
 
 
 @admin_only
@@ -318,7 +327,7 @@ async def on_cancel(update: Update, context: Context) -> None:
         return
     reason = " ".join(arguments[1:]) or "cancelled by an admin"
     outcome = await context.dispatch.offers.cancel(
-        offer_id, actor=f"admin:{user.id}", by=user.first_name, reason=reason
+        offer_id, actor=Actor.admin(user.id).encode(), by=user.first_name, reason=reason
     )
     answer = texts.CANCEL_ANSWERS.get(outcome, texts.NOT_ALLOWED)
     if outcome is Press.NOT_YOURS:
@@ -328,12 +337,14 @@ async def on_cancel(update: Update, context: Context) -> None:
 
 @admin_only
 async def on_reopen(update: Update, context: Context) -> None:
-    """/reopen ID: offer an expired offer again."""
+    """/reopen ID: offer an expired offer again, or, with no time left in its window, pick a new one."""
     offer_id = await one_id(update, context, "reopen")
     user = update.effective_user
     if offer_id is None or user is None:
         return
     outcome = await context.dispatch.offers.reopen(offer_id, user.id)
+    if outcome is Press.NEW_WINDOW:
+        return  # the answer is the question it was sent: which new window, or cancel
     await context.dispatch.send(
         reply(update, f"Offer #{offer_id}: {texts.REOPEN_ANSWERS.get(outcome, texts.NOT_ALLOWED)}")
     )
@@ -349,9 +360,9 @@ def _file(name: str, content: bytes) -> dict[str, str]:
 
 @admin_only
 async def on_stats(update: Update, context: Context) -> None:
-    """/stats [AREA] [DAYS]: the numbers per area and a PNG chart."""
+    """/stats [AREA] [DAYS]: the numbers per area over its last DAYS local days, and a PNG chart."""
     from bot.charts import stats_chart
-    from dispatch.stats import compute_stats, stats_text
+    from dispatch.stats import compute_stats
 
     arguments = words(update)
     days = next((int(word) for word in arguments if word.isdigit()), 7)
@@ -370,15 +381,14 @@ async def on_stats(update: Update, context: Context) -> None:
         await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=areas[0])))
         return
     assert update.effective_chat is not None
+    # Drawing takes a good part of a second: off the event loop, so updates keep flowing meanwhile.
+    png = await asyncio.to_thread(stats_chart, stats)
     chart = Outgoing(
         update.effective_chat.id,
         "sendPhoto",
-        {
-            "photo": _file("stats.png", stats_chart(stats)),
-            "caption": f"Offers per hour and time to accept · {days} days",
-        },
+        {"photo": _file("stats.png", png), "caption": texts.stats_chart_caption(days)},
     )
-    await context.dispatch.send(reply(update, stats_text(stats)), chart)
+    await context.dispatch.send(reply(update, texts.stats_text(stats)), chart)
 
 
 @admin_only
@@ -402,7 +412,7 @@ async def on_export(update: Update, context: Context) -> None:
     document = Outgoing(
         update.effective_chat.id,
         "sendDocument",
-        {"document": _file(f"{kind}-{days}d.csv", content), "caption": f"{kind.title()}, last {days} days"},
+        {"document": _file(f"{kind}-{days}d.csv", content), "caption": texts.export_caption(kind, days)},
     )
     await context.dispatch.send(document)
 
@@ -422,7 +432,7 @@ async def on_broadcast(update: Update, context: Context) -> None:
         await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug.lower())))
         return
     confirm = texts.BROADCAST_CONFIRM.format(
-        count=draft.recipients, area=draft.area.name, text=message.strip()
+        drivers=texts.plural(draft.recipients, "approved driver"), area=draft.area.name, text=message.strip()
     )
     await context.dispatch.send(
         reply(update, confirm, keyboards.broadcast(draft.broadcast_id, draft.recipients))
@@ -436,7 +446,11 @@ async def press_broadcast(update: Update, context: Context, button: Button, send
         return texts.NOT_ALLOWED
     if send:
         count = await context.dispatch.admin.send_broadcast(button.subject, user.id)
-        answer = texts.BROADCAST_GONE if count is None else texts.BROADCAST_QUEUED.format(count=count)
+        answer = (
+            texts.BROADCAST_GONE
+            if count is None
+            else texts.BROADCAST_QUEUED.format(drivers=texts.plural(count, "driver"))
+        )
     else:
         answer = (
             texts.BROADCAST_DROPPED

@@ -35,10 +35,14 @@ from dispatch.clock import Clock, SystemClock
 from dispatch.deadlines import Timing, deadlines_of
 from dispatch.dispatcher import Dispatch, Rules
 from dispatch.outbox import Lane
+from dispatch.retention import Purged, purge_personal_data
 from dispatch.timers import Timers
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# Personal data is kept for days (PERSONAL_DATA_DAYS): an hourly look is exact enough.
+PURGE_EVERY_SECONDS = 3600.0
 
 
 StorerunApplication = Application[
@@ -155,7 +159,7 @@ class StorerunBot:
         self.dispatch = Dispatch(
             self.db,
             self.clock,
-            TelegramMessages(),
+            TelegramMessages(self.clock),
             rules=Rules(
                 wave_size=settings.wave_size,
                 wave_interval=timedelta(seconds=settings.wave_interval_seconds),
@@ -196,6 +200,8 @@ class StorerunBot:
         self.application.bot_data["storerun"] = self
         self._stop_requested = asyncio.Event()
         self._stopped = False
+        self._purging: asyncio.Task[None] | None = None
+        self._stop_purging = asyncio.Event()
 
     @property
     def mode(self) -> str:
@@ -217,6 +223,8 @@ class StorerunBot:
         await self.inbox.start()
         if self.poller is not None:
             await self.poller.start()
+        if self.settings.personal_data_days:
+            self._purging = asyncio.create_task(self._purge_every_hour(), name="purge-personal-data")
         log.info("storerun is running as @%s (%s)", self.application.bot.username, self.mode)
 
     async def _serve_http(self) -> None:
@@ -263,6 +271,27 @@ class StorerunBot:
             last_update_age_seconds=age(inbox.last_received_at),
         )
 
+    async def purge_personal_data(self) -> Purged | None:
+        """Forget the personal data older than PERSONAL_DATA_DAYS (None: it is 0, kept for good)."""
+        days = self.settings.personal_data_days
+        if not days:
+            return None
+        purged = await purge_personal_data(self.db, now=self.clock.now(), keep=timedelta(days=days))
+        if purged.total:
+            log.info("forgot personal data older than %d days: %s", days, purged)
+        return purged
+
+    async def _purge_every_hour(self) -> None:
+        """The purge at start and every hour after, until the bot stops."""
+        while not self._stop_purging.is_set():
+            try:
+                await self.purge_personal_data()
+            except Exception as error:  # the database is away for a moment: the next hour tries again
+                first_line = (str(error).splitlines() or [""])[0][:200]
+                log.warning("could not purge personal data (%s: %s)", type(error).__name__, first_line)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_purging.wait(), PURGE_EVERY_SECONDS)
+
     async def stop(self) -> None:
         """Stop taking updates, finish those being applied, stop sending; the rest waits for a restart.
 
@@ -276,6 +305,10 @@ class StorerunBot:
         if self.http is not None:
             await self.http.stop()
         await self.inbox.stop()
+        if self._purging is not None:
+            # Not cancelled: a purge under way finishes, so its connection goes back to the pool.
+            self._stop_purging.set()
+            await self._purging
         await self.timers.stop()
         await self.sender.stop()
         await self.application.shutdown()

@@ -26,6 +26,8 @@ class Act(StrEnum):
     CANT_DELIVER = "cant"
     REASON = "why"  # arg: a FailReason
     REOPEN = "reo"  # subject: offer id (admin)
+    NEW_WINDOW = "nw"  # subject: offer id; arg: a Slot's key (the store's staff or an admin)
+    DROP_WAITING = "wx"  # subject: offer id: cancel an order waiting for a new window (same people)
     PAGE = "pg"  # subject: page number; arg: which list, like drivers.pending
     STAFF_CANCEL = "sc"  # subject: offer id (store staff)
     BROADCAST_SEND = "bs"  # subject: broadcast id (admin)

@@ -103,6 +103,10 @@ class Settings(DatabaseSettings):
     no_show_grace_seconds: float = Field(default=600, ge=0)
     delivery_reminder_lead_seconds: float = Field(default=600, ge=0)
 
+    # Personal data: customers' addresses, proof photos and idle drivers' phones are forgotten
+    # after this many days (0: kept for good). At most 100 years: an older cutoff would overflow.
+    personal_data_days: int = Field(default=90, ge=0, le=36500)
+
     # Outbound: Telegram's limits and how the outbox retries.
     outbox_rate_per_second: float = Field(default=30, gt=0)
     outbox_chat_interval_seconds: float = Field(default=1.0, ge=0)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from functools import wraps
+from typing import TYPE_CHECKING, Any, cast
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import CallbackContext, ExtBot
 
 from bot import keyboards, texts
 from bot.callbacks import Act, Button
 from bot.inbox import answer_query, record_failure
+from dispatch.actors import Actor
 from dispatch.drivers import Availability, Enrollment
 from dispatch.offers import Code
 from dispatch.orders import OrderLineError, example_line, parse_order_line
@@ -19,7 +24,7 @@ from dispatch.views import FailReason
 
 if TYPE_CHECKING:
     from bot.app import StorerunBot
-    from dispatch.dispatcher import Dispatch
+    from dispatch.dispatcher import Dispatch, Person
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,58 @@ def _arguments(update: Update) -> str:
     return (text or "").partition(" ")[2].strip()
 
 
+# --- where people may act ---
+
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+# Buttons that work in a group, where a store's staff may share one chat: a new store act belongs
+# here. Every other button (an offer, a job, an admin's card) belongs in one person's private chat.
+GROUP_ACTS = frozenset(
+    {
+        Act.STAFF_CANCEL,
+        Act.DRAFT,
+        Act.DRAFT_CONFIRM,
+        Act.DRAFT_CANCEL,
+        Act.NEW_WINDOW,
+        Act.DROP_WAITING,
+    }
+)
+ADMIN_ACTS = frozenset(
+    {Act.APPROVE, Act.REJECT, Act.REOPEN, Act.PAGE, Act.BROADCAST_SEND, Act.BROADCAST_DROP}
+)
+
+
+def in_private_chat(update: Update) -> bool:
+    """Whether the update comes from the person's own chat with the bot, not from a group."""
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+def private_chat_please(context: Context, *, admin: bool = False) -> str:
+    """The answer to a driver's (or an admin's) step taken outside their private chat."""
+    return (texts.ADMIN_IN_PRIVATE if admin else texts.DRIVERS_IN_PRIVATE).format(bot=context.bot.username)
+
+
+def private_chat_only(handler: Handler) -> Handler:
+    """A driver's route: whoever is in a group would see the offers, jobs and customers' addresses,
+    so there the person is pointed to their private chat and nothing changes."""
+
+    @wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        if not in_private_chat(update):
+            await context.dispatch.send(reply(update, private_chat_please(context)))
+            return
+        await handler(update, context)
+
+    return guarded
+
+
+async def roles_here(update: Update, context: Context) -> Person:
+    """Who is writing, with the roles that count in this chat: in a group, only store staff."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    person = await context.dispatch.who_is(update.effective_user.id, update.effective_chat.id)
+    return person if in_private_chat(update) else replace(person, driver=None, is_admin=False)
+
+
 # --- every update ---
 
 
@@ -74,15 +131,23 @@ async def on_start(update: Update, context: Context) -> None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
-    if context.args:  # opened from a deep link: a store's invite
+    if context.args:  # opened from a deep link: a store's invite, which may link a group too
         from bot.store_commands import redeem_invite
 
         await redeem_invite(update, context, context.args[0])
         return
-    person = await context.dispatch.who_is(user.id, chat.id)
+    person = await roles_here(update, context)
     if not person.is_unknown:
         await context.dispatch.send(reply(update, texts.help_for(person, user.first_name)))
         return
+    await _welcome_new_driver(update, context)
+
+
+@private_chat_only
+async def _welcome_new_driver(update: Update, context: Context) -> None:
+    """A stranger is welcomed and offered the areas to drive in."""
+    assert update.effective_user is not None
+    user = update.effective_user
     areas = await context.dispatch.drivers.areas()
     welcome = texts.WELCOME.format(name=texts.first_name(user.first_name))
     if not areas:
@@ -93,11 +158,14 @@ async def on_start(update: Update, context: Context) -> None:
 
 
 async def on_help(update: Update, context: Context) -> None:
-    """/help: tell the person what they can do, by their roles."""
+    """/help: tell the person what they can do, by their roles (in a group: as store staff)."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
-    person = await context.dispatch.who_is(user.id, chat.id)
+    person = await roles_here(update, context)
+    if person.is_unknown and not in_private_chat(update):
+        await context.dispatch.send(reply(update, private_chat_please(context)))
+        return
     await context.dispatch.send(reply(update, texts.help_for(person, user.first_name)))
 
 
@@ -116,16 +184,19 @@ async def _set_online(update: Update, context: Context, online: bool) -> str:
     return text
 
 
+@private_chat_only
 async def on_online(update: Update, context: Context) -> None:
     """/online: an approved driver starts getting offers."""
     await _set_online(update, context, True)
 
 
+@private_chat_only
 async def on_offline(update: Update, context: Context) -> None:
     """/offline: the driver stops getting offers."""
     await _set_online(update, context, False)
 
 
+@private_chat_only
 async def on_status(update: Update, context: Context) -> None:
     """/status: areas, online state, held offers, today's deliveries and pay."""
     assert update.effective_user is not None
@@ -134,9 +205,11 @@ async def on_status(update: Update, context: Context) -> None:
         await context.dispatch.send(reply(update, texts.NOT_A_DRIVER))
         return
     markup = keyboards.availability(status.driver.online) if status.driver.status == "approved" else None
-    await context.dispatch.send(reply(update, texts.status_text(status), markup))
+    now = context.dispatch.clock.now()
+    await context.dispatch.send(reply(update, texts.status_text(status, now), markup))
 
 
+@private_chat_only
 async def on_my_offers(update: Update, context: Context) -> None:
     """/myoffers: each held offer with the buttons for its next step."""
     assert update.effective_user is not None
@@ -151,6 +224,9 @@ async def on_new_offer(update: Update, context: Context) -> None:
     if user.id not in context.dispatch.admin_ids:
         await context.dispatch.send(reply(update, texts.NOT_ALLOWED))
         return
+    if not in_private_chat(update):  # as every admin command (bot.admin_commands.admin_only)
+        await context.dispatch.send(reply(update, private_chat_please(context, admin=True)))
+        return
     try:
         line = parse_order_line(_arguments(update))
     except OrderLineError as error:
@@ -163,7 +239,7 @@ async def on_new_offer(update: Update, context: Context) -> None:
     created = await context.dispatch.offers.create(
         line,
         store_code=line.store,
-        created_by=user.id,
+        by=Actor.admin(user.id),
         card_to=update.effective_chat.id if update.effective_chat else None,
     )
     if created.view is None:
@@ -175,6 +251,7 @@ async def on_new_offer(update: Update, context: Context) -> None:
 # --- messages that answer a question the bot asked ---
 
 
+@private_chat_only
 async def on_contact(update: Update, context: Context) -> None:
     """A shared phone finishes a driver's application."""
     message, user = update.effective_message, update.effective_user
@@ -196,31 +273,45 @@ async def _finish_application(update: Update, context: Context, phone: str | Non
 
 
 async def on_text(update: Update, context: Context) -> None:
-    """Typed text: the answer to what the bot asked (phone step, pickup code), or a pointer to /help."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or message.text is None or user is None:
+    """Typed text: the answer to what the bot asked (a driver's phone or pickup code, a step of a
+    store's order), or a pointer to /help."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or message.text is None or user is None or chat is None:
         return
-    prompt = await context.dispatch.drivers.prompt_of(user.id)
-    if prompt == "phone":
-        if message.text.strip() == keyboards.SKIP:
-            await _finish_application(update, context, None)
-        else:
-            await context.dispatch.send(reply(update, texts.PHONE_OR_SKIP, keyboards.ask_phone()))
-        return
-    if prompt == "code":
-        outcome = await context.dispatch.offers.enter_code(user.id, message.text)
-        if outcome in texts.CODE_ANSWERS:
-            await context.dispatch.send(reply(update, texts.CODE_ANSWERS[outcome]))
-        elif outcome is Code.NOT_EXPECTED:
-            await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
+    if in_private_chat(update) and await _answer_as_driver(update, context, message.text):
         return
     from bot.store_commands import answer_step
 
     if await answer_step(update, context, message.text):
         return
+    if not in_private_chat(update) and (await context.dispatch.who_is(user.id, chat.id)).driver:
+        # A driver typing a pickup code or a phone where others read it: nothing is taken.
+        await context.dispatch.send(reply(update, private_chat_please(context)))
+        return
     await context.dispatch.send(reply(update, texts.NOT_UNDERSTOOD))
 
 
+async def _answer_as_driver(update: Update, context: Context, text: str) -> bool:
+    """Text answering the driver's phone step or an offer waiting for its code; False if neither."""
+    assert update.effective_user is not None
+    user = update.effective_user
+    prompt = await context.dispatch.drivers.prompt_of(user.id)
+    if prompt == "phone":
+        if text.strip() == keyboards.SKIP:
+            await _finish_application(update, context, None)
+        else:
+            await context.dispatch.send(reply(update, texts.PHONE_OR_SKIP, keyboards.ask_phone()))
+        return True
+    # Any offer waiting for its code takes typed text first, whatever else the driver is at.
+    outcome = await context.dispatch.offers.enter_code(user.id, text)
+    if outcome is not Code.NOT_EXPECTED:
+        if outcome in texts.CODE_ANSWERS:
+            await context.dispatch.send(reply(update, texts.CODE_ANSWERS[outcome]))
+        return True
+    return False
+
+
+@private_chat_only
 async def on_photo(update: Update, context: Context) -> None:
     """A photo after a delivery is kept as proof."""
     message, user = update.effective_message, update.effective_user
@@ -241,6 +332,9 @@ async def on_button(update: Update, context: Context) -> None:
     button = Button.parse(query.data)
     if button is None:
         answer_query(query, texts.STALE_BUTTON)
+        return
+    if button.act not in GROUP_ACTS and not in_private_chat(update):
+        answer_query(query, private_chat_please(context, admin=button.act in ADMIN_ACTS))
         return
     answer_query(query, await _press(button, update, context))
 
@@ -271,6 +365,16 @@ async def _press(button: Button, update: Update, context: Context) -> str:
             return texts.PRESS_ANSWERS[await offers.fail(button.subject, user.id, reason)]
         case Act.REOPEN:
             return texts.PRESS_ANSWERS[await offers.reopen(button.subject, user.id)]
+        case Act.NEW_WINDOW:
+            chosen = await offers.new_window(
+                button.subject, button.arg or "", user_id=user.id, chat_id=chat.id, name=user.first_name
+            )
+            return texts.WINDOW_ANSWERS[chosen]
+        case Act.DROP_WAITING:
+            dropped = await offers.drop_waiting(
+                button.subject, user_id=user.id, chat_id=chat.id, name=user.first_name
+            )
+            return texts.CANCEL_ANSWERS.get(dropped) or texts.WINDOW_ANSWERS[dropped]
         case Act.APPROVE | Act.REJECT:
             approve = button.act is Act.APPROVE
             decision = await drivers.decide(button.subject, user.id, user.first_name, approve)

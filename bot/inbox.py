@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -68,6 +69,16 @@ def entry_of(payload: dict[str, Any]) -> InboxEntry:
         kind=kind_of(payload),
         payload=json.dumps(payload, separators=(",", ":")),
     )
+
+
+def first_names_of(rows: Sequence[InboxUpdate]) -> dict[int, str]:
+    """The first name of each user who sent these updates (the offer trail names people by it)."""
+    names: dict[int, str] = {}
+    for row in rows:
+        user = Update.de_json(json.loads(row.payload), None).effective_user
+        if user is not None:
+            names[user.id] = user.first_name
+    return names
 
 
 @dataclass(slots=True)
@@ -139,7 +150,7 @@ class InboxWorker:
         self._runner: asyncio.Task[None] | None = None
         self._workers: set[asyncio.Task[None]] = set()
         self._answers: set[asyncio.Task[None]] = set()
-        self._pruned_at = 0.0
+        self._pruned_at = -math.inf  # monotonic time starts at boot: prune at once, not an hour after it
 
     # --- arriving ---
 
@@ -251,6 +262,7 @@ class InboxWorker:
             rows = await tx.inbox.claim(self.clock.now(), limit=self.limits.batch)
             # Whoever wrote has not blocked the bot (any longer), whatever their update does.
             await tx.chats.seen([row.chat_key for row in rows if row.chat_key], self.clock.now())
+            await tx.people.seen(first_names_of(rows), self.clock.now())
             for row in rows:
                 update, applying = await self._apply(tx, row)
                 parked = False

@@ -25,6 +25,7 @@ DELIVERED, CANT_DELIVER = "Delivered", "Can't deliver"
 APPROVE, REJECT = "Approve", "Reject"
 GO_ONLINE, GO_OFFLINE = "Go online", "Go offline"
 REOFFER = "Re-offer"
+CANCEL_ORDER = "Cancel order"
 SHARE_PHONE, SKIP = "📱 Share my phone", "Skip"
 REASONS = {
     FailReason.ABSENT: "Customer not there",
@@ -75,6 +76,13 @@ def availability(online: bool) -> Markup:
 
 def reoffer(offer_id: int) -> Markup:
     return _inline([_press(REOFFER, Act.REOPEN, offer_id)])
+
+
+def new_window(offer_id: int, slots: Sequence[tuple[str, str]]) -> Markup:
+    """A button per new pickup window (label, slot key), two to a row, and Cancel order."""
+    buttons = [_press(label, Act.NEW_WINDOW, offer_id, key) for label, key in slots]
+    rows = [buttons[at : at + 2] for at in range(0, len(buttons), 2)]
+    return _inline(*rows, [_press(CANCEL_ORDER, Act.DROP_WAITING, offer_id)])
 
 
 def areas(choices: Sequence[Area]) -> Markup:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, InputFile
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBUserWarning
 
 from dispatch.clock import Clock
@@ -35,6 +35,9 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUser
 # Requests reach Telegram a little unevenly; this margin keeps a chat's spacing above its limit.
 CHAT_SPACING_MARGIN = 0.05
 RESCAN_SECONDS = 5.0
+# A send that outlasts the request timeout is tried again, but its first call is still heard out
+# this long: Telegram may have delivered it, and its late answer names a copy to edit later.
+LATE_ANSWER_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._late_answers: set[asyncio.Future[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_rescan = 0.0
@@ -148,6 +152,8 @@ class OutboxSender:
             self._runner = None
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
+        for late in list(self._late_answers):
+            late.cancel()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until nothing is pending or in flight (for tests and tools)."""
@@ -293,7 +299,7 @@ class OutboxSender:
             params["message_id"] = target
         attempts = row.attempts + 1
         try:
-            result = await self.bot.do_api_request(row.method, api_kwargs=params)
+            result = await self._call(row, params)
         except RetryAfter as error:
             await self._retry_after(row, retry_after_seconds(error))
             return
@@ -317,6 +323,72 @@ class OutboxSender:
             return
         message_id = result.get("message_id") if isinstance(result, dict) else None
         await self._sent(row, message_id if message_id is not None else params.get("message_id"), attempts)
+        if row.target_id is not None:
+            await self._edit_copies(row, params)
+
+    async def _call(self, row: OutboxMessage, params: dict[str, Any]) -> Any:
+        """Make the call; a new message whose answer is late counts as timed out (and is sent
+        again), while its first call is still heard out in the background."""
+        if not row.method.startswith("send"):
+            return await self.bot.do_api_request(row.method, api_kwargs=params)
+        patience = self.bot.request.read_timeout or LATE_ANSWER_SECONDS
+        call = asyncio.ensure_future(
+            self.bot.do_api_request(row.method, api_kwargs=params, read_timeout=LATE_ANSWER_SECONDS)
+        )
+        done, _ = await asyncio.wait({call}, timeout=patience)
+        if call in done:
+            return call.result()
+        self._late_answers.add(call)
+        call.add_done_callback(lambda late: self._heard_late(row, late))
+        raise TimedOut(f"no answer within {patience:g} s")
+
+    def _heard_late(self, row: OutboxMessage, late: asyncio.Future[Any]) -> None:
+        self._late_answers.discard(late)
+        if late.cancelled() or late.exception() is not None:
+            return  # it never reached Telegram, or said no: the retry stands alone
+        result = late.result()
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        if message_id is not None and not self._stopping:
+            task = asyncio.create_task(self._delivered_late(row, int(message_id)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _delivered_late(self, row: OutboxMessage, message_id: int) -> None:
+        """A timed-out send reached Telegram after all: the message, if its retry has not been
+        sent yet, or else a second copy, which is edited as the first one was and will be."""
+        now = self.clock.now()
+        async with self.db.transaction(urgent=True) as tx:
+            first = await tx.outbox.mark_sent(
+                row.id, at=now, message_id=message_id, attempts=row.attempts + 1
+            )
+            if not first:
+                await tx.outbox.add_copy(row.id, message_id, now)
+                edit = await tx.outbox.last_edit_of(row.id)
+        if first:
+            self._queue.pop(row.id, None)  # its retry is not needed
+            self._message_ids[row.id] = message_id
+            self.stats.sent += 1
+            self._wake.set()
+            return
+        if edit is not None:
+            params = _file_params(json.loads(edit.payload))
+            params.update(chat_id=edit.chat_id, message_id=message_id)
+            await self._call_on_copy(edit.method, params)
+
+    async def _edit_copies(self, row: OutboxMessage, params: dict[str, Any]) -> None:
+        """An edit reaches every further copy of its message too."""
+        assert row.target_id is not None
+        async with self.db.read() as tx:
+            copies = await tx.outbox.copies_of(row.target_id)
+        for message_id in copies:
+            await self._call_on_copy(row.method, {**params, "message_id": message_id})
+
+    async def _call_on_copy(self, method: str, params: dict[str, Any]) -> None:
+        # The copy's own message stands or falls with it: a failure here changes nothing else.
+        try:
+            await self.bot.do_api_request(method, api_kwargs=params)
+        except TelegramError as error:
+            log.info("editing a second copy (message %s) failed: %s", params.get("message_id"), error)
 
     def _api_unreachable(self, error: NetworkError) -> None:
         """Pause all sending for a backoff step; one warning per step, however many calls failed."""
@@ -348,7 +420,14 @@ class OutboxSender:
         self._api_reachable()
         # Urgent: until it commits, a crash would send the message again.
         async with self.db.transaction(urgent=True) as tx:
-            await tx.outbox.mark_sent(row.id, at=self.clock.now(), message_id=message_id, attempts=attempts)
+            first = await tx.outbox.mark_sent(
+                row.id, at=self.clock.now(), message_id=message_id, attempts=attempts
+            )
+            if not first and message_id is not None and row.target_id is None:
+                # A timed-out first call was heard late and took the row: this is a second copy.
+                await tx.outbox.add_copy(row.id, message_id, self.clock.now())
+        if not first:
+            return
         self._message_ids[row.id] = message_id
         self.stats.sent += 1
         self.stats.latencies[row.id] = (self.clock.now() - row.created_at).total_seconds()

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from alembic.util.exc import CommandError
 from sqlalchemy.exc import DBAPIError
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -220,4 +221,11 @@ async def _reach_and_upgrade(db: Database, timeout: float) -> None:
             reason = reason.replace(str(url.password), "***")
         shown = url.render_as_string(hide_password=True)
         raise ConfigError(f"cannot reach the database at DATABASE_URL={shown}: {reason}") from None
-    await db.upgrade()
+    try:
+        await db.upgrade()
+    except CommandError as error:  # its schema names a migration this version does not have
+        shown = url.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"the database at DATABASE_URL={shown} cannot be upgraded ({error}); "
+            "a newer storerun made it: run that version, or roll the database back (README: Upgrades)"
+        ) from None

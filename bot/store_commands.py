@@ -25,8 +25,8 @@ async def redeem_invite(update: Update, context: Context, token: str) -> None:
 
 async def on_unlink(update: Update, context: Context) -> None:
     """/unlink: stop being staff of every store this chat serves."""
-    assert update.effective_chat is not None
-    left = await context.dispatch.stores.unlink(update.effective_chat.id)
+    assert update.effective_chat is not None and update.effective_user is not None
+    left = await context.dispatch.stores.unlink(update.effective_chat.id, update.effective_user.id)
     text = texts.UNLINKED.format(codes=", ".join(left)) if left else texts.NOT_STAFF
     await context.dispatch.send(reply(update, text))
 
@@ -137,13 +137,8 @@ async def on_orders(update: Update, context: Context) -> None:
     if not await context.dispatch.stores.stores_of(update.effective_chat.id):
         await context.dispatch.send(reply(update, texts.NOT_STAFF))
         return
-    views = await context.dispatch.stores.today(update.effective_chat.id)
-    if not views:
+    if not await context.dispatch.stores.show_orders(update.effective_chat.id):
         await context.dispatch.send(reply(update, texts.NO_ORDERS_TODAY))
-        return
-    text = "Today's orders:\n" + "\n".join(texts.order_line(view) for view in views)
-    cancellable = [view.offer.id for view in views if view.offer.status in ("draft", "open", "accepted")]
-    await context.dispatch.send(reply(update, text, keyboards.staff_cancel(cancellable)))
 
 
 async def press_staff_cancel(update: Update, context: Context, button: Button) -> str:

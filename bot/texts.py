@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 
 from bot import keyboards
+from dispatch.actors import Role
+from dispatch.admin import TrailEvent
+from dispatch.clock import Clock
 from dispatch.dispatcher import Person
 from dispatch.drivers import Availability, Decision, DriverStatus, Enrollment
+from dispatch.lifecycle import Action, Status, sources
 from dispatch.localtime import show_time, show_window
 from dispatch.messages import Params
 from dispatch.offers import Code, Press
 from dispatch.orders import format_pay
+from dispatch.stats import AreaStats, Stats
 from dispatch.views import DayTally, FailReason, OfferView
-from storage.records import Area, Driver, Event, Notice
+from dispatch.windows import NewWindow, Over
+from storage.records import Area, Driver, Notice
 
 COMMANDS: list[tuple[str, str]] = [
     ("start", "Start here"),
@@ -94,6 +101,9 @@ SHARE_OWN_PHONE = "Please share your own phone number with the button below, or 
 PHONE_OR_SKIP = "Tap Share my phone below, or Skip."
 AREA_CHOSEN = "Area saved."
 PHOTO_NOT_EXPECTED = "Thanks, but I wasn't expecting a photo. /myoffers shows your offers."
+# Offers, jobs and a customer's address never go to a group: whoever is there sees them too.
+DRIVERS_IN_PRIVATE = "Driver sign-up and offers work in a private chat with me: open @{bot}."
+ADMIN_IN_PRIVATE = "Admin commands work in a private chat with me: open @{bot}."
 
 PRESS_ANSWERS = {
     Press.AWARDED: "It's yours!",
@@ -102,6 +112,7 @@ PRESS_ANSWERS = {
     Press.EXPIRED: "This offer has expired.",
     Press.CANCELLED: "This offer was cancelled.",
     Press.NOT_YOURS: "This offer wasn't sent to you.",
+    Press.WITHDRAWN: "You went offline, so this offer was withdrawn. Go online to get offers again.",
     Press.NOT_OPEN: "This offer is no longer open.",
     Press.DECLINED: "Declined. You won't get this one again.",
     Press.DECLINED_BEFORE: "You declined this one.",
@@ -116,6 +127,10 @@ PRESS_ANSWERS = {
     Press.DONE: "That's already done.",
     Press.NOT_ADMIN: NOT_ALLOWED,
     Press.REOPENED: "Offered again.",
+    Press.REOFFERED_BEFORE: "It was already offered again.",
+    Press.NEW_WINDOW: "There's no time left in its pickup window: pick a new one.",
+    Press.SLOT_GONE: "That window leaves no time to get there any more. Pick a later one.",
+    Press.RELEASED_TOO_LATE: "Released. It's too late for another driver, so the store picks a new window.",
 }
 CODE_ANSWERS = {
     Code.MALFORMED: "The pickup code is 4 digits, like 0427. Type it again.",
@@ -175,15 +190,21 @@ def _where(view: OfferView) -> str:
     return f"{view.store.name}, {view.store.location}" if view.store.location else view.store.name
 
 
-def _window(view: OfferView) -> str:
-    return show_window(view.offer.pickup_start, view.offer.pickup_end, view.tz)
+def pickup_window(view: OfferView, now: datetime) -> str:
+    """Every pickup window anyone reads, with its day when that is not today in the store's area."""
+    return show_window(view.offer.pickup_start, view.offer.pickup_end, view.tz, now=now)
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """A count with its noun in the right number: "1 delivery", "2 deliveries", "0 packages"."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def _packages(count: int) -> str:
-    return f"{count} package" + ("" if count == 1 else "s")
+    return plural(count, "package")
 
 
-def status_text(status: DriverStatus) -> str:
+def status_text(status: DriverStatus, now: datetime) -> str:
     """/status: areas, online state, held offers, today's tally."""
     driver = status.driver
     lines = [
@@ -193,11 +214,17 @@ def status_text(status: DriverStatus) -> str:
         lines.append(driver_standing(driver))
     for view in status.held:
         state = "picked up" if view.offer.status == "picked_up" else "to pick up"
-        lines.append(f"Holding #{view.offer.id} {view.store.name}, pickup {_window(view)} ({state})")
+        lines.append(
+            f"Holding #{view.offer.id} {view.store.name}, pickup {pickup_window(view, now)} ({state})"
+        )
     if not status.held:
         lines.append("Holding no offers.")
-    lines.append(f"Today: {status.today.deliveries} deliveries · {format_pay(status.today.pay_cents)}")
+    lines.append(f"Today: {_deliveries(status.today)}")
     return "\n".join(lines)
+
+
+def _deliveries(today: DayTally) -> str:
+    return f"{plural(today.deliveries, 'delivery', 'deliveries')} · {format_pay(today.pay_cents)}"
 
 
 def application_text(driver: Driver, areas: Sequence[Area]) -> str:
@@ -211,6 +238,12 @@ def application_text(driver: Driver, areas: Sequence[Area]) -> str:
 
 class TelegramMessages:
     """The domain's messages (dispatch.messages.Messages) as Bot API parameters."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock  # what "today" is when a pickup window is shown
+
+    def _window(self, view: OfferView) -> str:
+        return pickup_window(view, self.clock.now())
 
     def application_card(self, driver: Driver, areas: Sequence[Area]) -> Params:
         return {"text": application_text(driver, areas), "reply_markup": keyboards.application(driver.id)}
@@ -238,7 +271,7 @@ class TelegramMessages:
             f"📦 New offer {_title(view)}\n"
             f"Pick up at {_where(view)}\n"
             f"{_packages(view.offer.packages)} → zone {view.offer.zone}\n"
-            f"Pickup {_window(view)}\n"
+            f"Pickup {self._window(view)}\n"
             f"Offer stands until {expires}"
         )
         return {"text": text, "reply_markup": keyboards.offer(view.offer.id)}
@@ -255,27 +288,32 @@ class TelegramMessages:
     def copy_cancelled(self, view: OfferView) -> Params:
         return {"text": f"Offer {_title(view)}: cancelled."}
 
+    def copy_withdrawn(self, view: OfferView) -> Params:
+        return {"text": f"Offer {_title(view)}: withdrawn while you're offline."}
+
     def job_card(self, view: OfferView) -> Params:
         text = (
             f"✅ It's yours: {_title(view)}\n"
             f"Pick up at {_where(view)}\n"
-            f"Pickup {_window(view)} · {_packages(view.offer.packages)} → zone {view.offer.zone}\n"
+            f"Pickup {self._window(view)} · {_packages(view.offer.packages)} → zone {view.offer.zone}\n"
             f'At the counter say: "storerun pickup for order {view.offer.ref}". '
             f"The store gives you a 4-digit code: press Confirm pickup and type it."
         )
         return {"text": text, "reply_markup": keyboards.job(view.offer.id)}
 
     def job_released(self, view: OfferView) -> Params:
-        return {"text": f"Offer {_title(view)}: you released it. It's offered to other drivers."}
+        again = " It's offered to other drivers." if view.offer.status == Status.OPEN else ""
+        return {"text": f"Offer {_title(view)}: you released it.{again}"}
 
     def ask_pickup_code(self, view: OfferView) -> Params:
         return {
             "text": f"Type the 4-digit pickup code {view.store.name} gives you for order {view.offer.ref}."
         }
 
-    def wrong_code(self, view: OfferView, tries_left: int) -> Params:
-        tries = f"{tries_left} {'try' if tries_left == 1 else 'tries'} left"
-        return {"text": f"That code doesn't match order {view.offer.ref}. {tries}. Type it again."}
+    def wrong_code(self, views: Sequence[OfferView], tries_left: int) -> Params:
+        tries = f"{plural(tries_left, 'try', 'tries')} left"
+        orders = " or ".join(view.offer.ref for view in views)
+        return {"text": f"That code doesn't match order {orders}. {tries}. Type it again."}
 
     def pickup_locked(self, view: OfferView) -> Params:
         return {
@@ -305,8 +343,7 @@ class TelegramMessages:
     def delivered(self, view: OfferView, today: DayTally) -> Params:
         text = (
             f"✅ Delivered order {view.offer.ref}. Thank you!\n"
-            f"Today: {today.deliveries} {'delivery' if today.deliveries == 1 else 'deliveries'} · "
-            f"{format_pay(today.pay_cents)}\n"
+            f"Today: {_deliveries(today)}\n"
             "If you took a photo at the door, send it now as proof (optional)."
         )
         return {"text": text}
@@ -327,21 +364,24 @@ class TelegramMessages:
     def pickup_reminder(self, view: OfferView, minutes: int) -> Params:
         soon = f"in {minutes} min" if minutes > 0 else "now"
         return {
-            "text": f"⏰ Pickup at {_where(view)}, {_window(view)} — {soon}. Order {view.offer.ref}, #{view.offer.id}."
+            "text": f"⏰ Pickup at {_where(view)}, {self._window(view)} — {soon}. Order {view.offer.ref}, #{view.offer.id}."
         }
 
     def late_reminder(self, view: OfferView) -> Params:
         text = (
-            f"⚠️ You're late for pickup at {_where(view)} ({_window(view)}), order {view.offer.ref}. "
+            f"⚠️ You're late for pickup at {_where(view)} ({self._window(view)}), order {view.offer.ref}. "
             "Release it if you can't make it, so another driver can take it."
         )
         return {"text": text, "reply_markup": keyboards.job(view.offer.id)}
 
     def no_show_released(self, view: OfferView) -> Params:
         return {
-            "text": f"Offer {_title(view)}: released because it wasn't picked up in its window. "
-            "It's offered to other drivers; this counts as a no-show."
+            "text": f"🚫 Offer {_title(view)}: released because it wasn't picked up in its window, "
+            f"{self._window(view)}. This counts as a no-show."
         }
+
+    def job_no_show(self, view: OfferView) -> Params:
+        return {"text": f"Offer {_title(view)}: no longer yours."}
 
     def delivery_reminder(self, view: OfferView, minutes: int) -> Params:
         assert view.offer.deliver_by is not None
@@ -351,7 +391,7 @@ class TelegramMessages:
 
     def set_offline(self, missed: int) -> Params:
         return {
-            "text": f"You missed {missed} offers in a row, so I set you offline. Tap Go online (or send /online) when you're ready.",
+            "text": f"You missed {plural(missed, 'offer')} in a row, so I set you offline. Tap Go online (or send /online) when you're ready.",
             "reply_markup": keyboards.availability(online=False),
         }
 
@@ -381,7 +421,7 @@ class TelegramMessages:
     def store_accepted(self, view: OfferView, driver: Driver) -> Params:
         text = (
             f"🚗 Order {view.offer.ref}: {first_name(driver.name)} accepted it (#{view.offer.id}).\n"
-            f"Pickup {_window(view)}. Pickup code: {view.offer.pickup_code}. Give it to the driver with the order."
+            f"Pickup {self._window(view)}. Pickup code: {view.offer.pickup_code}. Give it to the driver with the order."
         )
         return {"text": text}
 
@@ -418,12 +458,19 @@ class TelegramMessages:
     def store_cancelled(self, view: OfferView, reason: str) -> Params:
         return {"text": f"🚫 Order {view.offer.ref} was cancelled (#{view.offer.id}): {reason}"}
 
+    def orders_list(self, views: Sequence[OfferView]) -> Params:
+        now = self.clock.now()
+        text = "Today's orders:\n" + "\n".join(order_line(view, now) for view in views)
+        cancellable = [view.offer.id for view in views if view.offer.status in sources(Action.CANCEL)]
+        markup = keyboards.staff_cancel(cancellable)
+        return {"text": text, "reply_markup": markup} if markup else {"text": text}
+
     def admin_offer_card(self, view: OfferView) -> Params:
         expires = show_time(view.offer.expires_at, view.tz) if view.offer.expires_at else "—"
         text = (
             f"🆕 Offer {_title(view)} ({view.store.code})\n"
             f"Ref {view.offer.ref} · {_packages(view.offer.packages)} · zone {view.offer.zone}\n"
-            f"Pickup {_window(view)}\n"
+            f"Pickup {self._window(view)}\n"
             f"Pickup code: {view.offer.pickup_code} (the store checks it at the counter)\n"
             f"Offered to drivers until {expires}"
         )
@@ -432,6 +479,40 @@ class TelegramMessages:
     def admin_expired(self, view: OfferView) -> Params:
         text = f"⌛ Offer {_title(view)} (ref {view.offer.ref}) expired with no driver."
         return {"text": text, "reply_markup": keyboards.reoffer(view.offer.id)}
+
+    def admin_expired_reoffered(self, view: OfferView) -> Params:
+        text = (
+            f"⌛ Offer {_title(view)} (ref {view.offer.ref}) expired with no driver.\n"
+            f"↻ Offered again, pickup {self._window(view)}."
+        )
+        return {"text": text}
+
+    def window_over(self, view: OfferView, ask: NewWindow) -> Params:
+        order = f"order {view.offer.ref} (#{view.offer.id}, {view.store.name})"
+        who = first_name(ask.driver.name) if ask.driver else "The driver"
+        no_time = (
+            f"no time is left for a driver to pick it up in its window, {self._window(view)}, "
+            "so it isn't offered to drivers again. Give it a new pickup window, or cancel it."
+        )
+        if ask.why is Over.NO_SHOW:
+            text = f"🚫 No-show: {who} didn't pick up {order}.\nNow {no_time}"
+        elif ask.why is Over.RELEASED:
+            text = f"↩️ {who} released {order}.\nNow {no_time}"
+        else:
+            text = f"⌛ O{order[1:]}: {no_time}"
+        now = self.clock.now()
+        slots = [(show_window(slot.start, slot.end, view.tz, now=now), slot.key) for slot in ask.slots]
+        return {"text": text, "reply_markup": keyboards.new_window(view.offer.id, slots)}
+
+    def window_given(self, view: OfferView, by: str) -> Params:
+        return {
+            "text": f"🕐 New pickup window {self._window(view)} for order {view.offer.ref} "
+            f"(#{view.offer.id}, {view.store.name}), set by {by}. It's offered to drivers again."
+        }
+
+    def window_dropped(self, view: OfferView, by: str) -> Params:
+        order = f"Order {view.offer.ref} (#{view.offer.id}, {view.store.name})"
+        return {"text": f"🚫 {order} was cancelled by {by}."}
 
     def admin_pickup_locked(self, view: OfferView) -> Params:
         who = view.holder.name if view.holder else "the driver"
@@ -502,12 +583,22 @@ CANCEL_ANSWERS = {
     Press.NOT_OPEN: "It's already picked up or finished, so it can't be cancelled.",
     Press.DONE: "It's already cancelled.",
 }
+WINDOW_ANSWERS = {  # a new-window button under an order with no time left in its window
+    Press.REOPENED: "New window set. It's offered to drivers again.",
+    Press.REOFFERED_BEFORE: PRESS_ANSWERS[Press.REOFFERED_BEFORE],
+    Press.SLOT_GONE: PRESS_ANSWERS[Press.SLOT_GONE],
+    Press.CANCELLED: "This order was cancelled.",
+    Press.NOT_YOURS: "That's not one of your orders.",
+    Press.NOT_OPEN: "It isn't waiting for a new window.",
+}
 REOPEN_ANSWERS = {
     Press.REOPENED: "Offered again.",
+    Press.REOFFERED_BEFORE: PRESS_ANSWERS[Press.REOFFERED_BEFORE],
+    Press.CANCELLED: "It was cancelled.",
     Press.NOT_OPEN: "Only an expired offer can be offered again.",
 }
-BROADCAST_CONFIRM = "Send this to {count} approved drivers of {area}?\n\n📣 {text}"
-BROADCAST_QUEUED = "Sending to {count} drivers. I'll tell you when it's done."
+BROADCAST_CONFIRM = "Send this to {drivers} of {area}?\n\n📣 {text}"  # drivers: plural(n, "approved driver")
+BROADCAST_QUEUED = "Sending to {drivers}. I'll tell you when it's done."  # drivers: plural(n, "driver")
 BROADCAST_GONE = "This broadcast was already sent or dropped."
 BROADCAST_DROPPED = "Not sent."
 DRAFT_PROMPTS = {
@@ -523,6 +614,40 @@ DRAFT_GONE = "There's no order being put together. Send /neworder to start one."
 DRAFT_DROPPED = "Order discarded."
 
 
+# States as people say them; the stored values (picked_up, pending, taken) are codes.
+OFFER_STATES: dict[str, str] = {
+    Status.DRAFT: "not offered yet",
+    Status.OPEN: "waiting for a driver",
+    Status.ACCEPTED: "accepted",
+    Status.PICKED_UP: "picked up",
+    Status.DELIVERED: "delivered",
+    Status.RETURNED: "not delivered, returned",
+    Status.EXPIRED: "expired, no driver took it",
+    Status.CANCELLED: "cancelled",
+}
+DRIVER_STATES = {
+    "pending": "waiting for approval",
+    "approved": "approved",
+    "suspended": "suspended",
+    "rejected": "rejected",
+}
+COPY_OUTCOMES = {  # what became of one driver's copy of an offer
+    "sent": "no answer yet",
+    "accepted": "accepted",
+    "declined": "declined",
+    "released": "accepted, then released",
+    "taken": "taken by another driver",
+    "expired": "no answer in time",
+    "withdrawn": "withdrawn, the driver went offline",
+    "cancelled": "offer cancelled",
+}
+
+
+def in_words(states: Mapping[str, str], state: str) -> str:
+    """A stored state in the words of `states`; a state added later reads as itself, not as a code."""
+    return states.get(state, state.replace("_", " "))
+
+
 def page_of(items: Sequence[str], page: int, title: str) -> str:
     from bot.keyboards import PAGE_SIZE
 
@@ -536,7 +661,7 @@ def page_of(items: Sequence[str], page: int, title: str) -> str:
 def driver_line(driver: Driver) -> str:
     online = " · online" if driver.online and driver.status == "approved" else ""
     handle = f" @{driver.username}" if driver.username else ""
-    return f"#{driver.id} {driver.name}{handle} · {driver.status}{online}"
+    return f"#{driver.id} {driver.name}{handle} · {in_words(DRIVER_STATES, driver.status)}{online}"
 
 
 def driver_profile(driver: Driver, areas: Sequence[Area], on_time_rate: float | None) -> str:
@@ -551,17 +676,41 @@ def driver_profile(driver: Driver, areas: Sequence[Area], on_time_rate: float | 
     )
 
 
-def offer_line(view: OfferView) -> str:
+def offer_line(view: OfferView, now: datetime) -> str:
     holder = f" · {view.holder.name}" if view.holder else ""
-    return f"#{view.offer.id} {view.store.code} {view.offer.ref} · {view.offer.status}{holder} · {_window(view)} · {format_pay(view.offer.pay_cents)}"
+    return f"#{view.offer.id} {view.store.code} {view.offer.ref} · {in_words(OFFER_STATES, view.offer.status)}{holder} · {pickup_window(view, now)} · {format_pay(view.offer.pay_cents)}"
+
+
+def short_name(name: str) -> str:
+    """A first name and the surname's initial: "Ana Kovač" becomes "Ana K."."""
+    words = name.split()
+    return f"{words[0]} {words[-1][0]}." if len(words) > 1 else name.strip()
+
+
+def who_did(step: TrailEvent) -> str:
+    """Who did a step of the trail, by role and name: "store FS-ZARA · Mia", "driver Ana K. (#42)"."""
+    actor = step.actor
+    someone = step.name or f"user {actor.id}"  # acted before storerun kept names
+    if actor.role is Role.ADMIN:
+        return f"admin {someone}"
+    if actor.role is Role.STORE:
+        return f"store {actor.store} · {someone}" if actor.store else f"store staff {someone}"
+    if actor.role is Role.DRIVER:
+        return f"driver {short_name(step.name)} (#{actor.id})" if step.name else f"driver #{actor.id}"
+    if actor.role is Role.DISPATCH:
+        return "dispatch"
+    return actor.encode()
 
 
 def offer_trail(
-    view: OfferView, notices: Sequence[tuple[Notice, Driver | None]], events: Sequence[Event]
+    view: OfferView,
+    notices: Sequence[tuple[Notice, Driver | None]],
+    events: Sequence[TrailEvent],
+    now: datetime,
 ) -> str:
     lines = [
-        f"Offer #{view.offer.id} · {view.store.name} ({view.store.code}) · ref {view.offer.ref} · {view.offer.status}",
-        f"{_packages(view.offer.packages)} · zone {view.offer.zone} · {format_pay(view.offer.pay_cents)} · pickup {_window(view)}",
+        f"Offer #{view.offer.id} · {view.store.name} ({view.store.code}) · ref {view.offer.ref} · {in_words(OFFER_STATES, view.offer.status)}",
+        f"{_packages(view.offer.packages)} · zone {view.offer.zone} · {format_pay(view.offer.pay_cents)} · pickup {pickup_window(view, now)}",
         f"Pickup code {view.offer.pickup_code} · wrong codes {view.offer.wrong_codes}",
         "",
         "Copies sent:",
@@ -569,15 +718,88 @@ def offer_trail(
     for notice, driver in notices:
         who = driver.name if driver else "?"
         lines.append(
-            f"  {show_time(notice.created_at, view.tz)} wave {notice.wave} → {who}: {notice.outcome}"
+            f"  {show_time(notice.created_at, view.tz)} wave {notice.wave} → {who}: {in_words(COPY_OUTCOMES, notice.outcome)}"
         )
     lines += ["", "Trail:"]
-    for event in events:
+    for step in events:
+        event = step.event
         detail = f": {event.detail}" if event.detail else ""
-        lines.append(f"  {show_time(event.at, view.tz)} {event.kind} by {event.actor}{detail}")
+        lines.append(f"  {show_time(event.at, view.tz)} {event.kind} by {who_did(step)}{detail}")
     return "\n".join(lines)
 
 
-def order_line(view: OfferView) -> str:
+def order_line(view: OfferView, now: datetime) -> str:
     holder = f" · {first_name(view.holder.name)}" if view.holder else ""
-    return f"#{view.offer.id} {view.offer.ref} · {view.offer.status.replace('_', ' ')}{holder} · pickup {_window(view)}"
+    return f"#{view.offer.id} {view.offer.ref} · {in_words(OFFER_STATES, view.offer.status)}{holder} · pickup {pickup_window(view, now)}"
+
+
+# --- /stats and /export ---
+
+# Spelled out rather than with %b, which follows the process locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+NO_DATA = "—"
+
+
+def show_days(first: date, last: date) -> str:
+    """Local days as "Nov 25", "Nov 19 – Nov 25", or with years when they differ."""
+    if first == last:
+        return f"{_MONTHS[last.month - 1]} {last.day}"
+    if first.year != last.year:
+        return f"{_MONTHS[first.month - 1]} {first.day}, {first.year} – {_MONTHS[last.month - 1]} {last.day}, {last.year}"
+    return f"{_MONTHS[first.month - 1]} {first.day} – {_MONTHS[last.month - 1]} {last.day}"
+
+
+def show_duration(seconds: float) -> str:
+    """A duration as "45s", "1m 40s" or "2h 5m"."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60}s"
+    return f"{whole // 3600}h {whole % 3600 // 60}m"
+
+
+def _last_days(days: int) -> str:
+    return "today" if days == 1 else f"last {days} days"
+
+
+def _rate(part: int, whole: int) -> str:
+    """The share with what it divides, "71% (5 of 7)"; a dash when there is nothing to divide by."""
+    return f"{round(part / whole * 100)}% ({part} of {whole})" if whole else NO_DATA
+
+
+def _stats_block(area: AreaStats, heading: str) -> str:
+    median = area.median_accept_seconds
+    return (
+        f"{heading}\n"
+        f"created {area.created} · reopened {area.reopened} · accepted {area.accepted}"
+        f" · expired {area.expired} · cancelled {area.cancelled}\n"
+        f"released {area.released} · no-shows {area.no_shows} · picked up {area.picked_up}"
+        f" · delivered {area.delivered} · returned {area.returned}\n"
+        f"accepted before expiry {_rate(area.accepted, area.accepted + area.expired)}"
+        f" · median time to accept {NO_DATA if median is None else show_duration(median)}\n"
+        f"on-time pickup {_rate(area.picked_up_on_time, area.picked_up)}"
+        f" · delivered, not returned {_rate(area.delivered, area.delivered + area.returned)}"
+    )
+
+
+def stats_text(stats: Stats) -> str:
+    """/stats: one block per area over its local days, then all areas together when there are several."""
+    if not stats.areas:
+        return f"No areas yet · {_last_days(stats.days)}"
+    blocks = [
+        _stats_block(area, f"{area.name} ({area.slug}) · {show_days(area.first_day, area.last_day)}")
+        for area in stats.areas
+    ]
+    if len(stats.areas) > 1:
+        blocks.append(_stats_block(stats.total, f"All areas · {_last_days(stats.days)}"))
+    return "\n\n".join(blocks)
+
+
+def stats_chart_caption(days: int) -> str:
+    return f"Offers by local hour, accepted and expired; time to accept · {_last_days(days)}"
+
+
+def export_caption(kind: str, days: int) -> str:
+    period = "last 24 hours" if days == 1 else f"last {days} days"
+    return f"{kind.title()}, {period} · local times with their UTC offset"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from dispatch.actors import Actor, Role
 from dispatch.drivers import Decision
 from dispatch.lifecycle import Status
 from dispatch.outbox import Lane, Outgoing, as_row
@@ -44,12 +45,22 @@ class AreaLine:
 
 
 @dataclass(frozen=True, slots=True)
+class TrailEvent:
+    """One event of an offer's trail, who did it, and their name where storerun knows it (an
+    admin's or clerk's first name, a driver's full name)."""
+
+    event: Event
+    actor: Actor
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OfferTrail:
     """An offer with every notice sent for it and every event, oldest first."""
 
     view: OfferView
     notices: list[tuple[Notice, Driver | None]]
-    events: list[Event]
+    events: list[TrailEvent]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +116,9 @@ class AdminDesk:
                 return Standing.NOT_NOW
             if suspend:
                 await tx.drivers.update(driver_id, online=False)
+                await d.offers.withdraw_copies(tx, driver)
             await tx.events.add(
-                now, f"admin:{admin_id}", after if suspend else "reinstated", f"driver {driver_id}"
+                now, Actor.admin(admin_id).encode(), after if suspend else "reinstated", f"driver {driver_id}"
             )
             news = d.messages.you_are_suspended() if suspend else d.messages.you_are_reinstated()
             await d.say(tx, driver.chat_id, news)
@@ -135,7 +147,7 @@ class AdminDesk:
             changed = await tx.areas.set_active(slug, active)
             if changed:
                 await tx.events.add(
-                    self.dispatch.clock.now(), f"admin:{admin_id}", "area", f"{slug} {active}"
+                    self.dispatch.clock.now(), Actor.admin(admin_id).encode(), "area", f"{slug} {active}"
                 )
             return changed
 
@@ -153,7 +165,9 @@ class AdminDesk:
             if area is None:
                 return None
             store_id = await tx.stores.upsert(code.upper(), name, area.id, where)
-            await tx.events.add(self.dispatch.clock.now(), f"admin:{admin_id}", "store", code.upper())
+            await tx.events.add(
+                self.dispatch.clock.now(), Actor.admin(admin_id).encode(), "store", code.upper()
+            )
             return await tx.stores.by_id(store_id)
 
     # --- offers ---
@@ -184,7 +198,25 @@ class AdminDesk:
             if view is None:
                 return None
             notices = [(n, await tx.drivers.by_id(n.driver_id)) for n in await tx.notices.for_offer(offer_id)]
-            return OfferTrail(view, notices, await tx.events.for_offer(offer_id))
+            events = [(event, Actor.parse(event.actor)) for event in await tx.events.for_offer(offer_id)]
+            names = await self._names(tx, {actor for _, actor in events})
+        return OfferTrail(
+            view, notices, [TrailEvent(event, actor, names.get(actor)) for event, actor in events]
+        )
+
+    async def _names(self, tx: Transaction, actors: set[Actor]) -> dict[Actor, str]:
+        """Each actor's name where storerun knows it: a driver's from their profile, an admin's or
+        a clerk's as last seen on their updates."""
+        first_names = await tx.people.first_names(a.user_id for a in actors if a.user_id is not None)
+        names: dict[Actor, str] = {}
+        for actor in actors:
+            if actor.user_id is not None and actor.user_id in first_names:
+                names[actor] = first_names[actor.user_id]
+            elif actor.role is Role.DRIVER and actor.id is not None:
+                driver = await tx.drivers.by_id(actor.id)
+                if driver is not None:
+                    names[actor] = driver.name
+        return names
 
     # --- broadcasts ---
 
@@ -218,7 +250,9 @@ class AdminDesk:
             messages = [Outgoing(d.chat_id, "sendMessage", params, lane=Lane.BULK, tag=tag) for d in drivers]
             await tx.outbox.add_many([as_row(message) for message in messages], now)
             await tx.broadcasts.move(broadcast_id, "sending", "sending", recipients=len(drivers))
-            await tx.events.add(now, f"admin:{admin_id}", "broadcast", f"{area.slug}: {len(drivers)} drivers")
+            await tx.events.add(
+                now, Actor.admin(admin_id).encode(), "broadcast", f"{area.slug}: {len(drivers)} drivers"
+            )
             if not drivers:
                 await self._finish(tx, broadcast_id, admin_id, area, 0, 0)
         return len(drivers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -38,19 +37,19 @@ class FakeClock:
         self._now += timedelta(seconds=seconds)
 
 
-class ScaledClock:
-    """Time that runs `speed` times faster than real time from a start, for simulated days."""
+class SimulatedClock:
+    """Time in a simulation: it stands still while the simulated world is busy and moves only
+    when the simulation moves it on to its next event, never backwards."""
 
-    def __init__(self, start: datetime, speed: float) -> None:
-        if start.tzinfo is None or speed <= 0:
-            raise ValueError("ScaledClock needs an aware start and a positive speed")
-        self.start = start.astimezone(UTC)
-        self.speed = speed
-        self._origin = time.monotonic()
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SimulatedClock needs an aware start")
+        self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+        return self._now
 
-    def real_seconds(self, simulated: float) -> float:
-        """How long `simulated` seconds of this clock take in real time."""
-        return simulated / self.speed
+    def move_to(self, when: datetime) -> None:
+        if when < self._now:
+            raise ValueError(f"a simulated clock cannot go back from {self._now} to {when}")
+        self._now = when.astimezone(UTC)

@@ -29,6 +29,9 @@ class Rules:
     auto_offline_after: int = 3
     invite_ttl: timedelta = timedelta(hours=24)
     max_days_ahead: int = 14  # how far ahead an order's date may be
+    # An order is offered to drivers only while this much of its pickup window is left: the time a
+    # driver needs to get to the store (as long as the pickup reminder comes ahead of a window).
+    time_to_reach_store: timedelta = timedelta(minutes=15)
     timing: Timing = field(default_factory=Timing)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from dispatch.actors import Actor
 from dispatch.views import DayTally, OfferView, day_tally, offer_view
 from storage.records import Area, Driver
 
@@ -84,7 +85,7 @@ class DriverDesk:
                 driver_id = driver.id
             await tx.drivers.add_area(driver_id, area.id)
             await tx.drivers.update(driver_id, prompt="phone", prompt_offer_id=None)
-            await tx.events.add(now, f"driver:{driver_id}", "enroll", f"area {area.slug}")
+            await tx.events.add(now, Actor.driver(driver_id).encode(), "enroll", f"area {area.slug}")
         return Enrollment.ASK_PHONE
 
     async def finish_application(self, tg_user_id: int, phone: str | None) -> Enrollment:
@@ -103,7 +104,9 @@ class DriverDesk:
             for admin in sorted(d.admin_ids):
                 outbox_id = await d.say(tx, admin, card)
                 await tx.cards.add(APPLICATION, driver.id, admin, outbox_id, now)
-            await tx.events.add(now, f"driver:{driver.id}", "applied", "with phone" if phone else "no phone")
+            await tx.events.add(
+                now, Actor.driver(driver.id).encode(), "applied", "with phone" if phone else "no phone"
+            )
         return Enrollment.APPLIED
 
     async def decide(self, driver_id: int, admin_id: int, admin_name: str, approve: bool) -> Decision:
@@ -120,7 +123,7 @@ class DriverDesk:
                 return Decision.ALREADY_DECIDED
             driver = await tx.drivers.by_id(driver_id)
             assert driver is not None
-            await tx.events.add(now, f"admin:{admin_id}", to, f"driver {driver_id}")
+            await tx.events.add(now, Actor.admin(admin_id).encode(), to, f"driver {driver_id}")
             areas = await tx.drivers.areas_of(driver_id)
             decided = d.messages.application_decided(driver, areas, approve, admin_name)
             for card in await tx.cards.of(APPLICATION, driver_id):
@@ -138,7 +141,11 @@ class DriverDesk:
                 return Availability.NOT_A_DRIVER, None
             if not await tx.drivers.set_online(driver.id, online):
                 return Availability.NOT_APPROVED, driver
-            await tx.events.add(d.clock.now(), f"driver:{driver.id}", "online" if online else "offline")
+            if not online:
+                await d.offers.withdraw_copies(tx, driver)
+            await tx.events.add(
+                d.clock.now(), Actor.driver(driver.id).encode(), "online" if online else "offline"
+            )
         return (Availability.ONLINE if online else Availability.OFFLINE), driver
 
     async def prompt_of(self, tg_user_id: int) -> str | None:

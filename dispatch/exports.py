@@ -1,4 +1,4 @@
-"""The /export files: offers and drivers as UTF-8 CSV for a spreadsheet."""
+"""The /export files: offers and drivers as UTF-8 CSV for a spreadsheet, times local with their offset."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dispatch.stats import check_days
 from storage.db import Database
 from storage.reports import Reports
 
 # The customer's address is personal data and the pickup code is the store's secret: neither is
-# a column here, and storage.reports does not even read them.
+# a column here, and storage.reports does not even read them. Times are in the offer's area zone.
 OFFER_COLUMNS = (
     "id",
     "store",
@@ -37,6 +38,8 @@ OFFER_COLUMNS = (
     "proof_file_id",
 )
 
+# The phone number is personal data, kept because admins call drivers; the file is for admins only.
+# A driver's times are in the zone of their first area (UTC without one).
 DRIVER_COLUMNS = (
     "id",
     "name",
@@ -56,16 +59,19 @@ DRIVER_COLUMNS = (
     "created_at",
 )
 
-Cell = str | int | datetime | None
+Cell = str | int | None
 
 # A spreadsheet runs a cell starting with one of these as a formula; names come from strangers.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_LIKE = re.compile(r"[+-]?[\d .()-]*\d[\d .()-]*")
 
 
-def show_instant(instant: datetime) -> str:
-    """A UTC instant as ISO 8601 to the second with a "Z": "2026-01-15T20:30:00Z"."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def show_instant(instant: datetime | None, tz: str) -> str | None:
+    """An instant as ISO 8601 local time in the zone, to the second, with its offset.
+
+    "2026-11-25T14:00:00-08:00": a spreadsheet reads the local time, and the offset keeps it exact.
+    """
+    return None if instant is None else instant.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
 
 
 def show_dollars(cents: int) -> str:
@@ -76,11 +82,9 @@ def show_dollars(cents: int) -> str:
 
 
 def _text(value: Cell) -> str:
-    """One cell: times as ISO 8601 UTC, nothing as empty, text defused against formulas."""
+    """One cell: nothing as empty, text defused against formulas."""
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return show_instant(value)
     if isinstance(value, int):
         return str(value)
     # A phone number like "+1 702 555 0100" stays as it is; "=HYPERLINK(…)" is quoted.
@@ -116,13 +120,13 @@ async def export_offers_csv(db: Database, *, now: datetime, days: int = 30) -> b
                 offer.zone,
                 show_dollars(offer.pay_cents),
                 offer.pay_cents,
-                offer.pickup_start,
-                offer.pickup_end,
-                offer.deliver_by,
-                offer.created_at,
-                offer.accepted_at,
-                offer.picked_up_at,
-                offer.finished_at,
+                show_instant(offer.pickup_start, offer.area_tz),
+                show_instant(offer.pickup_end, offer.area_tz),
+                show_instant(offer.deliver_by, offer.area_tz),
+                show_instant(offer.created_at, offer.area_tz),
+                show_instant(offer.accepted_at, offer.area_tz),
+                show_instant(offer.picked_up_at, offer.area_tz),
+                show_instant(offer.finished_at, offer.area_tz),
                 offer.holder_id,
                 offer.wrong_codes,
                 offer.failure_reason,
@@ -145,8 +149,10 @@ async def export_drivers_csv(db: Database, *, now: datetime, days: int = 30) -> 
         reports = Reports(tx.connection)
         drivers = await reports.drivers(active_since=since)
         pickups = await reports.pickups_per_driver(since, now)
+        zones = {area.slug: area.tz for area in await tx.areas.all()}
     rows = []
     for driver in drivers:
+        tz = zones[driver.area_slugs[0]] if driver.area_slugs else "UTC"
         tally = pickups.get(driver.id)
         rate = f"{tally.on_time / tally.picked_up:.2f}" if tally and tally.picked_up else None
         rows.append(
@@ -166,7 +172,7 @@ async def export_drivers_csv(db: Database, *, now: datetime, days: int = 30) -> 
                 driver.no_shows,
                 driver.delivered,
                 rate,
-                driver.created_at,
+                show_instant(driver.created_at, tz),
             )
         )
     return _csv(DRIVER_COLUMNS, rows)

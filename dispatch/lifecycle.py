@@ -28,7 +28,7 @@ class Action(StrEnum):
     CANCEL = "cancel"
 
 
-# DESIGN.md, "Offer lifecycle": every legal step, and nothing else.
+# docs/design.md, "Offer lifecycle": every legal step, and nothing else.
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.DRAFT, Action.OPEN): Status.OPEN,
     (Status.OPEN, Action.ACCEPT): Status.ACCEPTED,
@@ -37,10 +37,14 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.PICKED_UP, Action.DELIVER): Status.DELIVERED,
     (Status.PICKED_UP, Action.FAIL): Status.RETURNED,
     (Status.OPEN, Action.EXPIRE): Status.EXPIRED,
+    # Given back (a release, a no-show) with too little of its window left for another driver.
+    (Status.ACCEPTED, Action.EXPIRE): Status.EXPIRED,
+    # Offered again as it was, or with a new pickup window.
     (Status.EXPIRED, Action.REOPEN): Status.OPEN,
     (Status.DRAFT, Action.CANCEL): Status.CANCELLED,
     (Status.OPEN, Action.CANCEL): Status.CANCELLED,
     (Status.ACCEPTED, Action.CANCEL): Status.CANCELLED,
+    (Status.EXPIRED, Action.CANCEL): Status.CANCELLED,
 }
 
 FINAL = frozenset({Status.DELIVERED, Status.RETURNED, Status.CANCELLED})

@@ -94,8 +94,9 @@ def show_day(instant: datetime, tz: str) -> str:
     return f"{_WEEKDAYS[local.weekday()]} {_month_day(local.date())}"
 
 
-def show_window(start: datetime, end: datetime, tz: str, today: date | None = None) -> str:
-    """A window as "2:00–2:30 PM PST", prefixed with its day ("Thu Nov 26, ") when that is not today."""
+def show_window(start: datetime, end: datetime, tz: str, *, now: datetime) -> str:
+    """A window as "2:00–2:30 PM PST", prefixed with its day ("Thu Nov 26, ") unless that is today
+    in the zone at `now`: every caller says when "now" is, so tomorrow's window never reads as today's."""
     zone = _zone(tz)
     local_start, local_end = _aware(start).astimezone(zone), _aware(end).astimezone(zone)
     start_clock, end_clock = _clock(local_start.time()), _clock(local_end.time())
@@ -106,6 +107,6 @@ def show_window(start: datetime, end: datetime, tz: str, today: date | None = No
         text = f"{start_clock[:-3]}–{end_clock} {local_end.tzname()}"
     else:
         text = f"{start_clock}–{end_clock} {local_end.tzname()}"
-    if today is not None and local_start.date() != today:
+    if local_start.date() != local_now_date(now, tz):
         text = f"{show_day(start, tz)}, {text}"
     return text

@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from dispatch.actors import DISPATCH, Actor
 from dispatch.deadlines import Kind, deadlines_of, no_show_at
-from dispatch.lifecycle import Status
+from dispatch.lifecycle import Action, Status, sources
 from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Lane, Outgoing, as_row
-from dispatch.views import FailReason, OfferView, day_tally, offer_view
-from storage.records import Driver, Notice
+from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_today
+from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
+from storage.records import Driver, Notice, Offer
 from storage.repos import PressContext, Transaction
 
 if TYPE_CHECKING:
@@ -44,6 +46,11 @@ class Press(StrEnum):
     DONE = "done"
     NOT_ADMIN = "not_admin"
     REOPENED = "reopened"
+    WITHDRAWN = "withdrawn"
+    REOFFERED_BEFORE = "reoffered_before"  # an expired offer's button, after it was offered again
+    NEW_WINDOW = "new_window"  # no time is left in its window: a new one was asked for instead
+    SLOT_GONE = "slot_gone"  # the chosen new window no longer leaves a driver time
+    RELEASED_TOO_LATE = "released_too_late"  # given back with no time left for another driver
 
 
 class Code(StrEnum):
@@ -52,6 +59,7 @@ class Code(StrEnum):
     ACCEPTED = "accepted"
     WRONG = "wrong"
     LOCKED = "locked"
+    JUST_LOCKED = "just_locked"  # this try locked it; the driver was told with the lock itself
     MALFORMED = "malformed"
     NOT_EXPECTED = "not_expected"
 
@@ -73,7 +81,7 @@ class OfferDesk:
     # --- create ---
 
     async def create(
-        self, line: OrderLine, *, store_code: str, created_by: int, card_to: int | None = None
+        self, line: OrderLine, *, store_code: str, by: Actor, card_to: int | None = None
     ) -> Created:
         """Create an open offer from an order line, send its card (with the pickup code) to
         `card_to`, and send its first wave."""
@@ -121,10 +129,10 @@ class OfferDesk:
                 wave=0,
                 next_wave_at=now,
                 expires_at=now + d.rules.acceptance_window,
-                created_by=created_by,
+                created_by=by.user_id,
                 created_at=now,
             )
-            await tx.events.add(now, f"admin:{created_by}", "open", f"ref {line.ref}", offer_id=offer_id)
+            await tx.events.add(now, by.encode(), "open", f"ref {line.ref}", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             if card_to is not None:
@@ -162,7 +170,7 @@ class OfferDesk:
             next_wave_at = following if expires_at is None or following < expires_at else None
             await tx.offers.update(offer_id, wave=wave, next_wave_at=next_wave_at)
             await tx.events.add(
-                now, "dispatch", "wave", f"wave {wave} to {len(drivers)} drivers", offer_id=offer_id
+                now, DISPATCH.encode(), "wave", f"wave {wave} to {len(drivers)} drivers", offer_id=offer_id
             )
             await self._plan(tx, offer_id)
         return len(drivers)
@@ -186,11 +194,21 @@ class OfferDesk:
             await self._edit_copies(tx, unanswered, d.messages.copy_expired(view))
             for notice in unanswered:
                 await self._timed_out(tx, notice.driver_id)
-            await tx.events.add(now, "dispatch", "expire", offer_id=offer_id)
-            await d.tell_admins(tx, d.messages.admin_expired(view))
+            await tx.events.add(now, DISPATCH.encode(), "expire", offer_id=offer_id)
+            await self._tell_expired(tx, view)
             await d.tell_store(tx, view.store.id, d.messages.store_expired(view))
             d.plan(tx, view.offer)
         return True
+
+    async def withdraw_copies(self, tx: Transaction, driver: Driver) -> None:
+        """The driver can no longer answer (offline, suspended): every copy still waiting for an
+        answer is withdrawn and edited so its buttons are gone; a withdrawn copy never counts as
+        missed, and the offer may reach the driver again once they are back online."""
+        withdrawn = await tx.notices.withdraw_all(driver.id)
+        for notice in withdrawn:
+            view = await offer_view(tx, notice.offer_id)
+            assert view is not None
+            await self._edit_copy(tx, notice, self.dispatch.messages.copy_withdrawn(view), Lane.INTERACTIVE)
 
     async def _timed_out(self, tx: Transaction, driver_id: int) -> None:
         """A copy expired unanswered; too many in a row and the driver is set offline."""
@@ -201,7 +219,10 @@ class OfferDesk:
             return
         missed = driver.timeouts_in_a_row
         await tx.drivers.set_online(driver_id, False)
-        await tx.events.add(d.clock.now(), "dispatch", "auto_offline", f"driver {driver_id} missed {missed}")
+        await self.withdraw_copies(tx, driver)
+        await tx.events.add(
+            d.clock.now(), DISPATCH.encode(), "auto_offline", f"driver {driver_id} missed {missed}"
+        )
         await d.say(tx, driver.chat_id, d.messages.set_offline(missed))
 
     # --- reminders and the no-show release (timers call these) ---
@@ -232,12 +253,19 @@ class OfferDesk:
             else:
                 assert view.offer.deliver_by is not None
                 params = d.messages.delivery_reminder(view, _minutes_until(now, view.offer.deliver_by))
-            await d.say(tx, view.holder.chat_id, params)
-            await tx.events.add(now, "dispatch", kind.value, f"to driver {view.holder.id}", offer_id=offer_id)
+            sent = await d.say(tx, view.holder.chat_id, params)
+            if "reply_markup" in params:  # its buttons go when the job card's do
+                await tx.cards.add(
+                    _buttons_of(REMINDER_CARDS[kind]), offer_id, view.holder.chat_id, sent, now
+                )
+            await tx.events.add(
+                now, DISPATCH.encode(), kind.value, f"to driver {view.holder.id}", offer_id=offer_id
+            )
         return True
 
     async def no_show(self, offer_id: int) -> bool:
-        """Past the pickup window and its grace, no pickup: release the offer and offer it again."""
+        """Past the pickup window and its grace, no pickup: the holder loses the offer, and the
+        store and the admins are asked for a new window (none is left in this one)."""
         d = self.dispatch
         now = d.clock.now()
         async with d.transaction() as tx:
@@ -248,17 +276,23 @@ class OfferDesk:
                 d.plan(tx, view.offer)
                 return False
             holder = view.holder
-            if not await self._give_back(tx, offer_id, holder.id):
+            given = await self._give_back(tx, offer_id, holder.id)
+            if given is None:
                 return False
+            view = await offer_view(tx, offer_id)
+            assert view is not None
             notice = await tx.notices.of(offer_id, holder.id)
             if notice is not None:
-                await self._edit_job(tx, notice, d.messages.no_show_released(view))
+                # The card only closes (an edit rings no bell); the news is the one new message.
+                await self._edit_job(tx, notice, d.messages.job_no_show(view))
             await tx.drivers.count(holder.id, no_shows=1)
-            await tx.events.add(now, "dispatch", "no_show", f"driver {holder.id} released", offer_id=offer_id)
+            await tx.events.add(
+                now, DISPATCH.encode(), "no_show", f"driver {holder.id} released", offer_id=offer_id
+            )
             await d.say(tx, holder.chat_id, d.messages.no_show_released(view))
-            await d.tell_admins(tx, d.messages.admin_no_show(view, holder))
-            await d.tell_store(tx, view.store.id, d.messages.store_released(view, no_show=True))
-        await self.send_wave(offer_id)
+            await self._tell_given_back(tx, view, Over.NO_SHOW, holder)
+        if given is Status.OPEN:
+            await self.send_wave(offer_id)
         return True
 
     async def cancel(self, offer_id: int, *, actor: str, by: str, reason: str) -> Press:
@@ -271,7 +305,7 @@ class OfferDesk:
                 return Press.NOT_YOURS
             cancelled = await tx.offers.transition(
                 offer_id,
-                [Status.DRAFT, Status.OPEN, Status.ACCEPTED],
+                sources(Action.CANCEL),
                 Status.CANCELLED,
                 finished_at=now,
                 cancel_reason=reason[:200],
@@ -287,8 +321,9 @@ class OfferDesk:
             await self._edit_copies(tx, [*live, *held], d.messages.copy_cancelled(view))
             await self._edit_cards(tx, "job", offer_id, d.messages.copy_cancelled(view))
             if before.holder is not None:
-                await tx.drivers.update(before.holder.id, prompt=None, prompt_offer_id=None)
                 await d.say(tx, before.holder.chat_id, d.messages.copy_cancelled(view))
+            await self._refresh_lists(tx, offer_id)
+            await self._close_asks(tx, view, d.messages.window_dropped(view, by))
             await d.tell_store(tx, view.store.id, d.messages.store_cancelled(view, reason))
             await d.tell_admins(tx, d.messages.admin_cancelled(view, by, reason))
             d.plan(tx, view.offer)
@@ -306,12 +341,21 @@ class OfferDesk:
             await self.remind(kind, offer_id)
 
     async def reopen(self, offer_id: int, admin_id: int) -> Press:
-        """An admin offers an expired offer again."""
+        """An admin offers an expired offer again; with no time left in its pickup window, the
+        admin is asked for a new window instead."""
         d = self.dispatch
         if admin_id not in d.admin_ids:
             return Press.NOT_ADMIN
         now = d.clock.now()
         async with d.transaction() as tx:
+            view = await offer_view(tx, offer_id)
+            if view is None:
+                return Press.NOT_OPEN
+            if view.offer.status != Status.EXPIRED:
+                return await self._not_waiting(tx, offer_id)
+            if no_time_left(view.offer.pickup_end, now, d.rules.time_to_reach_store):
+                await self._ask_new_window(tx, view, [admin_id], NewWindow(self._slots(view, now)))
+                return Press.NEW_WINDOW
             reopened = await tx.offers.transition(
                 offer_id,
                 Status.EXPIRED,
@@ -320,10 +364,149 @@ class OfferDesk:
                 expires_at=now + d.rules.acceptance_window,
             )
             if not reopened:
-                return Press.NOT_OPEN
-            await tx.events.add(now, f"admin:{admin_id}", "reopen", offer_id=offer_id)
+                return await self._not_waiting(tx, offer_id)
+            await tx.events.add(now, Actor.admin(admin_id).encode(), REOPEN_EVENT, offer_id=offer_id)
+            view = await offer_view(tx, offer_id)
+            assert view is not None
+            await self._close_expiry_cards(tx, view)
         await self.send_wave(offer_id)
         return Press.REOPENED
+
+    # --- a window that is over ---
+
+    async def new_window(
+        self, offer_id: int, slot_key: str, *, user_id: int, chat_id: int, name: str
+    ) -> Press:
+        """The store's staff or an admin give an order waiting for a new pickup window one of the
+        next free slots: the window (and deliver_by with it) moves there and it is offered again."""
+        d = self.dispatch
+        now = d.clock.now()
+        slot = Slot.from_key(slot_key)
+        async with d.transaction() as tx:
+            view = await offer_view(tx, offer_id)
+            decider = await self._decider(tx, view, user_id, chat_id, name)
+            if view is None or decider is None or slot is None:
+                return Press.NOT_YOURS
+            if view.offer.status != Status.EXPIRED:
+                return await self._not_waiting(tx, offer_id)
+            actor, by = decider
+            farthest = now + timedelta(days=d.rules.max_days_ahead)
+            if no_time_left(slot.end, now, d.rules.time_to_reach_store) or slot.start > farthest:
+                # The choices shown have aged: every copy of the question gets fresh ones.
+                fresh = d.messages.window_over(view, NewWindow(self._slots(view, now)))
+                await self._edit_cards(tx, WINDOW_ASK, offer_id, fresh)
+                return Press.SLOT_GONE
+            offer = view.offer
+            shift = slot.start - offer.pickup_start
+            moved = await tx.offers.transition(
+                offer_id,
+                Status.EXPIRED,
+                Status.OPEN,
+                pickup_start=slot.start,
+                pickup_end=slot.end,
+                deliver_by=offer.deliver_by + shift if offer.deliver_by is not None else None,
+                next_wave_at=now,
+                expires_at=now + d.rules.acceptance_window,
+            )
+            if not moved:
+                return await self._not_waiting(tx, offer_id)
+            detail = f"new pickup window {slot.start:%Y-%m-%d %H:%M}-{slot.end:%H:%M} UTC"
+            await tx.events.add(now, actor.encode(), REOPEN_EVENT, detail, offer_id=offer_id)
+            view = await offer_view(tx, offer_id)
+            assert view is not None
+            await self._close_asks(tx, view, d.messages.window_given(view, by))
+            await self._close_expiry_cards(tx, view)
+        await self.send_wave(offer_id)
+        return Press.REOPENED
+
+    async def drop_waiting(self, offer_id: int, *, user_id: int, chat_id: int, name: str) -> Press:
+        """Cancel order, under the question of a new window: the store's staff or an admin cancel
+        an order that waits for one (cancelling closes every copy of the question)."""
+        async with self.dispatch.db.read() as tx:
+            view = await offer_view(tx, offer_id)
+            decider = await self._decider(tx, view, user_id, chat_id, name)
+            if view is None or decider is None:
+                return Press.NOT_YOURS
+            if view.offer.status == Status.CANCELLED:
+                return Press.DONE
+            if view.offer.status != Status.EXPIRED:
+                return await self._not_waiting(tx, offer_id)
+        actor, by = decider
+        reason = "no time was left in its pickup window"
+        return await self.cancel(offer_id, actor=actor.encode(), by=by, reason=reason)
+
+    async def _tell_given_back(self, tx: Transaction, view: OfferView, why: Over, driver: Driver) -> None:
+        """Tell the store (and, for a no-show, the admins) that an order is offered again; or, with
+        no time left in its window, ask them all for a new window."""
+        d = self.dispatch
+        if view.offer.status == Status.OPEN:
+            no_show = why is Over.NO_SHOW
+            if no_show:
+                await d.tell_admins(tx, d.messages.admin_no_show(view, driver))
+            await d.tell_store(tx, view.store.id, d.messages.store_released(view, no_show=no_show))
+            return
+        now = d.clock.now()
+        await tx.events.add(now, DISPATCH.encode(), "expire", NO_TIME_LEFT, offer_id=view.offer.id)
+        chats = set(await tx.stores.staff_chats(view.store.id)) | d.admin_ids
+        ask = NewWindow(self._slots(view, now), why, driver)
+        await self._ask_new_window(tx, view, sorted(chats), ask)
+        d.plan(tx, view.offer)
+
+    def _slots(self, view: OfferView, now: datetime) -> tuple[Slot, ...]:
+        return tuple(next_slots(now, view.tz, self.dispatch.rules.time_to_reach_store))
+
+    async def _ask_new_window(
+        self, tx: Transaction, view: OfferView, chats: list[int], ask: NewWindow
+    ) -> None:
+        """Ask for a new window with the next free slots; each copy is kept, to close them all."""
+        d = self.dispatch
+        params = d.messages.window_over(view, ask)
+        for chat_id in chats:
+            card = await d.say(tx, chat_id, params)
+            await tx.cards.add(WINDOW_ASK, view.offer.id, chat_id, card, d.clock.now())
+
+    async def _close_asks(self, tx: Transaction, view: OfferView, params: dict[str, object]) -> None:
+        """Answered (a new window, or the order cancelled, however): every copy of the question
+        loses its buttons and says what was done."""
+        for card in await tx.cards.take(WINDOW_ASK, view.offer.id):
+            await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
+
+    async def _tell_expired(self, tx: Transaction, view: OfferView) -> None:
+        """Each admin's card of an expired offer, with Re-offer; kept, to close them all."""
+        d = self.dispatch
+        for chat_id in sorted(d.admin_ids):
+            card = await d.say(tx, chat_id, d.messages.admin_expired(view))
+            await tx.cards.add(EXPIRY_CARD, view.offer.id, chat_id, card, d.clock.now())
+
+    async def _close_expiry_cards(self, tx: Transaction, view: OfferView) -> None:
+        """Offered again: no admin's card of its expiry offers Re-offer any more."""
+        params = self.dispatch.messages.admin_expired_reoffered(view)
+        for card in await tx.cards.take(EXPIRY_CARD, view.offer.id):
+            await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
+
+    async def _decider(
+        self, tx: Transaction, view: OfferView | None, user_id: int, chat_id: int, name: str
+    ) -> tuple[Actor, str] | None:
+        """Who may decide about an order waiting for a new window, and how they are named to the
+        others: an admin, or the staff of its store; None for anyone else."""
+        if view is None:
+            return None
+        if user_id in self.dispatch.admin_ids:
+            return Actor.admin(user_id), name
+        if any(store.id == view.store.id for store in await tx.stores.staffed_by(chat_id)):
+            return Actor.clerk(view.store.code, user_id), f"{name} at {view.store.name}"
+        return None
+
+    async def _not_waiting(self, tx: Transaction, offer_id: int) -> Press:
+        """The answer for a button about an expired offer that is no longer expired."""
+        offer = await tx.offers.by_id(offer_id)
+        if offer is None:
+            return Press.NOT_OPEN
+        if offer.status == Status.CANCELLED:
+            return Press.CANCELLED
+        if any(event.kind == REOPEN_EVENT for event in await tx.events.for_offer(offer_id)):
+            return Press.REOFFERED_BEFORE
+        return Press.NOT_OPEN
 
     # --- a driver's presses ---
 
@@ -360,13 +543,14 @@ class OfferDesk:
                     pickup_reminded_at=None,
                     late_reminded_at=None,
                     delivery_reminded_at=None,
+                    code_asked_at=None,
                 )
             if not won:
                 return await self._why_not(tx, offer_id, driver, notice)
             await tx.notices.set_outcome(notice.id, ["sent"], "accepted")
             await tx.drivers.count(driver.id, accepted=1)
             await tx.drivers.update(driver.id, timeouts_in_a_row=0)
-            await tx.events.add(now, f"driver:{driver.id}", "accept", offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), "accept", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
@@ -382,6 +566,8 @@ class OfferDesk:
         if offer.holder_id == driver.id and offer.status in (Status.ACCEPTED, Status.PICKED_UP):
             return Press.ALREADY_YOURS
         if offer.status == Status.OPEN:
+            if notice.outcome == "withdrawn":
+                return Press.WITHDRAWN
             return Press.FULL if notice.outcome == "sent" else Press.NOT_YOURS
         return {
             Status.EXPIRED: Press.EXPIRED,
@@ -406,7 +592,7 @@ class OfferDesk:
                 return Press.DECLINED
             await tx.drivers.count(driver.id, declined=1)
             await tx.drivers.update(driver.id, timeouts_in_a_row=0)
-            await tx.events.add(now, f"driver:{driver.id}", "decline", offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), "decline", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_copy(tx, notice, d.messages.copy_declined(view), Lane.INTERACTIVE)
@@ -421,49 +607,55 @@ class OfferDesk:
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
             if driver is None or notice is None:
                 return Press.NOT_YOURS
-            if not await self._give_back(tx, offer_id, driver.id):
+            given = await self._give_back(tx, offer_id, driver.id)
+            if given is None:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.drivers.count(driver.id, released=1)
-            await tx.events.add(now, f"driver:{driver.id}", "release", offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), "release", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_job(tx, notice, d.messages.job_released(view))
-            await d.tell_store(tx, view.store.id, d.messages.store_released(view, no_show=False))
+            await self._tell_given_back(tx, view, Over.RELEASED, driver)
+        if given is not Status.OPEN:
+            return Press.RELEASED_TOO_LATE
         await self.send_wave(offer_id)
         return Press.RELEASED
 
-    async def _give_back(self, tx: Transaction, offer_id: int, holder_id: int) -> bool:
+    async def _give_back(self, tx: Transaction, offer_id: int, holder_id: int) -> Status | None:
         """The holder no longer holds the offer: it is open again with a fresh acceptance window,
-        and their copy is marked released so it never comes back to them."""
+        or, with no time left in its pickup window for another driver, expired until it gets a new
+        one; their copy is marked released so it never comes back to them. Returns the new status,
+        None if they held it no longer."""
         d = self.dispatch
         now = d.clock.now()
+        offer = await tx.offers.by_id(offer_id)
+        if offer is None:
+            return None
+        if no_time_left(offer.pickup_end, now, d.rules.time_to_reach_store):
+            to, times = Status.EXPIRED, {"next_wave_at": None, "expires_at": now}
+        else:
+            to, times = Status.OPEN, {"next_wave_at": now, "expires_at": now + d.rules.acceptance_window}
         released = await tx.offers.transition(
-            offer_id,
-            Status.ACCEPTED,
-            Status.OPEN,
-            held_by=holder_id,
-            holder_id=None,
-            accepted_at=None,
-            next_wave_at=now,
-            expires_at=now + d.rules.acceptance_window,
+            offer_id, Status.ACCEPTED, to, held_by=holder_id, holder_id=None, accepted_at=None, **times
         )
-        if released:
-            notice = await tx.notices.of(offer_id, holder_id)
-            if notice is not None:
-                await tx.notices.set_outcome(notice.id, ["accepted"], "released")
-            await tx.drivers.update(holder_id, prompt=None, prompt_offer_id=None)
-        return released
+        if not released:
+            return None
+        notice = await tx.notices.of(offer_id, holder_id)
+        if notice is not None:
+            await tx.notices.set_outcome(notice.id, ["accepted"], "released")
+        return to
 
     async def _after_the_fact(self, tx: Transaction, offer_id: int, driver: Driver) -> Press:
         """The answer for a job-card button whose moment has passed."""
         offer = await tx.offers.by_id(offer_id)
-        if offer is None or offer.holder_id != driver.id:
-            return Press.NOT_YOURS if offer is None or offer.status != Status.CANCELLED else Press.CANCELLED
-        return Press.DONE
+        if offer is not None and offer.status == Status.CANCELLED:
+            return Press.CANCELLED
+        return Press.NOT_YOURS if offer is None or offer.holder_id != driver.id else Press.DONE
 
     async def start_pickup(self, offer_id: int, tg_user_id: int) -> Press:
-        """Confirm pickup: the driver is asked for the store's 4-digit code."""
+        """Confirm pickup: the offer waits for the store's 4-digit code, typed next."""
         d = self.dispatch
+        now = d.clock.now()
         async with d.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             offer = await tx.offers.by_id(offer_id)
@@ -473,63 +665,46 @@ class OfferDesk:
                 return await self._after_the_fact(tx, offer_id, driver)
             if offer.pickup_locked:
                 return Press.LOCKED
-            await tx.drivers.update(driver.id, prompt="code", prompt_offer_id=offer_id)
+            # Asked on the offer, not in one slot per driver: two counters may both wait for a code.
+            await tx.offers.update(offer_id, code_asked_at=now)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await d.say(tx, driver.chat_id, d.messages.ask_pickup_code(view))
         return Press.TYPE_CODE
 
     async def enter_code(self, tg_user_id: int, typed: str) -> Code:
-        """A driver typed a pickup code: the right one moves the offer to picked up."""
+        """A driver typed a pickup code: it is matched against every offer they are picking up,
+        and the right one moves that offer to picked up."""
         d = self.dispatch
         now = d.clock.now()
         async with d.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
-            if driver is None or driver.prompt != "code" or driver.prompt_offer_id is None:
+            held = await tx.offers.held_by(driver.id) if driver is not None else []
+            unpicked = [offer for offer in held if offer.status == Status.ACCEPTED]
+            waiting = [offer for offer in unpicked if offer.code_asked_at is not None]
+            if driver is None or not waiting:
                 return Code.NOT_EXPECTED
-            offer_id = driver.prompt_offer_id
-            offer = await tx.offers.by_id(offer_id)
-            if offer is None or offer.holder_id != driver.id or offer.status != Status.ACCEPTED:
-                await tx.drivers.update(driver.id, prompt=None, prompt_offer_id=None)
-                return Code.NOT_EXPECTED
-            view = await offer_view(tx, offer_id)
-            assert view is not None
+            open_counters = [offer for offer in waiting if not offer.pickup_locked]
             code = typed.strip()
-            if offer.pickup_locked:
-                return Code.LOCKED
             if not (len(code) == 4 and code.isdigit()):
-                return Code.MALFORMED
-            actor = f"driver:{driver.id}"
-            # A driver holding two offers may type the code of the other one they are picking up.
-            matching = [
-                held
-                for held in await tx.offers.held_by(driver.id)
-                if held.status == Status.ACCEPTED
-                and not held.pickup_locked
-                and hmac.compare_digest(code, held.pickup_code)
-            ]
-            if matching and matching[0].id != offer_id:
-                offer_id, offer = matching[0].id, matching[0]
-                view = await offer_view(tx, offer_id)
-                assert view is not None
-            if not hmac.compare_digest(code, offer.pickup_code):
-                wrong = await tx.offers.count_wrong_code(offer_id, d.rules.pickup_code_tries)
-                await tx.events.add(now, actor, "pickup_code_wrong", f"attempt {wrong}", offer_id=offer_id)
-                if wrong >= d.rules.pickup_code_tries:
-                    await tx.drivers.update(driver.id, prompt=None, prompt_offer_id=None)
-                    await tx.events.add(now, "dispatch", "pickup_locked", offer_id=offer_id)
-                    await d.say(tx, driver.chat_id, d.messages.pickup_locked(view))
-                    await d.tell_admins(tx, d.messages.admin_pickup_locked(view))
-                    return Code.LOCKED
-                await d.say(
-                    tx, driver.chat_id, d.messages.wrong_code(view, d.rules.pickup_code_tries - wrong)
-                )
-                return Code.WRONG
+                return Code.MALFORMED if open_counters else Code.LOCKED
+            actor = Actor.driver(driver.id).encode()
+            # The code of any offer not yet picked up counts, asked or not: the driver is at its counter.
+            matching = next(
+                (
+                    offer
+                    for offer in unpicked
+                    if not offer.pickup_locked and hmac.compare_digest(code, offer.pickup_code)
+                ),
+                None,
+            )
+            if matching is None:
+                return await self._wrong_code(tx, driver, open_counters) if open_counters else Code.LOCKED
+            offer_id = matching.id
             if not await tx.offers.transition(
                 offer_id, Status.ACCEPTED, Status.PICKED_UP, held_by=driver.id, picked_up_at=now
             ):
                 return Code.NOT_EXPECTED
-            await tx.drivers.update(driver.id, prompt=None, prompt_offer_id=None)
             await tx.events.add(now, actor, "pickup", "code accepted", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
@@ -538,9 +713,41 @@ class OfferDesk:
                 await self._edit_job(tx, notice, d.messages.job_picked_up(view))
             card = await d.say(tx, driver.chat_id, d.messages.delivery_card(view))
             await tx.cards.add("delivery", offer_id, driver.chat_id, card, now)
+            await self._refresh_lists(tx, offer_id)
             await d.tell_store(tx, view.store.id, d.messages.store_picked_up(view))
             d.plan(tx, view.offer)
         return Code.ACCEPTED
+
+    async def _wrong_code(self, tx: Transaction, driver: Driver, waiting: list[Offer]) -> Code:
+        """A code that matches none: one wrong try on every offer waiting for a code (so two
+        counters give no extra guesses); an offer out of tries locks and the admins are told."""
+        d = self.dispatch
+        now = d.clock.now()
+        tries = d.rules.pickup_code_tries
+        still_waiting: list[tuple[OfferView, int]] = []
+        for offer in waiting:
+            wrong = await tx.offers.count_wrong_code(offer.id, tries)
+            await tx.events.add(
+                now,
+                Actor.driver(driver.id).encode(),
+                "pickup_code_wrong",
+                f"attempt {wrong}",
+                offer_id=offer.id,
+            )
+            view = await offer_view(tx, offer.id)
+            assert view is not None
+            if wrong >= tries:
+                await tx.events.add(now, DISPATCH.encode(), "pickup_locked", offer_id=offer.id)
+                await d.say(tx, driver.chat_id, d.messages.pickup_locked(view))
+                await d.tell_admins(tx, d.messages.admin_pickup_locked(view))
+            else:
+                still_waiting.append((view, tries - wrong))
+        if not still_waiting:
+            return Code.JUST_LOCKED
+        views = [view for view, _ in still_waiting]
+        tries_left = min(left for _, left in still_waiting)
+        await d.say(tx, driver.chat_id, d.messages.wrong_code(views, tries_left))
+        return Code.WRONG
 
     async def deliver(self, offer_id: int, tg_user_id: int) -> Press:
         """The holder delivered the order."""
@@ -557,7 +764,7 @@ class OfferDesk:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.drivers.count(driver.id, delivered=1)
             await tx.drivers.update(driver.id, prompt="proof", prompt_offer_id=offer_id)
-            await tx.events.add(now, f"driver:{driver.id}", "deliver", offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), "deliver", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_cards(tx, "delivery", offer_id, d.messages.delivery_closed(view))
@@ -600,7 +807,9 @@ class OfferDesk:
             )
             if not failed:
                 return await self._after_the_fact(tx, offer_id, driver)
-            await tx.events.add(now, f"driver:{driver.id}", "fail", reason.value, offer_id=offer_id)
+            await tx.events.add(
+                now, Actor.driver(driver.id).encode(), "fail", reason.value, offer_id=offer_id
+            )
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_cards(tx, "delivery", offer_id, d.messages.returning(view, reason))
@@ -620,7 +829,7 @@ class OfferDesk:
             offer_id = driver.prompt_offer_id
             await tx.offers.update(offer_id, proof_file_id=file_id)
             await tx.drivers.update(driver.id, prompt=None, prompt_offer_id=None)
-            await tx.events.add(now, f"driver:{driver.id}", "proof", file_id, offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), "proof", file_id, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await d.say(tx, driver.chat_id, d.messages.proof_saved(view))
@@ -671,6 +880,13 @@ class OfferDesk:
         ]
         await tx.outbox.add_many([as_row(row) for row in rows], self.dispatch.clock.now())
 
+    async def _refresh_lists(self, tx: Transaction, offer_id: int) -> None:
+        """The order can no longer be cancelled: every /orders list offering to is shown anew."""
+        d = self.dispatch
+        for card in await tx.cards.take(ORDERS_LIST, offer_id):
+            views = await orders_today(tx, card.chat_id, d.clock.now())
+            await d.say(tx, card.chat_id, d.messages.orders_list(views), edit_of=card.outbox_id)
+
     async def _edit_job(self, tx: Transaction, notice: Notice, params: dict[str, object]) -> None:
         """Edit the holder's job card: their copy of the offer and any /myoffers card of it."""
         await self._edit_copy(tx, notice, params, Lane.INTERACTIVE)
@@ -679,8 +895,14 @@ class OfferDesk:
     async def _edit_cards(
         self, tx: Transaction, kind: str, subject_id: int, params: dict[str, object]
     ) -> None:
+        """Edit every card of this kind about the subject, and take the buttons off every other
+        message that carried the same buttons (a late reminder's Confirm pickup / Release)."""
         for card in await tx.cards.of(kind, subject_id):
             await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
+        for card in await tx.cards.take(_buttons_of(kind), subject_id):
+            await self.dispatch.say(
+                tx, card.chat_id, NO_BUTTONS, method="editMessageReplyMarkup", edit_of=card.outbox_id
+            )
 
 
 def _refusal(seen: PressContext) -> Press | None:
@@ -692,7 +914,7 @@ def _refusal(seen: PressContext) -> Press | None:
     if seen.driver_status != "approved":
         return Press.NOT_APPROVED
     if seen.offer_status == Status.OPEN:
-        return None
+        return Press.WITHDRAWN if seen.notice_outcome == "withdrawn" else None
     if seen.holder_id == seen.driver_id and seen.offer_status in (Status.ACCEPTED, Status.PICKED_UP):
         return Press.ALREADY_YOURS
     return {Status.EXPIRED: Press.EXPIRED, Status.CANCELLED: Press.CANCELLED}.get(
@@ -700,11 +922,29 @@ def _refusal(seen: PressContext) -> Press | None:
     )
 
 
+# What this module keeps of the questions it asks (cards.kind), to close every copy once answered.
+WINDOW_ASK = "window_ask"  # no time left in an order's window: give it a new one, or cancel it
+EXPIRY_CARD = "expired"  # an admin's card of an expired offer, with Re-offer
+REOPEN_EVENT = "reopen"  # events.kind: an expired offer offered again, in its window or a new one
+NO_TIME_LEFT = "no time left in the pickup window"
+
 REMINDERS = {
     Kind.PICKUP_REMINDER: ("pickup_reminded_at", Status.ACCEPTED),
     Kind.LATE: ("late_reminded_at", Status.ACCEPTED),
     Kind.DELIVERY_REMINDER: ("delivery_reminded_at", Status.PICKED_UP),
 }
+
+
+ORDERS_LIST = "orders"  # a store's /orders list, remembered by every order it offers to cancel
+
+# The card whose buttons a reminder repeats: they apply exactly as long as that card's do.
+REMINDER_CARDS = {Kind.PICKUP_REMINDER: "job", Kind.LATE: "job", Kind.DELIVERY_REMINDER: "delivery"}
+NO_BUTTONS: dict[str, object] = {"reply_markup": {"inline_keyboard": []}}
+
+
+def _buttons_of(kind: str) -> str:
+    """The card kind of messages that only repeat the buttons of a `kind` card."""
+    return f"{kind}:buttons"
 
 
 def _minutes_until(now: datetime, moment: datetime) -> int:

@@ -1,115 +1,187 @@
-"""The numbers behind /stats: offers created, accepted, expired and delivered per area, and how fast."""
+"""The numbers behind /stats, counted from each area's offer events over its own local days."""
 
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dispatch.deadlines import Kind
+from dispatch.lifecycle import Action
 from storage.db import Database
 from storage.records import Area
-from storage.reports import ReportedOffer, Reports
+from storage.reports import ReportedEvent, Reports
 
 MAX_DAYS = 365
 HOURS = 24
-# Statuses an offer reaches only after an accept; they prove it even if accepted_at were cleared.
-_PAST_ACCEPT = frozenset({"picked_up", "delivered", "returned"})
-_NO_DATA = "—"
+# The moments an offer goes (back) on the board; each begins a round that ends accepted or expired
+# (or cancelled). An offer can have many rounds, so a final status alone undercounts.
+ROUND_STARTS = (Action.OPEN.value, Action.REOPEN.value, Action.RELEASE.value, Kind.NO_SHOW.value)
+COUNTED = (
+    *ROUND_STARTS,
+    Action.ACCEPT.value,
+    Action.EXPIRE.value,
+    Action.PICKUP.value,
+    Action.DELIVER.value,
+    Action.FAIL.value,
+    Action.CANCEL.value,
+)
+# Upper edges, in seconds, of the time-to-accept buckets: under 30 s, to 1 min, 2, 5, 10, and more.
+# Fixed edges keep a handful of times apart, where bins fitted to the data would make one block.
+ACCEPT_TIME_EDGES = (30, 60, 120, 300, 600)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 @dataclass(frozen=True, slots=True)
 class AreaStats:
-    """One area's offers over the period; the rates are None when nothing could be measured."""
+    """What happened to one area's offers on its local days `first_day` to `last_day` (so far).
+
+    Every count is of events: an offer that expired, was re-offered and then delivered counts
+    once as expired, once as reopened, once as accepted and once as delivered. The rates are None
+    when nothing could be measured.
+    """
 
     slug: str
     name: str
     tz: str
+    first_day: date
+    last_day: date
     created: int = 0
+    reopened: int = 0
     accepted: int = 0
     expired: int = 0
-    delivered: int = 0
+    released: int = 0
     no_shows: int = 0
+    cancelled: int = 0
     picked_up: int = 0
     picked_up_on_time: int = 0
-    # Seconds from creation to acceptance, one per accepted offer, oldest offer first.
+    delivered: int = 0
+    returned: int = 0
+    # Seconds from the start of each round to its accept, one per accept, in the order they happened.
     accept_seconds: tuple[float, ...] = ()
-    # Offers created in each hour of the day, in the area's own local time.
-    offers_per_hour: tuple[int, ...] = (0,) * HOURS
+    # Rounds that ended accepted, and expired, by the area's local hour (0–23) each round began.
+    accepted_per_hour: tuple[int, ...] = (0,) * HOURS
+    expired_per_hour: tuple[int, ...] = (0,) * HOURS
 
     @property
     def median_accept_seconds(self) -> float | None:
-        """The median time from creation to acceptance, in seconds."""
+        """The median time from going on the board to being accepted, in seconds."""
         return float(statistics.median(self.accept_seconds)) if self.accept_seconds else None
 
     @property
+    def accept_rate(self) -> float | None:
+        """Of the rounds that ended in an accept or an expiry, the share accepted."""
+        return _share(self.accepted, self.accepted + self.expired)
+
+    @property
     def on_time_pickup_rate(self) -> float | None:
-        """The share of picked-up offers that were picked up by the end of their pickup window."""
-        return self.picked_up_on_time / self.picked_up if self.picked_up else None
+        """Of the pickups, the share made by the end of the pickup window."""
+        return _share(self.picked_up_on_time, self.picked_up)
+
+    @property
+    def delivery_rate(self) -> float | None:
+        """Of the deliveries that ended, the share delivered rather than returned to the store."""
+        return _share(self.delivered, self.delivered + self.returned)
 
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """Statistics for the `days` up to `until`, one entry per area."""
+    """Statistics for the `days` local days up to `until` (today being the last), one entry per area."""
 
-    since: datetime
     until: datetime
     days: int
     areas: tuple[AreaStats, ...]
 
     @property
     def total(self) -> AreaStats:
-        """All areas together (slug "all"); each area's offers count in its own local hour."""
-        zones = {area.tz for area in self.areas}
+        """All areas together (slug "all"); each area's events count in its own local days and hours."""
+        areas = self.areas
+        zones = {area.tz for area in areas}
+        today = self.until.astimezone(UTC).date()
         return AreaStats(
             slug="all",
             name="All areas",
             tz=zones.pop() if len(zones) == 1 else "",
-            created=sum(area.created for area in self.areas),
-            accepted=sum(area.accepted for area in self.areas),
-            expired=sum(area.expired for area in self.areas),
-            delivered=sum(area.delivered for area in self.areas),
-            no_shows=sum(area.no_shows for area in self.areas),
-            picked_up=sum(area.picked_up for area in self.areas),
-            picked_up_on_time=sum(area.picked_up_on_time for area in self.areas),
-            accept_seconds=tuple(seconds for area in self.areas for seconds in area.accept_seconds),
-            offers_per_hour=tuple(
-                sum(area.offers_per_hour[hour] for area in self.areas) for hour in range(HOURS)
-            ),
+            first_day=min((area.first_day for area in areas), default=today - timedelta(days=self.days - 1)),
+            last_day=max((area.last_day for area in areas), default=today),
+            created=sum(area.created for area in areas),
+            reopened=sum(area.reopened for area in areas),
+            accepted=sum(area.accepted for area in areas),
+            expired=sum(area.expired for area in areas),
+            released=sum(area.released for area in areas),
+            no_shows=sum(area.no_shows for area in areas),
+            cancelled=sum(area.cancelled for area in areas),
+            picked_up=sum(area.picked_up for area in areas),
+            picked_up_on_time=sum(area.picked_up_on_time for area in areas),
+            delivered=sum(area.delivered for area in areas),
+            returned=sum(area.returned for area in areas),
+            accept_seconds=tuple(seconds for area in areas for seconds in area.accept_seconds),
+            accepted_per_hour=_sum_hours(area.accepted_per_hour for area in areas),
+            expired_per_hour=_sum_hours(area.expired_per_hour for area in areas),
         )
 
 
-def was_accepted(offer: ReportedOffer) -> bool:
-    """Whether a driver ever accepted the offer (a release clears accepted_at, not the past)."""
-    return offer.accepted_at is not None or offer.status in _PAST_ACCEPT
+def _sum_hours(per_hour: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    totals = [0] * HOURS
+    for counts in per_hour:
+        for hour, count in enumerate(counts):
+            totals[hour] += count
+    return tuple(totals)
 
 
-def area_stats(area: Area, offers: list[ReportedOffer], no_shows: int) -> AreaStats:
-    """One area's numbers from its offers created in the period and its no-shows in it."""
+def accept_time_counts(seconds: Iterable[float]) -> tuple[int, ...]:
+    """How many times to accept fall in each bucket of ACCEPT_TIME_EDGES (an edge opens the next one)."""
+    counts = [0] * (len(ACCEPT_TIME_EDGES) + 1)
+    for wait in seconds:
+        counts[bisect_right(ACCEPT_TIME_EDGES, wait)] += 1
+    return tuple(counts)
+
+
+def area_stats(area: Area, first_day: date, last_day: date, events: Sequence[ReportedEvent]) -> AreaStats:
+    """One area's numbers from its offer events on its local days `first_day` to `last_day`."""
     zone = ZoneInfo(area.tz)
-    per_hour = [0] * HOURS
-    for offer in offers:
-        per_hour[offer.created_at.astimezone(zone).hour] += 1
-    picked = [offer for offer in offers if offer.picked_up_at is not None]
+    kinds = Counter(event.kind for event in events)
+    accepted_per_hour, expired_per_hour = [0] * HOURS, [0] * HOURS
+    waits = []
+    for event in events:
+        began = event.round_began_at
+        if began is None or event.kind not in (Action.ACCEPT, Action.EXPIRE):
+            continue
+        hour = began.astimezone(zone).hour
+        if event.kind == Action.ACCEPT:
+            accepted_per_hour[hour] += 1
+            waits.append((event.at - began).total_seconds())
+        else:
+            expired_per_hour[hour] += 1
     return AreaStats(
         slug=area.slug,
         name=area.name,
         tz=area.tz,
-        created=len(offers),
-        accepted=sum(1 for offer in offers if was_accepted(offer)),
-        expired=sum(1 for offer in offers if offer.status == "expired"),
-        delivered=sum(1 for offer in offers if offer.status == "delivered"),
-        no_shows=no_shows,
-        picked_up=len(picked),
+        first_day=first_day,
+        last_day=last_day,
+        created=kinds[Action.OPEN],
+        reopened=kinds[Action.REOPEN],
+        accepted=kinds[Action.ACCEPT],
+        expired=kinds[Action.EXPIRE],
+        released=kinds[Action.RELEASE],
+        no_shows=kinds[Kind.NO_SHOW],
+        cancelled=kinds[Action.CANCEL],
+        picked_up=kinds[Action.PICKUP],
         picked_up_on_time=sum(
-            1 for offer in picked if offer.picked_up_at is not None and offer.picked_up_at <= offer.pickup_end
+            1 for event in events if event.kind == Action.PICKUP and event.at <= event.pickup_end
         ),
-        accept_seconds=tuple(
-            (offer.accepted_at - offer.created_at).total_seconds()
-            for offer in offers
-            if offer.accepted_at is not None
-        ),
-        offers_per_hour=tuple(per_hour),
+        delivered=kinds[Action.DELIVER],
+        returned=kinds[Action.FAIL],
+        accept_seconds=tuple(waits),
+        accepted_per_hour=tuple(accepted_per_hour),
+        expired_per_hour=tuple(expired_per_hour),
     )
 
 
@@ -119,14 +191,19 @@ def check_days(days: int) -> None:
         raise ValueError(f"days must be from 1 to {MAX_DAYS}, not {days}")
 
 
-async def compute_stats(db: Database, *, now: datetime, days: int = 7, area_slug: str | None = None) -> Stats:
-    """Statistics for the last `days` days up to `now`: every area, or only the one with this slug.
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant the local day begins (where DST skips midnight, the first instant after it)."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
-    An offer counts in the period it was created in; "expired" and "delivered" are its status now.
-    No-shows count when they happened. Areas without offers are listed too, with zeros.
+
+async def compute_stats(db: Database, *, now: datetime, days: int = 7, area_slug: str | None = None) -> Stats:
+    """Statistics for every area (or only the one with this slug) over its last `days` local days.
+
+    Today, in the area's own zone, is the last of them, up to `now`: one day is today so far, and
+    a week ends today. Events count on the day they happened. Areas without events are listed
+    too, with zeros.
     """
     check_days(days)
-    since = now - timedelta(days=days)
     async with db.read() as tx:
         if area_slug is None:
             areas = await tx.areas.all()
@@ -135,53 +212,14 @@ async def compute_stats(db: Database, *, now: datetime, days: int = 7, area_slug
             if area is None:
                 raise LookupError(f"no area {area_slug}")
             areas = [area]
-        area_id = None if area_slug is None else areas[0].id
         reports = Reports(tx.connection)
-        offers = await reports.offers_created(since, now, area_id)
-        no_shows = await reports.no_shows_per_area(since, now, area_id)
-    by_area: dict[int, list[ReportedOffer]] = {area.id: [] for area in areas}
-    for offer in offers:
-        by_area.setdefault(offer.area_id, []).append(offer)
-    return Stats(
-        since=since,
-        until=now,
-        days=days,
-        areas=tuple(area_stats(area, by_area[area.id], no_shows.get(area.id, 0)) for area in areas),
-    )
-
-
-def show_duration(seconds: float) -> str:
-    """A duration as "45s", "1m 40s" or "2h 5m"."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60}s"
-    return f"{whole // 3600}h {whole % 3600 // 60}m"
-
-
-def _period(days: int) -> str:
-    return "last day" if days == 1 else f"last {days} days"
-
-
-def _block(area: AreaStats, heading: str, days: int) -> str:
-    median = area.median_accept_seconds
-    rate = area.on_time_pickup_rate
-    return (
-        f"{heading} · {_period(days)}\n"
-        f"created {area.created} · accepted {area.accepted} · expired {area.expired}"
-        f" · delivered {area.delivered}\n"
-        f"median time to accept {_NO_DATA if median is None else show_duration(median)}"
-        f" · on-time pickup {_NO_DATA if rate is None else f'{round(rate * 100)}%'}"
-        f" · no-shows {area.no_shows}"
-    )
-
-
-def stats_text(stats: Stats) -> str:
-    """The /stats message: one block per area, then all areas together when there are several."""
-    if not stats.areas:
-        return f"No areas yet · {_period(stats.days)}"
-    blocks = [_block(area, f"{area.name} ({area.slug})", stats.days) for area in stats.areas]
-    if len(stats.areas) > 1:
-        blocks.append(_block(stats.total, "All areas", stats.days))
-    return "\n\n".join(blocks)
+        found = []
+        for area in areas:
+            zone = ZoneInfo(area.tz)
+            last_day = now.astimezone(zone).date()
+            first_day = last_day - timedelta(days=days - 1)
+            events = await reports.offer_events(
+                area.id, _midnight(first_day, zone), now, COUNTED, ROUND_STARTS
+            )
+            found.append(area_stats(area, first_day, last_day, events))
+    return Stats(until=now, days=days, areas=tuple(found))

@@ -10,11 +10,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from dispatch.lifecycle import Status
-from dispatch.localtime import start_of_day
-from dispatch.offers import Created, Press
+from dispatch.actors import Actor
+from dispatch.lifecycle import Action, Status, sources
+from dispatch.offers import ORDERS_LIST, Created, Press
 from dispatch.orders import OrderLine, OrderLineError, parse_order_line
-from dispatch.views import OfferView, offer_view
+from dispatch.views import orders_today
+from dispatch.windows import next_slots
 from storage.records import Store
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class StoreDesk:
                 return Invitation(problem=f"there is no store {code.upper()}")
             token = secrets.token_urlsafe(18)
             await tx.invites.add(token, store.id, admin_id, now, now + d.rules.invite_ttl)
-            await tx.events.add(now, f"admin:{admin_id}", "invite", f"store {store.code}")
+            await tx.events.add(now, Actor.admin(admin_id).encode(), "invite", f"store {store.code}")
         return Invitation(token=token, store=store)
 
     async def redeem(self, token: str, user_id: int, chat_id: int) -> tuple[Link, Store | None]:
@@ -105,17 +106,17 @@ class StoreDesk:
                 return (Link.USED if invite.used_at is not None else Link.EXPIRED), store
             assert store is not None
             linked = await tx.stores.link_staff(store.id, chat_id, user_id, now)
-            await tx.events.add(now, f"user:{user_id}", "staff_linked", f"store {store.code} chat {chat_id}")
+            clerk = Actor.clerk(store.code, user_id).encode()
+            await tx.events.add(now, clerk, "staff_linked", f"store {store.code} chat {chat_id}")
         return (Link.LINKED if linked else Link.ALREADY_STAFF), store
 
-    async def unlink(self, chat_id: int) -> list[str]:
+    async def unlink(self, chat_id: int, user_id: int) -> list[str]:
         """The chat leaves every store it is staff of; returns their codes."""
         async with self.dispatch.transaction() as tx:
             left = await tx.stores.unlink_staff(chat_id)
-            if left:
-                await tx.events.add(
-                    self.dispatch.clock.now(), f"chat:{chat_id}", "staff_unlinked", ",".join(left)
-                )
+            for code in left:
+                clerk = Actor.clerk(code, user_id).encode()
+                await tx.events.add(self.dispatch.clock.now(), clerk, "staff_unlinked", f"chat {chat_id}")
         return left
 
     async def stores_of(self, chat_id: int) -> list[Store]:
@@ -138,35 +139,40 @@ class StoreDesk:
         else:
             codes = ", ".join(store.code for store in stores)
             return Created(problems=(f"you are staff of several stores ({codes}); add store=CODE",))
-        return await self.dispatch.offers.create(line, store_code=code, created_by=user_id, card_to=chat_id)
+        return await self.dispatch.offers.create(
+            line, store_code=code, by=Actor.clerk(code, user_id), card_to=chat_id
+        )
 
-    async def today(self, chat_id: int) -> list[OfferView]:
-        """Today's orders (in each store's local day) of the stores this chat serves."""
+    async def show_orders(self, chat_id: int) -> int:
+        """/orders: today's list with a Cancel for each order that may still be cancelled; each
+        listed order remembers the list, so its Cancel goes once it no longer applies. Returns
+        how many orders it lists."""
         d = self.dispatch
         now = d.clock.now()
-        views: list[OfferView] = []
-        async with d.db.read() as tx:
-            for store in await tx.stores.staffed_by(chat_id):
-                area = await tx.areas.by_id(store.area_id)
-                assert area is not None
-                midnight = start_of_day(now, area.tz)
-                for offer in await tx.offers.listed(store_id=store.id, created_since=midnight):
-                    view = await offer_view(tx, offer.id)
-                    if view is not None:
-                        views.append(view)
-        return views
+        async with d.transaction() as tx:
+            views = await orders_today(tx, chat_id, now)
+            if not views:
+                return 0
+            sent = await d.say(tx, chat_id, d.messages.orders_list(views))
+            for view in views:
+                if view.offer.status in sources(Action.CANCEL):
+                    await tx.cards.add(ORDERS_LIST, view.offer.id, chat_id, sent, now)
+        return len(views)
 
     async def cancel(self, offer_id: int, chat_id: int, user_id: int) -> Press:
         """Staff cancel one of their store's orders that is not yet picked up."""
         async with self.dispatch.db.read() as tx:
             offer = await tx.offers.by_id(offer_id)
-            stores = {store.id for store in await tx.stores.staffed_by(chat_id)}
+            stores = {store.id: store.code for store in await tx.stores.staffed_by(chat_id)}
         if offer is None or offer.store_id not in stores:
             return Press.NOT_YOURS
-        if offer.status not in (Status.DRAFT, Status.OPEN, Status.ACCEPTED):
+        if offer.status == Status.CANCELLED:
+            return Press.DONE
+        if offer.status not in sources(Action.CANCEL):
             return Press.NOT_OPEN
+        clerk = Actor.clerk(stores[offer.store_id], user_id).encode()
         return await self.dispatch.offers.cancel(
-            offer_id, actor=f"staff:{user_id}", by="the store", reason="cancelled by the store"
+            offer_id, actor=clerk, by="the store", reason="cancelled by the store"
         )
 
     # --- /neworder step by step ---
@@ -229,7 +235,7 @@ class StoreDesk:
             update={"day": pickup_day(self.dispatch.clock.now(), area.tz, line.window_start)}
         )
         created = await self.dispatch.offers.create(
-            line, store_code=state.store.code, created_by=user_id, card_to=chat_id
+            line, store_code=state.store.code, by=Actor.clerk(state.store.code, user_id), card_to=chat_id
         )
         if created.view is not None:
             await self.drop_draft(chat_id)
@@ -243,18 +249,11 @@ class StoreDesk:
         async with self.dispatch.transaction() as tx:
             await tx.drafts.put(chat_id, store.id, step, json.dumps(fields), self.dispatch.clock.now())
 
-    def window_choices(self, store_tz: str, now: datetime, count: int = 4) -> list[str]:
-        """The next half-hour pickup windows in the store's local time, like 14:00-14:30."""
-        local = now.astimezone(ZoneInfo(store_tz))
-        start = local.replace(minute=0, second=0, microsecond=0) + timedelta(
-            minutes=30 if local.minute < 30 else 60
-        )
-        choices = []
-        for slot in range(count):
-            begin = start + timedelta(minutes=30 * slot)
-            end = begin + timedelta(minutes=30)
-            choices.append(f"{begin:%H:%M}-{end:%H:%M}")
-        return choices
+    def window_choices(self, store_tz: str, now: datetime) -> list[str]:
+        """The next free pickup windows in the store's local time, like 14:00-14:30 (the same
+        choices an order whose window is over is offered, see dispatch.windows)."""
+        slots = next_slots(now, store_tz, self.dispatch.rules.time_to_reach_store)
+        return [slot.clock(store_tz) for slot in slots]
 
 
 def pickup_day(now: datetime, tz: str, start: time) -> date:

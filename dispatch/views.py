@@ -25,6 +25,19 @@ class OfferView:
         return self.area.tz
 
 
+async def orders_today(tx: Transaction, chat_id: int, now: datetime) -> list[OfferView]:
+    """Today's orders (in each store's local day) of the stores this staff chat serves."""
+    views: list[OfferView] = []
+    for store in await tx.stores.staffed_by(chat_id):
+        area = await tx.areas.by_id(store.area_id)
+        assert area is not None
+        for offer in await tx.offers.listed(store_id=store.id, created_since=start_of_day(now, area.tz)):
+            view = await offer_view(tx, offer.id)
+            if view is not None:
+                views.append(view)
+    return views
+
+
 async def offer_view(tx: Transaction, offer_id: int) -> OfferView | None:
     """Read an offer and everything shown with it; None if there is no such offer."""
     offer = await tx.offers.by_id(offer_id)

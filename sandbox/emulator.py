@@ -16,6 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -430,6 +431,7 @@ class _Message:
     photo: FileInfo | None = None
     contact_phone: str | None = None
     edit_date: int | None = None
+    sender: Person | None = None  # who wrote it in a group chat (the chat's person otherwise)
 
     @property
     def has_media(self) -> bool:
@@ -459,15 +461,33 @@ class _Message:
         )
 
 
+@dataclass(frozen=True)
+class _Press:
+    """A button the person pressed, for the transcript (a press is no message of the chat)."""
+
+    date: int
+    label: str
+    message_id: int
+
+
 @dataclass
 class _Chat:
     person: Person
     messages: dict[int, _Message] = field(default_factory=dict)
+    # What happened in the chat, in order: a message (by id) was sent, or a button was pressed.
+    log: list[int | _Press] = field(default_factory=list)
     next_message_id: int = 1
     reply_keyboard: list[list[JsonObject]] | None = None
     keyboard_one_time: bool = False
     blocked: bool = False
     version: int = 0  # counts every change the person could see
+    title: str | None = None  # a group chat's title (its `person` then stands for the group)
+
+    def chat_json(self) -> JsonObject:
+        """Telegram's Chat object: the private chat with the person, or the group."""
+        if self.title is None:
+            return self.person.chat_json()
+        return {"id": self.person.user_id, "type": "group", "title": self.title}
 
 
 @dataclass
@@ -923,21 +943,28 @@ class BotApiEmulator:
         else:
             chat.person = person
 
+    def add_group(self, chat_id: int, title: str) -> None:
+        """A group chat the bot is in; people write and press in it with `chat_id=`."""
+        if chat_id >= 0:
+            raise ValueError("a group chat's id is negative")
+        self._chats[chat_id] = _Chat(person=Person(user_id=chat_id, first_name=title), title=title)
+
     def people(self) -> list[Person]:
         """Everyone added so far."""
-        return [chat.person for chat in self._chats.values()]
+        return [chat.person for chat in self._chats.values() if chat.title is None]
 
     def is_blocked(self, user_id: int) -> bool:
         """Whether this person has blocked the bot."""
         return self._chat(user_id).blocked
 
-    async def send_text(self, user_id: int, text: str) -> int:
-        """The person types `text`; returns the update_id."""
+    async def send_text(self, user_id: int, text: str, *, chat_id: int | None = None) -> int:
+        """The person types `text` (in the group `chat_id`, if given); returns the update_id."""
         if not text:
             raise ValueError("a person cannot send an empty message")
-        chat = self._chat(user_id)
+        chat = self._chat(user_id if chat_id is None else chat_id)
         message = self._add_message(chat, from_bot=False, text=text)
         message.entities = _entities_for(text)
+        message.sender = self._chat(user_id).person
         return self._push_message_update(chat, message)
 
     async def share_contact(self, user_id: int, phone_number: str) -> int:
@@ -999,13 +1026,24 @@ class BotApiEmulator:
         )
 
     async def press_callback(
-        self, user_id: int, message_id: int, data: str, *, timeout: float = 10.0
+        self, user_id: int, message_id: int, data: str, *, timeout: float = 10.0, chat_id: int | None = None
     ) -> PressResult:
-        """A callback query with any (even forged) `data` for one of the chat's messages."""
-        chat = self._chat(user_id)
+        """A callback query with any (even forged) `data` for one of the chat's messages (of the
+        group `chat_id`, if given)."""
+        chat = self._chat(user_id if chat_id is None else chat_id)
         message = chat.messages.get(message_id)
         if message is None:
             raise LookupError(f"no message {message_id} in the chat with {user_id}")
+        label = next(
+            (
+                str(button.get("text"))
+                for row in message.inline_keyboard
+                for button in row
+                if button.get("callback_data") == data
+            ),
+            data,
+        )
+        chat.log.append(_Press(int(self._wall_clock()), label, message_id))
         query_id = str(4_000_000_000_000_000_000 + self._next_query_number)
         self._next_query_number += 1
         answer: asyncio.Future[PressResult] = asyncio.get_running_loop().create_future()
@@ -1018,7 +1056,7 @@ class BotApiEmulator:
             "callback_query",
             {
                 "id": query_id,
-                "from": chat.person.user_json(),
+                "from": self._chat(user_id).person.user_json(),
                 "message": self._message_json(chat, message),
                 "chat_instance": str(-(6_000_000_000_000_000_000 + user_id)),
                 "data": data,
@@ -1088,11 +1126,28 @@ class BotApiEmulator:
                     f" chat:\n{self.transcript(user_id)}"
                 )
 
-    def transcript(self, user_id: int) -> str:
-        """The chat as readable text: "bot: ...\\n  [Accept] [Decline]\\nyou: ..."."""
+    def transcript(self, user_id: int, zone: tzinfo = UTC) -> str:
+        """The chat as readable text, each line with its time in `zone` (by this emulator's wall
+        clock), the person's presses in order among the messages::
+
+            10:05:12 bot: New offer …
+                       [Accept] [Decline]
+            10:05:20 you pressed [Accept]
+        """
         chat = self._chat(user_id)
         lines: list[str] = []
-        for message in chat.messages.values():
+
+        def at(date: int) -> str:
+            return datetime.fromtimestamp(date, zone).strftime("%H:%M:%S")
+
+        indent = " " * len(at(0) + " ")
+        for entry in chat.log:
+            if isinstance(entry, _Press):
+                lines.append(f"{at(entry.date)} you pressed [{entry.label}]")
+                continue
+            message = chat.messages.get(entry)
+            if message is None:
+                continue  # deleted
             speaker = "bot" if message.from_bot else "you"
             parts: list[str] = []
             if message.document is not None:
@@ -1105,11 +1160,11 @@ class BotApiEmulator:
             if message.text is not None:
                 parts.append(message.text)
             if message.edit_date is not None:
-                parts.append("(edited)")
-            body = " ".join(parts).replace("\n", "\n     ")
-            lines.append(f"{speaker}: {body}")
+                parts.append(f"(edited {at(message.edit_date)})")
+            body = " ".join(parts).replace("\n", "\n" + indent + "     ")
+            lines.append(f"{at(message.date)} {speaker}: {body}")
             for row in message.inline_keyboard:
-                lines.append("  " + " ".join(f"[{button.get('text')}]" for button in row))
+                lines.append(indent + "  " + " ".join(f"[{button.get('text')}]" for button in row))
         if chat.reply_keyboard is not None:
             keys = " ".join(f"[{key.get('text')}]" for row in chat.reply_keyboard for key in row)
             lines.append(f"keyboard: {keys}")
@@ -1187,6 +1242,7 @@ class BotApiEmulator:
         )
         chat.next_message_id += 1
         chat.messages[message.message_id] = message
+        chat.log.append(message.message_id)
         chat.version += 1
         self._chat_changed.notify()
         return message
@@ -1220,10 +1276,11 @@ class BotApiEmulator:
         }
 
     def _message_json(self, chat: _Chat, message: _Message) -> JsonObject:
+        sender = message.sender or chat.person
         body: JsonObject = {
             "message_id": message.message_id,
-            "from": self._bot_user_json() if message.from_bot else chat.person.user_json(),
-            "chat": chat.person.chat_json(),
+            "from": self._bot_user_json() if message.from_bot else sender.user_json(),
+            "chat": chat.chat_json(),
             "date": message.date,
         }
         if message.edit_date is not None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -18,12 +19,14 @@ from bot.cli import configure_logging
 from bot.config import load_settings
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator
-from sandbox.simulation import FIRST_CLERK, DayPlan, PilotDay, summary_text
+from sandbox.simulation import FIRST_CLERK, VEGAS, DayPlan, PilotDay, summary_text
 
 SANDBOX_TOKEN = "123456:SANDBOX-TOKEN"
 ADMIN = (1000, "Ada", "ada_admin")
 VISITOR = (2001, "Sam", "sam_visitor")
 STATUSES = ("open", "accepted", "picked_up", "delivered", "expired")
+# How long, in real seconds, the simulated admin leaves an application to the person at the page.
+ADMIN_LEAVES_IT_SECONDS = 60.0
 
 
 async def tour(emulator: BotApiEmulator) -> str:
@@ -85,13 +88,16 @@ async def run_day(plan: DayPlan, console: Console | None = None) -> int:
     with Live(live_view(day, [], progress), console=console, refresh_per_second=4, transient=False) as live:
 
         async def tick(running: PilotDay) -> None:
-            if running.clock is None or running.day_started is None:
+            if running.clock is None or running.day_started is None or running.bot is None:
                 return
-            elapsed = (running.clock.now() - running.day_started).total_seconds()
-            shown = running.clock.now().astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
-            progress.update(
-                clock_task, completed=elapsed, description=f"simulated {shown:%H:%M} Las Vegas time"
-            )
+            now = running.clock.now()
+            if now >= running.day_started:
+                shown = now.astimezone(VEGAS)
+                progress.update(
+                    clock_task,
+                    completed=(now - running.day_started).total_seconds(),
+                    description=f"simulated {shown:%H:%M} Las Vegas time",
+                )
             live.update(live_view(running, await running.board(), progress))
 
         summary = await day.run(on_tick=tick)
@@ -113,10 +119,10 @@ async def run_interactive(plan: DayPlan, *, port: int = 8080) -> None:
 
     async def ready(day: PilotDay) -> None:
         nonlocal page
-        assert day.emulator is not None
+        assert day.emulator is not None and day.clock is not None
         people = [(day.admin.user_id, day.admin.name, "admin")]
         people += [(FIRST_CLERK + n, f"Clerk {code}", "store") for n, code in enumerate(day.store_codes())]
-        page = ChatPage(day.emulator, port=port, people=people)
+        page = ChatPage(day.emulator, port=port, people=people, zone=VEGAS, now=day.clock.now)
         await page.start()
         print(
             f"storerun sandbox: open {page.url} to chat with the bot as the admin, a store, or a new driver."
@@ -132,7 +138,8 @@ async def run_interactive(plan: DayPlan, *, port: int = 8080) -> None:
         if stop.is_set():
             day.stop_early()
 
-    day = PilotDay(plan)
+    # A person at the page may decide the applications: the simulated admin gives them a minute.
+    day = PilotDay(replace(plan, admin_waits=ADMIN_LEAVES_IT_SECONDS * plan.speed))
     try:
         print(summary_text(await day.run(on_tick=until_stopped, on_ready=ready)))
     finally:

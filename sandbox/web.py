@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from importlib import resources
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -53,8 +54,14 @@ def page_html() -> str:
     return resources.files("sandbox").joinpath(PAGE_RESOURCE).read_text(encoding="utf-8")
 
 
-def message_json(user_id: int, message: ChatMessage) -> JsonObject:
-    """One chat message as the page draws it: no file bytes, a link to a photo instead."""
+def clock_text(when: datetime, zone: tzinfo) -> str:
+    """A time as the page shows it: "10:05 PST"."""
+    return when.astimezone(zone).strftime("%H:%M %Z")
+
+
+def message_json(user_id: int, message: ChatMessage, zone: tzinfo = UTC) -> JsonObject:
+    """One chat message as the page draws it: no file bytes, a link to a photo instead; its time
+    (the emulator's, simulated in the sandbox) in `zone`."""
     return {
         "message_id": message.message_id,
         "from_bot": message.from_bot,
@@ -67,6 +74,7 @@ def message_json(user_id: int, message: ChatMessage) -> JsonObject:
         "document": _file_json(user_id, message, message.document),
         "contact_phone": message.contact_phone,
         "date": message.date,
+        "time": clock_text(datetime.fromtimestamp(message.date, UTC), zone),
     }
 
 
@@ -87,6 +95,7 @@ class ChatPage:
     Every API call is one of the emulator's in-process user-side verbs, so a person in the
     browser and the simulated people around them share one world. Use as
     ``async with ChatPage(emulator, people=[(1000, "Ada", "admin")]) as page: print(page.url)``.
+    Times show in `zone`; with `now` (the simulated clock) the page also shows the time it is.
     """
 
     def __init__(
@@ -96,8 +105,12 @@ class ChatPage:
         host: str = "127.0.0.1",
         port: int = 0,
         people: Sequence[tuple[int, str, str]] = (),
+        zone: tzinfo = UTC,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._emulator = emulator
+        self._zone = zone
+        self._now = now
         self._host = host
         self._port = port
         self._roles = [Role(user_id, name, label) for user_id, name, label in people]
@@ -222,8 +235,11 @@ class ChatPage:
             {
                 "user_id": user_id,
                 "name": _display_name(person),
-                "messages": [message_json(user_id, message) for message in self._emulator.chat(user_id)],
+                "messages": [
+                    message_json(user_id, message, self._zone) for message in self._emulator.chat(user_id)
+                ],
                 "reply_keyboard": self._emulator.reply_keyboard(user_id),
+                "now": clock_text(self._now(), self._zone) if self._now is not None else None,
             }
         )
 

@@ -188,7 +188,7 @@ class Database:
         """A transaction for reading only: on SQLite it neither waits for nor blocks the writer.
 
         What it reads may be stale a moment later; a decision that must hold is made again
-        inside a writing transaction (DESIGN.md, rule 1). Inside a unit it reads the unit's own
+        inside a writing transaction (docs/design.md, rule 1). Inside a unit it reads the unit's own
         writes.
         """
         joined = self._joined()

@@ -82,6 +82,7 @@ class Offer:
     late_reminded_at: datetime | None = None
     delivery_reminded_at: datetime | None = None
     cancel_reason: str | None = None
+    code_asked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

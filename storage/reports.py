@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,6 +68,18 @@ class ReportedDriver:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportedEvent:
+    """One event of an offer's trail, with what /stats needs to judge it."""
+
+    offer_id: int
+    kind: str
+    at: datetime
+    pickup_end: datetime
+    # The offer's latest round start before this event (None when its trail has none).
+    round_began_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class PickupTally:
     """How many offers a driver picked up, and how many of those within the pickup window."""
 
@@ -121,22 +134,45 @@ class Reports:
         rows = await self.connection.execute(query)
         return [ReportedOffer(**row._mapping) for row in rows]
 
-    async def no_shows_per_area(
-        self, since: datetime, until: datetime, area_id: int | None = None
-    ) -> dict[int, int]:
-        """How many "no_show" events each area had from `since` to `until`, by area id."""
+    async def offer_events(
+        self,
+        area_id: int,
+        since: datetime,
+        until: datetime,
+        kinds: Collection[str],
+        round_starts: Collection[str],
+    ) -> list[ReportedEvent]:
+        """The area's offer events of these kinds from `since` to `until` (inclusive), oldest first.
+
+        Each comes with the time of the offer's latest earlier event among `round_starts` (the
+        moments it was put on the board), found however long before `since` that was.
+        """
         e, o, s = schema.events, schema.offers, schema.stores
+        earlier = schema.events.alias("earlier")
+        round_began_at = (
+            select(func.max(earlier.c.at))
+            .where(
+                earlier.c.offer_id == e.c.offer_id,
+                earlier.c.kind.in_(list(round_starts)),
+                # Ids follow the order of writing, even for events stamped with the same instant.
+                earlier.c.id < e.c.id,
+            )
+            .scalar_subquery()
+        )
         query = (
-            select(s.c.area_id, func.count())
-            .select_from(e)
+            select(
+                e.c.offer_id,
+                e.c.kind,
+                e.c.at,
+                o.c.pickup_end,
+                round_began_at.label("round_began_at"),
+            )
             .join(o, o.c.id == e.c.offer_id)
             .join(s, s.c.id == o.c.store_id)
-            .where(e.c.kind == "no_show", e.c.at >= since, e.c.at <= until)
-            .group_by(s.c.area_id)
+            .where(s.c.area_id == area_id, e.c.kind.in_(list(kinds)), e.c.at >= since, e.c.at <= until)
+            .order_by(e.c.at, e.c.id)
         )
-        if area_id is not None:
-            query = query.where(s.c.area_id == area_id)
-        return {int(area): int(count) for area, count in (await self.connection.execute(query)).all()}
+        return [ReportedEvent(**row._mapping) for row in await self.connection.execute(query)]
 
     async def drivers(
         self, *, area_id: int | None = None, active_since: datetime | None = None

@@ -7,7 +7,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Row, Select, Table, and_, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -241,7 +258,9 @@ class Drivers(_Repo):
             .scalar_subquery()
         )
         already = select(n.c.id).where(
-            n.c.offer_id == offer_id, n.c.driver_id == d.c.id, n.c.outcome.notin_(["taken", "expired"])
+            n.c.offer_id == offer_id,
+            n.c.driver_id == d.c.id,
+            n.c.outcome.notin_(["taken", "expired", "withdrawn"]),
         )
         query = (
             select(d)
@@ -346,6 +365,34 @@ class Chats(_Repo):
     async def unreachable(self) -> set[int]:
         query = select(schema.chats.c.chat_id).where(schema.chats.c.reachable.is_(False))
         return set((await self.connection.execute(query)).scalars())
+
+
+class People(_Repo):
+    """Telegram users' first names, as last seen on their updates."""
+
+    async def seen(self, first_names: Mapping[int, str], at: datetime) -> None:
+        """Remember each user's first name; a name seen unchanged writes nothing."""
+        if not first_names:
+            return
+        p = schema.people
+        rows = [
+            {"user_id": user_id, "first_name": name[:64], "named_at": at}
+            for user_id, name in sorted(first_names.items())
+        ]
+        dialect = postgresql if self.connection.dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(p)
+        statement = upsert.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"first_name": upsert.excluded.first_name, "named_at": upsert.excluded.named_at},
+            where=p.c.first_name != upsert.excluded.first_name,
+        )
+        await self.connection.execute(statement, rows)
+
+    async def first_names(self, user_ids: Iterable[int]) -> dict[int, str]:
+        query = select(schema.people.c.user_id, schema.people.c.first_name).where(
+            schema.people.c.user_id.in_(set(user_ids))
+        )
+        return {row.user_id: row.first_name for row in await self.connection.execute(query)}
 
 
 class Inbox(_Repo):
@@ -523,7 +570,7 @@ class Offers(_Repo):
         held_by: int | None = None,
         **values: Any,
     ) -> bool:
-        """The one conditional write behind every lifecycle step (DESIGN.md, rule 1).
+        """The one conditional write behind every lifecycle step (docs/design.md, rule 1).
 
         Moves the offer from `from_status` to `to_status` only if it is still in `from_status`
         (and held by `held_by` when given); False means a race was lost or it was already done.
@@ -672,6 +719,19 @@ class Notices(_Repo):
             )
         return changed
 
+    async def withdraw_all(self, driver_id: int) -> list[Notice]:
+        """Withdraw every copy this driver has not answered yet; returns those copies."""
+        n = schema.notices
+        live = select(n).where(n.c.driver_id == driver_id, n.c.outcome == "sent").order_by(n.c.id)
+        changed = _records(Notice, await self.connection.execute(live))
+        if changed:
+            await self.connection.execute(
+                update(n)
+                .where(n.c.id.in_([notice.id for notice in changed]), n.c.outcome == "sent")
+                .values(outcome="withdrawn")
+            )
+        return changed
+
     async def outbox_row(self, notice_id: int) -> int | None:
         """The outbox row that sent (or will send) this copy, for edits."""
         query = (
@@ -694,6 +754,14 @@ class Cards(_Repo):
         c = schema.cards
         query = select(c).where(c.c.kind == kind, c.c.subject_id == subject_id).order_by(c.c.id)
         return _records(Card, await self.connection.execute(query))
+
+    async def take(self, kind: str, subject_id: int) -> list[Card]:
+        """The cards of a question now decided, forgotten as they are returned: each is edited once."""
+        cards = await self.of(kind, subject_id)
+        if cards:
+            c = schema.cards
+            await self.connection.execute(delete(c).where(c.c.id.in_([card.id for card in cards])))
+        return cards
 
 
 class Outbox(_Repo):
@@ -752,19 +820,49 @@ class Outbox(_Repo):
         query = select(schema.outbox).where(schema.outbox.c.id == outbox_id)
         return _record(OutboxMessage, (await self.connection.execute(query)).first())
 
-    async def mark_sent(self, outbox_id: int, *, at: datetime, message_id: int | None, attempts: int) -> None:
-        """Record a delivered call and, for a new message, its id (on its notice too)."""
+    async def mark_sent(self, outbox_id: int, *, at: datetime, message_id: int | None, attempts: int) -> bool:
+        """Record a delivered call and, for a new message, its id (on its notice too); False if
+        the call was already recorded as delivered (this delivery is a second copy)."""
         statement = (
             update(schema.outbox)
             .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == "pending")
             .values(status="sent", sent_at=at, message_id=message_id, attempts=attempts, error=None)
             .returning(schema.outbox.c.notice_id)
         )
-        notice_id = (await self.connection.execute(statement)).scalar_one_or_none()
-        if notice_id is not None and message_id is not None:
+        marked = (await self.connection.execute(statement)).first()
+        if marked is None:
+            return False
+        if marked.notice_id is not None and message_id is not None:
             await self.connection.execute(
-                update(schema.notices).where(schema.notices.c.id == notice_id).values(message_id=message_id)
+                update(schema.notices)
+                .where(schema.notices.c.id == marked.notice_id)
+                .values(message_id=message_id)
             )
+        return True
+
+    async def add_copy(self, outbox_id: int, message_id: int, at: datetime) -> None:
+        """One more message id this sent call was delivered as."""
+        statement = self._insert_ignoring_conflict(schema.message_copies, "outbox_id", "message_id").values(
+            outbox_id=outbox_id, message_id=message_id, created_at=at
+        )
+        await self.connection.execute(statement)
+
+    async def copies_of(self, outbox_id: int) -> list[int]:
+        """The further message ids a sent call was delivered as, besides its own."""
+        c = schema.message_copies
+        query = select(c.c.message_id).where(c.c.outbox_id == outbox_id).order_by(c.c.id)
+        return [int(message_id) for (message_id,) in await self.connection.execute(query)]
+
+    async def last_edit_of(self, outbox_id: int) -> OutboxMessage | None:
+        """The newest delivered edit of the message this call sent: how it looks now."""
+        o = schema.outbox
+        query = (
+            select(o)
+            .where(o.c.target_id == outbox_id, o.c.status == "sent", o.c.method.like("edit%"))
+            .order_by(o.c.id.desc())
+            .limit(1)
+        )
+        return _record(OutboxMessage, (await self.connection.execute(query)).first())
 
     async def retry_later(self, outbox_id: int, *, attempts: int, not_before: datetime, error: str) -> None:
         statement = (
@@ -873,6 +971,91 @@ class Broadcasts(_Repo):
         return (await self.connection.execute(statement)).rowcount == 1
 
 
+class PersonalData(_Repo):
+    """Forgetting personal data that has grown old; each write touches only what is still there,
+    so running one again changes nothing."""
+
+    def _ended_before(self, before: datetime, finished: Sequence[str]) -> ColumnElement[bool]:
+        o = schema.offers
+        # An expired offer has no finished_at: it ended when its acceptance window did.
+        ended = func.coalesce(o.c.finished_at, o.c.expires_at, o.c.created_at)
+        return and_(o.c.status.in_(finished), ended < before)
+
+    async def forget_addresses(self, before: datetime, finished: Sequence[str]) -> int:
+        """Blank the delivery address of offers that ended (in one of `finished`) before then."""
+        o = schema.offers
+        ended = self._ended_before(before, finished)
+        statement = update(o).where(ended, o.c.address != "").values(address="")
+        return (await self.connection.execute(statement)).rowcount
+
+    async def forget_proof_photos(self, before: datetime, finished: Sequence[str]) -> int:
+        """Forget the proof photo (its Telegram file id) of offers that ended before then, and the
+        file id in their `proof` events."""
+        o, e = schema.offers, schema.events
+        ended = self._ended_before(before, finished)
+        statement = update(o).where(ended, o.c.proof_file_id.is_not(None)).values(proof_file_id=None)
+        photos = (await self.connection.execute(statement)).rowcount
+        await self.connection.execute(
+            update(e)
+            .where(e.c.kind == "proof", e.c.detail != "", e.c.offer_id.in_(select(o.c.id).where(ended)))
+            .values(detail="")
+        )
+        return photos
+
+    async def forget_idle_phones(self, before: datetime, held: Sequence[str]) -> int:
+        """Forget the phone of every driver who has done nothing since then: offline, holding no
+        offer (in one of `held`), joined, applied and last sent an offer before then, and no event
+        of their own (`driver:<id>`: online, offline, accept, decline, deliver, …) since."""
+        d, o, e = schema.drivers, schema.offers, schema.events
+        # Subqueries read once, not per driver: events has no index on its actor.
+        holders = select(o.c.holder_id).where(o.c.status.in_(held), o.c.holder_id.is_not(None))
+        recent_actors = select(e.c.actor).where(e.c.at >= before)
+        statement = (
+            update(d)
+            .where(
+                d.c.phone.is_not(None),
+                d.c.online.is_(False),
+                d.c.created_at < before,
+                or_(d.c.enrolled_at.is_(None), d.c.enrolled_at < before),
+                or_(d.c.last_offered_at.is_(None), d.c.last_offered_at < before),
+                d.c.id.not_in(holders),
+                (literal("driver:", String) + cast(d.c.id, String)).not_in(recent_actors),
+            )
+            .values(phone=None)
+        )
+        return (await self.connection.execute(statement)).rowcount
+
+    async def blank_sent_messages(self, before: datetime) -> int:
+        """Blank what outbox rows queued before then said (an address, a phone, a photo's file id);
+        their message id stays for later edits. Pending rows keep their text to be sent."""
+        m = schema.outbox
+        statement = (
+            update(m)
+            .where(m.c.status != "pending", m.c.created_at < before, m.c.payload != EMPTY_PAYLOAD)
+            .values(payload=EMPTY_PAYLOAD)
+        )
+        return (await self.connection.execute(statement)).rowcount
+
+    async def blank_handled_updates(self, before: datetime) -> int:
+        """Blank the content of stored updates received before then and no longer pending (done
+        ones not pruned yet, parked ones); the update id and a parked one's error stay."""
+        i = schema.inbox
+        statement = (
+            update(i)
+            .where(i.c.status != "pending", i.c.received_at < before, i.c.payload != EMPTY_PAYLOAD)
+            .values(payload=EMPTY_PAYLOAD)
+        )
+        return (await self.connection.execute(statement)).rowcount
+
+    async def drop_stale_drafts(self, before: datetime) -> int:
+        """Drop step-by-step orders nobody touched since then (they may hold an address)."""
+        statement = delete(schema.order_drafts).where(schema.order_drafts.c.updated_at < before)
+        return (await self.connection.execute(statement)).rowcount
+
+
+EMPTY_PAYLOAD = "{}"
+
+
 class Transaction:
     """One open transaction and the per-concept queries that run in it."""
 
@@ -884,6 +1067,7 @@ class Transaction:
         self.stores = Stores(connection)
         self.drivers = Drivers(connection)
         self.chats = Chats(connection)
+        self.people = People(connection)
         self.inbox = Inbox(connection)
         self.events = Events(connection)
         self.offers = Offers(connection)
@@ -893,3 +1077,4 @@ class Transaction:
         self.invites = Invites(connection)
         self.drafts = Drafts(connection)
         self.broadcasts = Broadcasts(connection)
+        self.personal_data = PersonalData(connection)

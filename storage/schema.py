@@ -159,6 +159,8 @@ offers = Table(
     _when("late_reminded_at"),
     _when("delivery_reminded_at"),
     Column("cancel_reason", String(200)),
+    # When the holder pressed Confirm pickup: the offer waits for its code (reset on a new holder).
+    _when("code_asked_at"),
     UniqueConstraint("store_id", "ref", name="uq_offers_store_ref"),
 )
 Index("ix_offers_status", offers.c.status)
@@ -214,6 +216,16 @@ chats = Table(
     _when("blocked_at"),
 )
 
+# The first name of each Telegram user who wrote to the bot, as last seen: the offer trail names
+# admins and clerks by it (drivers keep theirs in drivers.name).
+people = Table(
+    "people",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_name", String(64), nullable=False),
+    _when("named_at", nullable=False),
+)
+
 outbox = Table(
     "outbox",
     metadata,
@@ -237,6 +249,18 @@ outbox = Table(
 )
 Index("ix_outbox_tag", outbox.c.tag)
 Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
+
+# Every further message id a sent call was delivered as: a send that timed out may still have
+# reached Telegram, and its late answer names a second copy that edits must reach too.
+message_copies = Table(
+    "message_copies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    _when("created_at", nullable=False),
+    UniqueConstraint("outbox_id", "message_id", name="uq_message_copies_outbox_message"),
+)
 
 # Every update Telegram delivered, stored before Telegram hears it arrived, then applied once.
 # status: pending → done, or parked once its handler has failed too often.

@@ -1,22 +1,23 @@
-"""The /stats chart: a real PNG of the expected size, drawn from the stats' own numbers, even with none."""
+"""The /stats chart: a panel per area in its local hours, accepted and expired stacked, phone-sized."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+import struct
+from datetime import UTC, date, datetime
 
+from matplotlib.axes import Axes
 from matplotlib.image import imread
+from matplotlib.text import Text
 
-from bot.charts import DPI, HEIGHT_INCHES, WIDTH_INCHES, chart_series, chart_title, stats_chart
-from dispatch.stats import AreaStats, Stats
+from bot.charts import DPI, panel_title, stats_chart, stats_figure
+from dispatch.stats import AreaStats, Stats, accept_time_counts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-UNTIL = datetime(2026, 1, 22, 12, 0, tzinfo=UTC)
-
-
-def week(*areas: AreaStats) -> Stats:
-    """Stats for the week up to UNTIL."""
-    return Stats(since=UNTIL - timedelta(days=7), until=UNTIL, days=7, areas=areas)
+UNTIL = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # noon PST on Wed Nov 25
+WEEK = {"first_day": date(2026, 11, 19), "last_day": date(2026, 11, 25)}
+# A phone shows a photo about 400 px wide; text smaller than 11 px there is hard to read.
+PHONE_WIDTH_PX, SMALLEST_TEXT_PX = 400, 11
 
 
 def hours(**counts: int) -> tuple[int, ...]:
@@ -29,61 +30,132 @@ def hours(**counts: int) -> tuple[int, ...]:
 
 VEGAS = AreaStats(
     slug="las-vegas",
-    name="Fashion Show",
+    name="Fashion Show, Las Vegas Strip",
     tz="America/Los_Angeles",
-    created=5,
-    accepted=3,
-    accept_seconds=(100.0, 300.0, 45.0),
-    offers_per_hour=hours(h8=2, h12=1, h19=2),
+    **WEEK,
+    created=7,
+    accepted=5,
+    expired=2,
+    accept_seconds=(100.0, 300.0, 45.0, 20.0, 700.0),
+    accepted_per_hour=hours(h8=2, h12=1, h19=2),
+    expired_per_hour=hours(h8=1, h23=1),
 )
 CHANDLER = AreaStats(
     slug="chandler",
-    name="Chandler",
+    name="Chandler Fashion Center",
     tz="America/Phoenix",
-    created=2,
+    **WEEK,
+    created=1,
     accepted=1,
     accept_seconds=(90.0,),
-    offers_per_hour=hours(h12=1, h23=1),
+    accepted_per_hour=hours(h12=1),
 )
-TYSONS = AreaStats(slug="tysons", name="Tysons Corner", tz="America/New_York")
+TYSONS = AreaStats(slug="tysons", name="Tysons Corner", tz="America/New_York", **WEEK)
 
 
-def image_size(png: bytes) -> tuple[int, int]:
-    """(width, height) of the PNG in pixels."""
+def week(*areas: AreaStats) -> Stats:
+    return Stats(until=UNTIL, days=7, areas=areas)
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from the PNG's IHDR chunk, checked against the decoded pixels."""
+    assert png.startswith(PNG_SIGNATURE) and png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
     pixels = imread(io.BytesIO(png))
-    return pixels.shape[1], pixels.shape[0]
+    assert (pixels.shape[1], pixels.shape[0]) == (width, height)
+    return int(width), int(height)
 
 
-def test_the_chart_is_a_png_of_the_expected_size() -> None:
-    png = stats_chart(week(VEGAS, CHANDLER, TYSONS))
-
-    assert png.startswith(PNG_SIGNATURE)
-    assert image_size(png) == (round(WIDTH_INCHES * DPI), round(HEIGHT_INCHES * DPI))
+def bar_heights(panel: Axes) -> list[list[float]]:
+    """The heights of each series of bars drawn in the panel."""
+    return [[bar.get_height() for bar in container] for container in panel.containers]
 
 
-def test_the_chart_draws_the_totals_of_every_area() -> None:
-    per_hour, minutes = chart_series(week(VEGAS, CHANDLER, TYSONS))
-
-    assert per_hour == list(hours(h8=2, h12=2, h19=2, h23=1))
-    assert len(per_hour) == 24
-    assert minutes == [100 / 60, 5.0, 0.75, 1.5]
+def test_the_chart_is_a_phone_sized_png_that_grows_a_row_per_area() -> None:
+    # Three areas still fit in the 1280 px Telegram shows a photo at without scaling it down.
+    assert png_size(stats_chart(week(VEGAS, CHANDLER, TYSONS))) == (960, 1272)
+    assert png_size(stats_chart(week(CHANDLER))) == (960, 696)
 
 
-def test_the_chart_draws_one_area_alone() -> None:
-    stats = week(CHANDLER)
+def test_every_text_on_the_chart_is_readable_on_a_phone() -> None:
+    figure = stats_figure(week(VEGAS, CHANDLER, TYSONS))
+    figure.canvas.draw()
+    width_px = figure.get_figwidth() * DPI
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
 
-    assert chart_series(stats) == (list(CHANDLER.offers_per_hour), [1.5])
-    assert chart_title(stats) == "Chandler · Jan 15, 2026 – Jan 22, 2026"
+    assert texts
+    smallest = min(t.get_fontsize() * DPI / 72 * PHONE_WIDTH_PX / width_px for t in texts)
+    assert smallest >= SMALLEST_TEXT_PX
 
 
-def test_the_title_names_all_areas_and_the_dates() -> None:
-    assert chart_title(week(VEGAS, CHANDLER)) == "All areas · Jan 15, 2026 – Jan 22, 2026"
+def test_each_area_has_its_own_panel_with_accepted_and_expired_stacked() -> None:
+    figure = stats_figure(week(VEGAS, CHANDLER))
+
+    vegas, chandler, _ = figure.axes
+    assert (vegas.get_title(loc="left"), vegas.get_title(loc="right")) == (
+        "Fashion Show, Las Vegas Strip",
+        "Nov 19 – Nov 25 · PST",
+    )
+    assert (chandler.get_title(loc="left"), chandler.get_title(loc="right")) == (
+        "Chandler Fashion Center",
+        "Nov 19 – Nov 25 · MST",
+    )
+    expired = vegas.containers[1]
+    assert bar_heights(vegas) == [list(VEGAS.accepted_per_hour), list(VEGAS.expired_per_hour)]
+    # Expired stands on top of accepted in the same hour.
+    assert [bar.get_y() for bar in expired] == [float(count) for count in VEGAS.accepted_per_hour]
+    assert bar_heights(chandler) == [list(CHANDLER.accepted_per_hour), [0.0] * 24]
+
+
+def test_one_day_is_labelled_with_that_day_alone() -> None:
+    today = AreaStats(
+        slug="las-vegas",
+        name="Fashion Show",
+        tz="America/Los_Angeles",
+        first_day=date(2026, 11, 25),
+        last_day=date(2026, 11, 25),
+    )
+
+    assert panel_title(today) == "Nov 25 · PST"
+
+
+def test_a_period_across_the_change_to_summer_time_names_both_abbreviations() -> None:
+    spring = AreaStats(
+        slug="las-vegas",
+        name="Fashion Show",
+        tz="America/Los_Angeles",
+        first_day=date(2026, 3, 2),
+        last_day=date(2026, 3, 31),
+    )
+
+    assert panel_title(spring) == "Mar 2 – Mar 31 · PST/PDT"
+
+
+def test_time_to_accept_keeps_few_points_apart_in_fixed_buckets() -> None:
+    figure = stats_figure(week(CHANDLER))
+
+    _, accept_panel = figure.axes
+    # One accept in 90 s is one bar of six, in "1–2 min", not a block across the whole panel.
+    assert bar_heights(accept_panel) == [[0, 0, 1, 0, 0, 0]]
+    assert [label.get_text() for label in accept_panel.get_xticklabels()] == [
+        "<30s",
+        "30s–1m",
+        "1–2m",
+        "2–5m",
+        "5–10m",
+        "10m+",
+    ]
+
+
+def test_time_to_accept_counts_every_area() -> None:
+    figure = stats_figure(week(VEGAS, CHANDLER, TYSONS))
+
+    accept_panel = figure.axes[-1]
+    seconds = VEGAS.accept_seconds + CHANDLER.accept_seconds
+    assert bar_heights(accept_panel) == [list(accept_time_counts(seconds))]
+    assert accept_panel.get_title(loc="left") == "Time to accept · median 1m 35s"
 
 
 def test_the_chart_works_without_any_data() -> None:
-    for stats in (week(TYSONS), week()):
-        png = stats_chart(stats)
-
-        assert png.startswith(PNG_SIGNATURE)
-        assert image_size(png) == (1000, 400)
-        assert chart_series(stats) == ([0] * 24, [])
+    assert png_size(stats_chart(week(TYSONS))) == (960, 696)
+    assert png_size(stats_chart(week())) == (960, 408)

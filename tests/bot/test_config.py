@@ -228,3 +228,28 @@ def test_an_inbox_or_database_limit_out_of_range_is_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=f"^configuration error: {name} input should be greater than"):
         load_settings()
+
+
+def test_personal_data_is_kept_90_days_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    assert load_settings().personal_data_days == 90
+    monkeypatch.setenv("PERSONAL_DATA_DAYS", "0")  # 0: kept for good
+    assert load_settings().personal_data_days == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("-1", "input should be greater than or equal to 0"),
+        ("ninety", "input should be a valid integer"),
+        ("100000", "input should be less than or equal to 36500"),  # a cutoff before year 1 overflows
+    ],
+)
+def test_a_personal_data_days_out_of_range_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("PERSONAL_DATA_DAYS", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"configuration error: PERSONAL_DATA_DAYS {problem}")

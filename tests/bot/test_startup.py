@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import inspect, make_url
+from sqlalchemy import inspect, make_url, text
 from telegram.error import BadRequest
 
 from bot.app import build_application
@@ -241,3 +241,16 @@ async def test_a_database_that_does_not_exist_is_named_at_once(
     assert 'database "storerun_no_such_database" does not exist' in str(caught.value)
     assert "DATABASE_URL=" in str(caught.value) and "pw" not in str(caught.value)
     assert warnings_in(caplog) == []
+
+
+async def test_a_database_made_by_a_newer_storerun_is_named_not_a_traceback(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'newer.db'}"
+    db = await open_database(url, timeout_seconds=1)
+    async with db.transaction() as tx:
+        await tx.connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    await db.close()
+    with pytest.raises(ConfigError) as caught:
+        await open_database(url, timeout_seconds=1)
+    message = str(caught.value)
+    assert message.startswith("the database at DATABASE_URL=") and "9999" in message
+    assert "newer storerun" in message

@@ -1,23 +1,59 @@
-"""/export files: the CSV matches the database row for row and carries no pickup code or address."""
+"""/export CSV: the database row for row, times local with their offset, no pickup code or address."""
 
 from __future__ import annotations
 
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.exports import (
-    DRIVER_COLUMNS,
-    OFFER_COLUMNS,
-    export_drivers_csv,
-    export_offers_csv,
-    show_dollars,
-)
+from dispatch.exports import export_drivers_csv, export_offers_csv, show_dollars
 from storage.db import Database
 
-NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
+# 10:00 PST in Las Vegas and 11:00 MST in Chandler, before summer time begins on Mar 8.
+NOW = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
+OFFER_HEADER = [
+    "id",
+    "store",
+    "area",
+    "ref",
+    "status",
+    "packages",
+    "zone",
+    "pay",
+    "pay_cents",
+    "pickup_start",
+    "pickup_end",
+    "deliver_by",
+    "created_at",
+    "accepted_at",
+    "picked_up_at",
+    "finished_at",
+    "holder_id",
+    "wrong_codes",
+    "failure_reason",
+    "proof_file_id",
+]
+DRIVER_HEADER = [
+    "id",
+    "name",
+    "username",
+    "phone",
+    "status",
+    "online",
+    "areas",
+    "offered",
+    "accepted",
+    "declined",
+    "timed_out",
+    "released",
+    "no_shows",
+    "delivered",
+    "on_time_rate",
+    "created_at",
+]
 PICKUP_CODES = ("918273", "564738", "102938")
 ADDRESSES = ("77 Secret Garden Lane, Las Vegas", "5 Hidden Court, Chandler", "9 Old Road")
 
@@ -28,8 +64,9 @@ def parse(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
     return list(reader.fieldnames or []), list(reader)
 
 
-def iso(instant: datetime | None) -> str:
-    return "" if instant is None else instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def iso(instant: datetime | None, tz: str) -> str:
+    """The instant as ISO 8601 local time with its offset in the zone, as a spreadsheet reads it."""
+    return "" if instant is None else instant.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
 
 
 async def seed(db: Database) -> dict[str, int]:
@@ -114,39 +151,70 @@ async def test_offers_csv_matches_the_database_row_for_row(db: Database) -> None
 
     header, rows = parse(await export_offers_csv(db, now=NOW))
 
-    assert header == list(OFFER_COLUMNS)
+    assert header == OFFER_HEADER
     async with db.read() as tx:
         offers = sorted(await tx.offers.listed(created_since=NOW - timedelta(days=30)), key=lambda o: o.id)
         stores = {store.id: store for store in await tx.stores.all()}
         areas = {area.id: area for area in await tx.areas.all()}
     assert [offer.id for offer in offers] == [ids["delivered"], ids["returned"]]
-    expected = [
-        {
-            "id": str(offer.id),
-            "store": stores[offer.store_id].code,
-            "area": areas[stores[offer.store_id].area_id].slug,
-            "ref": offer.ref,
-            "status": offer.status,
-            "packages": str(offer.packages),
-            "zone": offer.zone,
-            "pay": show_dollars(offer.pay_cents),
-            "pay_cents": str(offer.pay_cents),
-            "pickup_start": iso(offer.pickup_start),
-            "pickup_end": iso(offer.pickup_end),
-            "deliver_by": iso(offer.deliver_by),
-            "created_at": iso(offer.created_at),
-            "accepted_at": iso(offer.accepted_at),
-            "picked_up_at": iso(offer.picked_up_at),
-            "finished_at": iso(offer.finished_at),
-            "holder_id": str(offer.holder_id or ""),
-            "wrong_codes": str(offer.wrong_codes),
-            # A cell that would run as a formula in a spreadsheet is quoted.
-            "failure_reason": "'=cmd|' /C calc'!A0" if offer.failure_reason else "",
-            "proof_file_id": offer.proof_file_id or "",
-        }
-        for offer in offers
-    ]
+    expected = []
+    for offer in offers:
+        area = areas[stores[offer.store_id].area_id]
+        expected.append(
+            {
+                "id": str(offer.id),
+                "store": stores[offer.store_id].code,
+                "area": area.slug,
+                "ref": offer.ref,
+                "status": offer.status,
+                "packages": str(offer.packages),
+                "zone": offer.zone,
+                "pay": show_dollars(offer.pay_cents),
+                "pay_cents": str(offer.pay_cents),
+                "pickup_start": iso(offer.pickup_start, area.tz),
+                "pickup_end": iso(offer.pickup_end, area.tz),
+                "deliver_by": iso(offer.deliver_by, area.tz),
+                "created_at": iso(offer.created_at, area.tz),
+                "accepted_at": iso(offer.accepted_at, area.tz),
+                "picked_up_at": iso(offer.picked_up_at, area.tz),
+                "finished_at": iso(offer.finished_at, area.tz),
+                "holder_id": str(offer.holder_id or ""),
+                "wrong_codes": str(offer.wrong_codes),
+                # A cell that would run as a formula in a spreadsheet is quoted.
+                "failure_reason": "'=cmd|' /C calc'!A0" if offer.failure_reason else "",
+                "proof_file_id": offer.proof_file_id or "",
+            }
+        )
     assert rows == expected
+
+
+async def test_offers_csv_shows_times_in_the_areas_zone_with_its_offset(db: Database) -> None:
+    await seed(db)
+
+    _, rows = parse(await export_offers_csv(db, now=NOW))
+
+    vegas, chandler = rows
+    assert vegas["area"] == "las-vegas"
+    assert vegas["created_at"] == "2026-03-03T08:00:00-08:00"  # 16:00 UTC is 8 AM PST
+    assert vegas["pickup_start"] == "2026-03-03T09:00:00-08:00"
+    assert chandler["area"] == "chandler"
+    assert chandler["created_at"] == "2026-03-04T09:00:00-07:00"  # the same 16:00 UTC is 9 AM MST
+    for row in rows:
+        for column in ("pickup_start", "pickup_end", "created_at", "accepted_at", "picked_up_at"):
+            assert datetime.fromisoformat(row[column]).utcoffset() is not None, (column, row[column])
+
+
+async def test_offers_csv_has_one_row_per_offer_however_many_drivers_saw_it(db: Database) -> None:
+    ids = await seed(db)
+    async with db.transaction() as tx:
+        for tg_user_id in (201, 202, 203):
+            driver = await tx.drivers.add(tg_user_id, tg_user_id, f"Driver {tg_user_id}", NOW)
+            await tx.notices.record(ids["delivered"], driver, tg_user_id, 1, NOW - timedelta(days=2, hours=2))
+            await tx.events.add(NOW - timedelta(days=2), "test", "decline", offer_id=ids["delivered"])
+
+    _, rows = parse(await export_offers_csv(db, now=NOW))
+
+    assert [int(row["id"]) for row in rows] == [ids["delivered"], ids["returned"]]
 
 
 async def test_offers_csv_spells_out_values(db: Database) -> None:
@@ -157,7 +225,6 @@ async def test_offers_csv_spells_out_values(db: Database) -> None:
     first, second = rows
     assert (first["store"], first["area"]) == ("FS-ZARA", "las-vegas")
     assert (first["pay"], first["pay_cents"]) == ("18.50", "1850")
-    assert first["created_at"] == "2026-03-08T16:00:00Z"
     assert (second["pay"], second["deliver_by"], second["wrong_codes"]) == ("0.05", "", "2")
 
 
@@ -178,7 +245,7 @@ async def test_drivers_csv_lists_who_joined_or_was_offered_work_in_the_period(db
 
     header, rows = parse(await export_drivers_csv(db, now=NOW))
 
-    assert header == list(DRIVER_COLUMNS)
+    assert header == DRIVER_HEADER
     async with db.read() as tx:
         drivers = [await tx.drivers.by_id(ids["ana"]), await tx.drivers.by_id(ids["old_hand"])]
     ana, old_hand = drivers
@@ -200,7 +267,7 @@ async def test_drivers_csv_lists_who_joined_or_was_offered_work_in_the_period(db
             "no_shows": "0",
             "delivered": "2",
             "on_time_rate": "0.50",  # one pickup on time, one late
-            "created_at": iso(ana.created_at),
+            "created_at": iso(ana.created_at, "America/Phoenix"),  # her first area's zone: Chandler
         },
         {
             "id": str(old_hand.id),
@@ -218,7 +285,7 @@ async def test_drivers_csv_lists_who_joined_or_was_offered_work_in_the_period(db
             "no_shows": "2",
             "delivered": "0",
             "on_time_rate": "",  # no pickups
-            "created_at": iso(old_hand.created_at),
+            "created_at": iso(old_hand.created_at, "America/Phoenix"),
         },
     ]
 
@@ -230,6 +297,8 @@ async def test_drivers_csv_over_a_year_includes_the_idle_driver(db: Database) ->
 
     assert [int(row["id"]) for row in rows] == [ids["ana"], ids["old_hand"], ids["idle"]]
     assert rows[2]["areas"] == ""
+    assert rows[2]["created_at"] == iso(NOW - timedelta(days=90), "UTC")  # no area, so UTC: "+00:00"
+    assert rows[2]["created_at"].endswith("+00:00")
 
 
 @pytest.mark.parametrize("days", [0, 366])

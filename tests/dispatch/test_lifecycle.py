@@ -14,10 +14,12 @@ LEGAL = [
     (Status.PICKED_UP, Action.DELIVER, Status.DELIVERED),
     (Status.PICKED_UP, Action.FAIL, Status.RETURNED),
     (Status.OPEN, Action.EXPIRE, Status.EXPIRED),
+    (Status.ACCEPTED, Action.EXPIRE, Status.EXPIRED),
     (Status.EXPIRED, Action.REOPEN, Status.OPEN),
     (Status.DRAFT, Action.CANCEL, Status.CANCELLED),
     (Status.OPEN, Action.CANCEL, Status.CANCELLED),
     (Status.ACCEPTED, Action.CANCEL, Status.CANCELLED),
+    (Status.EXPIRED, Action.CANCEL, Status.CANCELLED),
 ]
 
 
@@ -59,3 +61,8 @@ def test_a_picked_up_offer_can_no_longer_be_cancelled_or_released() -> None:
 def test_an_unknown_status_is_refused() -> None:
     with pytest.raises(IllegalTransition):
         next_status("lost", Action.ACCEPT)
+
+
+def test_an_order_given_back_with_no_time_left_expires_and_may_then_be_cancelled() -> None:
+    assert sources(Action.EXPIRE) == [Status.OPEN, Status.ACCEPTED]
+    assert Status.EXPIRED in sources(Action.CANCEL)

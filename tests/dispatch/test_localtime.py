@@ -110,23 +110,35 @@ def test_a_window_past_midnight_ends_on_the_next_day() -> None:
     start, end = window_to_utc(date(2026, 11, 26), time(23, 30), time(0, 15), LAS_VEGAS)
     assert start == datetime(2026, 11, 27, 7, 30, tzinfo=UTC)
     assert end == datetime(2026, 11, 27, 8, 15, tzinfo=UTC)
-    assert show_window(start, end, LAS_VEGAS) == "11:30 PM–12:15 AM PST"
+    assert show_window(start, end, LAS_VEGAS, now=start) == "11:30 PM–12:15 AM PST"
 
 
 def test_a_window_within_the_afternoon_names_pm_once() -> None:
     start, end = window_to_utc(date(2026, 11, 26), time(14, 0), time(14, 30), LAS_VEGAS)
     assert end - start == timedelta(minutes=30)
-    assert show_window(start, end, LAS_VEGAS, today=date(2026, 11, 26)) == "2:00–2:30 PM PST"
+    assert show_window(start, end, LAS_VEGAS, now=start - timedelta(hours=3)) == "2:00–2:30 PM PST"
 
 
 def test_a_window_across_noon_names_both_halves() -> None:
     start, end = window_to_utc(date(2026, 7, 15), time(11, 45), time(12, 15), TYSONS)
-    assert show_window(start, end, TYSONS) == "11:45 AM–12:15 PM EDT"
+    assert show_window(start, end, TYSONS, now=start) == "11:45 AM–12:15 PM EDT"
 
 
 def test_a_window_on_another_day_gets_the_day_in_front() -> None:
     start, end = window_to_utc(date(2026, 11, 26), time(14, 0), time(14, 30), LAS_VEGAS)
-    assert show_window(start, end, LAS_VEGAS, today=date(2026, 11, 25)) == "Thu Nov 26, 2:00–2:30 PM PST"
+    the_day_before = start - timedelta(days=1)
+    assert show_window(start, end, LAS_VEGAS, now=the_day_before) == "Thu Nov 26, 2:00–2:30 PM PST"
+    the_day_after = start + timedelta(days=1)
+    assert show_window(start, end, LAS_VEGAS, now=the_day_after) == "Thu Nov 26, 2:00–2:30 PM PST"
+
+
+def test_tomorrow_is_judged_in_the_area_not_in_utc() -> None:
+    evening_in_las_vegas = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)  # 9 PM PST on Nov 25
+    tonight = window_to_utc(date(2026, 11, 25), time(22, 0), time(22, 30), LAS_VEGAS)
+    tomorrow = window_to_utc(date(2026, 11, 26), time(14, 0), time(14, 30), LAS_VEGAS)
+    assert show_window(*tonight, LAS_VEGAS, now=evening_in_las_vegas) == "10:00–10:30 PM PST"
+    shown = show_window(*tomorrow, LAS_VEGAS, now=evening_in_las_vegas)
+    assert shown == "Thu Nov 26, 2:00–2:30 PM PST"
 
 
 def test_a_window_longer_than_twelve_hours_is_refused() -> None:

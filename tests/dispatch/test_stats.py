@@ -1,17 +1,18 @@
-"""/stats numbers: every count, the median, the on-time rate and the local-hour buckets, on both backends."""
+"""/stats numbers come from the audit trail: every expiry, release and no-show, in each area's own days."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dispatch.stats import AreaStats, Stats, compute_stats, show_duration, stats_text
+from bot.texts import show_days, show_duration, stats_text
+from dispatch.stats import AreaStats, Stats, accept_time_counts, compute_stats
 from storage.db import Database
 from storage.repos import Transaction
 
-NOW = datetime(2026, 1, 22, 12, 0, tzinfo=UTC)  # a week back is 2026-01-15 12:00 UTC
+# 04:00 PST in Las Vegas, 05:00 MST in Chandler, 07:00 EST at Tysons, all on Thu Jan 22.
+NOW = datetime(2026, 1, 22, 12, 0, tzinfo=UTC)
 
 
 def at(text: str) -> datetime:
@@ -19,41 +20,32 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-async def add_offer(
-    tx: Transaction,
-    store_id: int,
-    ref: str,
-    created: str,
-    *,
-    status: str = "open",
-    accept_after: float | None = None,
-    picked_up: str | None = None,
-    pickup_end: str | None = None,
-) -> int:
-    """An offer created at `created` (UTC), accepted `accept_after` seconds later if given."""
-    created_at = at(created)
-    values: dict[str, Any] = {
-        "store_id": store_id,
-        "ref": ref,
-        "packages": 1,
-        "zone": "89109",
-        "address": "1 Test Way",
-        "pay_cents": 1500,
-        "pickup_start": created_at,
-        "pickup_end": at(pickup_end) if pickup_end else created_at + timedelta(hours=1),
-        "pickup_code": "1234",
-        "status": status,
-        "created_at": created_at,
-    }
-    if accept_after is not None:
-        values["accepted_at"] = created_at + timedelta(seconds=accept_after)
-    if picked_up is not None:
-        values["picked_up_at"] = at(picked_up)
-    return await tx.offers.add(**values)
+async def add_offer(tx: Transaction, store_id: int, ref: str, status: str, pickup_end: str) -> int:
+    """An offer as it stands now; what happened to it is its trail of events."""
+    end = at(pickup_end)
+    return await tx.offers.add(
+        store_id=store_id,
+        ref=ref,
+        packages=1,
+        zone="89109",
+        address="1 Test Way",
+        pay_cents=1500,
+        pickup_start=end - timedelta(minutes=30),
+        pickup_end=end,
+        pickup_code="1234",
+        status=status,
+        created_at=end - timedelta(hours=1),
+    )
+
+
+async def trail(tx: Transaction, offer_id: int, *steps: tuple[str, str]) -> None:
+    """The offer's events in the order they happened: (UTC time, kind)."""
+    for when, kind in steps:
+        await tx.events.add(at(when), "test", kind, offer_id=offer_id)
 
 
 async def seed(db: Database) -> None:
-    """Three areas: Las Vegas and Chandler with offers, Tysons with none."""
+    """Three areas: Las Vegas with a busy week, Chandler with two offers, Tysons with none."""
     async with db.transaction() as tx:
         vegas = await tx.areas.upsert("las-vegas", "Fashion Show, Las Vegas Strip", "America/Los_Angeles")
         chandler = await tx.areas.upsert("chandler", "Chandler Fashion Center", "America/Phoenix")
@@ -62,45 +54,47 @@ async def seed(db: Database) -> None:
         nike = await tx.stores.upsert("CH-NIKE", "Nike", chandler, "Level 2")
         await tx.stores.upsert("TY-APPLE", "Apple", tysons, "Level 1")
 
-        # Las Vegas, PST (UTC-8) in January.
-        await add_offer(  # 12:30 PST, accepted in 100 s, picked up on time, delivered
-            tx, zara, "V1", "2026-01-15 20:30:00", status="delivered", accept_after=100,
-            picked_up="2026-01-15 21:00:00", pickup_end="2026-01-15 21:30:00",
+        # Las Vegas (PST, UTC-8); its week is Jan 16 00:00 PST (08:00 UTC) to now.
+        v1 = await add_offer(tx, zara, "V1", "delivered", pickup_end="2026-01-17 19:00:00")
+        await trail(  # expired at 08:10 PST, re-offered at 10:00, taken in 30 s, delivered
+            tx, v1, ("2026-01-17 16:00:00", "open"), ("2026-01-17 16:00:00", "wave"),
+            ("2026-01-17 16:10:00", "expire"), ("2026-01-17 18:00:00", "reopen"),
+            ("2026-01-17 18:00:30", "accept"), ("2026-01-17 18:40:00", "pickup"),
+            ("2026-01-17 19:10:00", "deliver"),
         )  # fmt: skip
-        await add_offer(  # 19:10 PST the day before, accepted in 300 s, picked up late, returned
-            tx, zara, "V2", "2026-01-16 03:10:00", status="returned", accept_after=300,
-            picked_up="2026-01-16 04:00:00", pickup_end="2026-01-16 03:45:00",
+        v2 = await add_offer(tx, zara, "V2", "returned", pickup_end="2026-01-18 21:00:00")
+        await trail(  # taken three times: released, then a no-show; picked up late and returned
+            tx, v2, ("2026-01-18 20:00:00", "open"), ("2026-01-18 20:01:40", "accept"),
+            ("2026-01-18 20:05:00", "release"), ("2026-01-18 20:10:00", "accept"),
+            ("2026-01-18 21:00:00", "no_show"), ("2026-01-18 21:00:40", "accept"),
+            ("2026-01-18 21:20:00", "pickup"), ("2026-01-18 21:40:00", "fail"),
         )  # fmt: skip
-        await add_offer(tx, zara, "V3", "2026-01-17 16:00:00", status="expired")  # 08:00 PST
-        await add_offer(tx, zara, "V4", "2026-01-18 17:00:00", status="accepted", accept_after=40)  # 09:00
-        # 10:00 PST: accepted, then released after a no-show, so open again with accepted_at cleared.
-        v5 = await add_offer(tx, zara, "V5", "2026-01-19 18:00:00", status="open")
-        await add_offer(  # 17:00 PST Jan 20; delivered though accepted_at is missing: still accepted
-            tx, zara, "V6", "2026-01-21 01:00:00", status="delivered",
-            picked_up="2026-01-21 01:20:00", pickup_end="2026-01-21 01:30:00",
+        v3 = await add_offer(tx, zara, "V3", "expired", pickup_end="2026-01-19 19:00:00")
+        await trail(tx, v3, ("2026-01-19 17:00:00", "open"), ("2026-01-19 17:10:00", "expire"))  # 09:00 PST
+        v4 = await add_offer(tx, zara, "V4", "cancelled", pickup_end="2026-01-20 03:00:00")
+        await trail(tx, v4, ("2026-01-20 01:00:00", "open"), ("2026-01-20 01:05:00", "cancel"))
+        # Offered at 23:59 PST the evening before the week, taken in its first minutes.
+        v5 = await add_offer(tx, zara, "V5", "accepted", pickup_end="2026-01-16 10:00:00")
+        await trail(tx, v5, ("2026-01-16 07:59:00", "open"), ("2026-01-16 08:01:00", "accept"))
+        # All of it on Jan 15 in Las Vegas, though within the last 7 × 24 hours.
+        v6 = await add_offer(tx, zara, "V6", "expired", pickup_end="2026-01-16 09:00:00")
+        await trail(tx, v6, ("2026-01-16 07:30:00", "open"), ("2026-01-16 07:40:00", "expire"))
+
+        # Chandler (MST, UTC-7 all year).
+        c1 = await add_offer(tx, nike, "C1", "delivered", pickup_end="2026-01-21 20:30:00")
+        await trail(  # 13:00 MST, taken in 90 s, picked up at the very end of its window
+            tx, c1, ("2026-01-21 20:00:00", "open"), ("2026-01-21 20:01:30", "accept"),
+            ("2026-01-21 20:30:00", "pickup"), ("2026-01-21 21:00:00", "deliver"),
         )  # fmt: skip
-        # Created a minute before the week began: not in the period.
-        v7 = await add_offer(tx, zara, "V7", "2026-01-15 11:59:00", status="delivered", accept_after=10)
-
-        # Chandler, MST (UTC-7) all year.
-        await add_offer(  # 13:30 MST, accepted in 90 s, picked up exactly at the window's end
-            tx, nike, "C1", "2026-01-15 20:30:00", status="delivered", accept_after=90,
-            picked_up="2026-01-15 21:00:00", pickup_end="2026-01-15 21:00:00",
-        )  # fmt: skip
-        c2 = await add_offer(tx, nike, "C2", "2026-01-20 06:00:00", status="expired")  # 23:00 MST Jan 19
-
-        await tx.events.add(at("2026-01-19 19:00:00"), "timer", "no_show", offer_id=v5)
-        await tx.events.add(at("2026-01-19 19:00:00"), "driver:1", "decline", offer_id=v5)
-        # A no-show counts when it happened, even on an offer created before the period.
-        await tx.events.add(at("2026-01-16 10:00:00"), "timer", "no_show", offer_id=v7)
-        await tx.events.add(at("2026-01-14 10:00:00"), "timer", "no_show", offer_id=v7)  # too early
-        await tx.events.add(at("2026-01-20 07:00:00"), "timer", "no_show", offer_id=c2)
+        c2 = await add_offer(tx, nike, "C2", "expired", pickup_end="2026-01-22 08:00:00")
+        # Offered at 23:55 MST on Jan 21, expired at 00:05 MST on Jan 22.
+        await trail(tx, c2, ("2026-01-22 06:55:00", "open"), ("2026-01-22 07:05:00", "expire"))
 
 
-def hours(*hours_with_offers: int) -> tuple[int, ...]:
-    """A 24-hour histogram with one offer in each hour given."""
+def hours(*hours_with_one_each: int) -> tuple[int, ...]:
+    """24 hourly counts, one for each hour given (an hour given twice counts two)."""
     counts = [0] * 24
-    for hour in hours_with_offers:
+    for hour in hours_with_one_each:
         counts[hour] += 1
     return tuple(counts)
 
@@ -109,58 +103,96 @@ def by_slug(stats: Stats) -> dict[str, AreaStats]:
     return {area.slug: area for area in stats.areas}
 
 
-async def test_every_area_is_counted_over_the_last_week(db: Database) -> None:
-    await seed(db)
-
-    stats = await compute_stats(db, now=NOW)
-
-    assert (stats.since, stats.until, stats.days) == (at("2026-01-15 12:00:00"), NOW, 7)
-    assert [area.slug for area in stats.areas] == ["las-vegas", "chandler", "tysons"]
-    vegas = by_slug(stats)["las-vegas"]
-    assert (vegas.name, vegas.tz) == ("Fashion Show, Las Vegas Strip", "America/Los_Angeles")
-    assert (vegas.created, vegas.accepted, vegas.expired, vegas.delivered, vegas.no_shows) == (6, 4, 1, 2, 2)
-    assert vegas.accept_seconds == (100.0, 300.0, 40.0)
-    assert vegas.median_accept_seconds == 100.0
-    assert (vegas.picked_up, vegas.picked_up_on_time) == (3, 2)
-    assert vegas.on_time_pickup_rate == pytest.approx(2 / 3)
-    assert vegas.offers_per_hour == hours(12, 19, 8, 9, 10, 17)
-
-    chandler = by_slug(stats)["chandler"]
-    assert (chandler.created, chandler.accepted, chandler.expired, chandler.delivered) == (2, 1, 1, 1)
-    assert chandler.no_shows == 1
-    assert chandler.accept_seconds == (90.0,)
-    assert chandler.median_accept_seconds == 90.0
-    assert chandler.on_time_pickup_rate == 1.0  # picked up at the very end of the window is on time
-    assert chandler.offers_per_hour == hours(13, 23)
-
-
-async def test_the_same_instant_falls_in_each_areas_own_local_hour(db: Database) -> None:
-    await seed(db)
-
-    stats = await compute_stats(db, now=NOW)
-
-    # 2026-01-15 20:30 UTC is 12:30 PST in Las Vegas and 13:30 MST in Chandler.
-    assert by_slug(stats)["las-vegas"].offers_per_hour[12] == 1
-    assert by_slug(stats)["las-vegas"].offers_per_hour[13] == 0
-    assert by_slug(stats)["chandler"].offers_per_hour[13] == 1
-    assert by_slug(stats)["chandler"].offers_per_hour[12] == 0
-
-
-async def test_summer_time_moves_las_vegas_but_not_chandler(db: Database) -> None:
+async def test_an_offer_that_expired_then_was_reoffered_and_delivered_counts_its_expiry(db: Database) -> None:
     async with db.transaction() as tx:
         vegas = await tx.areas.upsert("las-vegas", "Fashion Show", "America/Los_Angeles")
-        chandler = await tx.areas.upsert("chandler", "Chandler", "America/Phoenix")
         zara = await tx.stores.upsert("FS-ZARA", "Zara", vegas, "")
-        nike = await tx.stores.upsert("CH-NIKE", "Nike", chandler, "")
-        # 2026-07-15 20:30 UTC is 13:30 PDT and 13:30 MST (Arizona keeps standard time).
-        await add_offer(tx, zara, "S1", "2026-07-15 20:30:00")
-        await add_offer(tx, nike, "S2", "2026-07-15 20:30:00")
+        offer = await add_offer(tx, zara, "R1", "delivered", pickup_end="2026-01-21 20:00:00")
+        await trail(
+            tx, offer, ("2026-01-21 18:00:00", "open"), ("2026-01-21 18:10:00", "expire"),
+            ("2026-01-21 18:30:00", "reopen"), ("2026-01-21 18:31:00", "accept"),
+            ("2026-01-21 19:50:00", "pickup"), ("2026-01-21 20:20:00", "deliver"),
+        )  # fmt: skip
 
-    stats = await compute_stats(db, now=at("2026-07-16 00:00:00"), days=1)
+    area = (await compute_stats(db, now=NOW)).areas[0]
 
-    assert by_slug(stats)["las-vegas"].offers_per_hour == hours(13)
-    assert by_slug(stats)["chandler"].offers_per_hour == hours(13)
-    assert stats.total.offers_per_hour == hours(13, 13)
+    assert (area.created, area.expired, area.reopened, area.accepted, area.delivered) == (1, 1, 1, 1, 1)
+    assert area.accept_rate == 0.5  # one offering taken, one let expire
+
+
+async def test_every_event_of_the_week_is_counted_in_las_vegas(db: Database) -> None:
+    await seed(db)
+
+    vegas = by_slug(await compute_stats(db, now=NOW))["las-vegas"]
+
+    assert (vegas.name, vegas.tz) == ("Fashion Show, Las Vegas Strip", "America/Los_Angeles")
+    assert (vegas.first_day, vegas.last_day) == (date(2026, 1, 16), date(2026, 1, 22))
+    assert (vegas.created, vegas.reopened, vegas.accepted, vegas.expired, vegas.cancelled) == (4, 1, 5, 2, 1)
+    assert (vegas.released, vegas.no_shows) == (1, 1)
+    assert (vegas.picked_up, vegas.picked_up_on_time, vegas.delivered, vegas.returned) == (2, 1, 1, 1)
+
+
+async def test_rates_divide_by_what_could_have_happened(db: Database) -> None:
+    await seed(db)
+
+    vegas = by_slug(await compute_stats(db, now=NOW))["las-vegas"]
+
+    assert vegas.accept_rate == pytest.approx(5 / 7)  # of the offerings that ended: taken, not expired
+    assert vegas.on_time_pickup_rate == 0.5  # of the pickups
+    assert vegas.delivery_rate == 0.5  # of the deliveries that ended: delivered, not returned
+
+
+async def test_time_to_accept_runs_from_when_the_offer_was_last_put_on_the_board(db: Database) -> None:
+    await seed(db)
+
+    vegas = by_slug(await compute_stats(db, now=NOW))["las-vegas"]
+
+    # V5 120 s after it opened; V1 30 s after the re-offer, not 2 h after it was created;
+    # V2 100 s after it opened, 300 s after the release, 40 s after the no-show.
+    assert vegas.accept_seconds == (120.0, 30.0, 100.0, 300.0, 40.0)
+    assert vegas.median_accept_seconds == 100.0
+
+
+async def test_offerings_are_bucketed_by_the_local_hour_they_went_on_the_board(db: Database) -> None:
+    await seed(db)
+
+    areas = by_slug(await compute_stats(db, now=NOW))
+
+    # PST: V5 at 23:59, V1's re-offer at 10:00, V2 at 12:00, 12:05 (release) and 13:00 (no-show).
+    assert areas["las-vegas"].accepted_per_hour == hours(23, 10, 12, 12, 13)
+    assert areas["las-vegas"].expired_per_hour == hours(8, 9)  # V1 first time, V3
+    # The same 20:00 UTC is 13:00 in Chandler (MST), and C2 went out at 23:55 MST.
+    assert areas["chandler"].accepted_per_hour == hours(13)
+    assert areas["chandler"].expired_per_hour == hours(23)
+
+
+async def test_one_day_is_today_in_each_areas_own_zone(db: Database) -> None:
+    await seed(db)
+
+    stats = await compute_stats(db, now=NOW, days=1)
+
+    vegas, chandler, tysons = stats.areas
+    assert (vegas.first_day, vegas.last_day) == (date(2026, 1, 22), date(2026, 1, 22))
+    assert vegas.created == vegas.expired == 0  # its day began at 08:00 UTC
+    # Chandler's day began at 07:00 UTC: C2 expired on it, but was offered the evening before.
+    assert (chandler.created, chandler.expired) == (0, 1)
+    assert chandler.expired_per_hour == hours(23)
+    assert tysons.first_day == date(2026, 1, 22)
+
+
+async def test_each_area_counts_its_own_local_days(db: Database) -> None:
+    await seed(db)
+
+    # 22:00 PST on Jan 21 in Las Vegas is already 01:00 EST on Jan 22 at Tysons.
+    stats = await compute_stats(db, now=at("2026-01-22 06:00:00"), days=2)
+
+    assert [(area.first_day, area.last_day) for area in stats.areas] == [
+        (date(2026, 1, 20), date(2026, 1, 21)),
+        (date(2026, 1, 20), date(2026, 1, 21)),
+        (date(2026, 1, 21), date(2026, 1, 22)),
+    ]
+    assert by_slug(stats)["las-vegas"].created == 0  # V4 went out at 17:00 PST on Jan 19
+    assert by_slug(stats)["chandler"].created == 1  # C1; C2 comes later
 
 
 async def test_an_area_without_offers_still_appears_with_zeros(db: Database) -> None:
@@ -168,12 +200,17 @@ async def test_an_area_without_offers_still_appears_with_zeros(db: Database) -> 
 
     tysons = by_slug(await compute_stats(db, now=NOW))["tysons"]
 
-    assert tysons == AreaStats(slug="tysons", name="Tysons Corner", tz="America/New_York")
-    assert (tysons.created, tysons.accepted, tysons.expired, tysons.delivered, tysons.no_shows) == (0,) * 5
+    assert tysons == AreaStats(
+        slug="tysons",
+        name="Tysons Corner",
+        tz="America/New_York",
+        first_day=date(2026, 1, 16),
+        last_day=date(2026, 1, 22),
+    )
     assert tysons.median_accept_seconds is None
+    assert tysons.accept_rate is None
     assert tysons.on_time_pickup_rate is None
-    assert tysons.accept_seconds == ()
-    assert tysons.offers_per_hour == (0,) * 24
+    assert tysons.delivery_rate is None
 
 
 async def test_total_combines_every_area(db: Database) -> None:
@@ -182,11 +219,11 @@ async def test_total_combines_every_area(db: Database) -> None:
     total = (await compute_stats(db, now=NOW)).total
 
     assert (total.slug, total.name) == ("all", "All areas")
-    assert (total.created, total.accepted, total.expired, total.delivered, total.no_shows) == (8, 5, 2, 3, 3)
-    assert total.accept_seconds == (100.0, 300.0, 40.0, 90.0)
+    assert (total.created, total.accepted, total.expired, total.delivered, total.no_shows) == (6, 6, 3, 2, 1)
+    assert total.accept_seconds == (120.0, 30.0, 100.0, 300.0, 40.0, 90.0)
     assert total.median_accept_seconds == 95.0  # the median of all times, not of the areas' medians
-    assert total.on_time_pickup_rate == 0.75
-    assert total.offers_per_hour == hours(12, 19, 8, 9, 10, 17, 13, 23)
+    assert total.on_time_pickup_rate == pytest.approx(2 / 3)
+    assert total.accepted_per_hour == hours(23, 10, 12, 12, 13, 13)
 
 
 async def test_one_area_only(db: Database) -> None:
@@ -195,9 +232,7 @@ async def test_one_area_only(db: Database) -> None:
     stats = await compute_stats(db, now=NOW, area_slug="chandler")
 
     assert [area.slug for area in stats.areas] == ["chandler"]
-    assert stats.total.created == 2
-    assert stats.total.no_shows == 1
-    assert stats.total.offers_per_hour == hours(13, 23)
+    assert (stats.total.created, stats.total.accepted, stats.total.expired) == (2, 1, 1)
 
 
 async def test_an_unknown_area_is_refused(db: Database) -> None:
@@ -213,16 +248,18 @@ async def test_days_outside_one_to_365_are_refused(db: Database, days: int) -> N
         await compute_stats(db, now=NOW, days=days)
 
 
-async def test_the_period_follows_days(db: Database) -> None:
-    await seed(db)
-
-    last_day = await compute_stats(db, now=NOW, days=1)
-    whole_year = await compute_stats(db, now=NOW, days=365)
-
-    assert last_day.since == NOW - timedelta(days=1)
-    assert last_day.total.created == 0  # the newest offer was created 11 hours before the day began
-    assert whole_year.total.created == 9  # V7 too
-    assert whole_year.total.no_shows == 4
+def test_times_to_accept_fall_in_fixed_buckets_however_few_there_are() -> None:
+    assert accept_time_counts(()) == (0, 0, 0, 0, 0, 0)
+    assert accept_time_counts((45.0,)) == (0, 1, 0, 0, 0, 0)
+    # Edges belong to the bucket above: under 30 s, 30 s–1 min, 1–2, 2–5, 5–10 min, 10 min and more.
+    assert accept_time_counts((0.0, 29.9, 30.0, 60.0, 119.0, 120.0, 300.0, 599.0, 600.0, 5000.0)) == (
+        2,
+        1,
+        2,
+        1,
+        2,
+        2,
+    )
 
 
 async def test_stats_text_for_one_area(db: Database) -> None:
@@ -231,9 +268,11 @@ async def test_stats_text_for_one_area(db: Database) -> None:
     text = stats_text(await compute_stats(db, now=NOW, area_slug="las-vegas"))
 
     assert text == (
-        "Fashion Show, Las Vegas Strip (las-vegas) · last 7 days\n"
-        "created 6 · accepted 4 · expired 1 · delivered 2\n"
-        "median time to accept 1m 40s · on-time pickup 67% · no-shows 2"
+        "Fashion Show, Las Vegas Strip (las-vegas) · Jan 16 – Jan 22\n"
+        "created 4 · reopened 1 · accepted 5 · expired 2 · cancelled 1\n"
+        "released 1 · no-shows 1 · picked up 2 · delivered 1 · returned 1\n"
+        "accepted before expiry 71% (5 of 7) · median time to accept 1m 40s\n"
+        "on-time pickup 50% (1 of 2) · delivered, not returned 50% (1 of 2)"
     )
 
 
@@ -243,25 +282,33 @@ async def test_stats_text_for_every_area_ends_with_the_total(db: Database) -> No
     blocks = stats_text(await compute_stats(db, now=NOW)).split("\n\n")
 
     assert len(blocks) == 4
-    assert blocks[1].startswith("Chandler Fashion Center (chandler) · last 7 days\n")
+    assert blocks[1].startswith("Chandler Fashion Center (chandler) · Jan 16 – Jan 22\n")
     assert blocks[2] == (
-        "Tysons Corner (tysons) · last 7 days\n"
-        "created 0 · accepted 0 · expired 0 · delivered 0\n"
-        "median time to accept — · on-time pickup — · no-shows 0"
+        "Tysons Corner (tysons) · Jan 16 – Jan 22\n"
+        "created 0 · reopened 0 · accepted 0 · expired 0 · cancelled 0\n"
+        "released 0 · no-shows 0 · picked up 0 · delivered 0 · returned 0\n"
+        "accepted before expiry — · median time to accept —\n"
+        "on-time pickup — · delivered, not returned —"
     )
-    assert blocks[3] == (
-        "All areas · last 7 days\n"
-        "created 8 · accepted 5 · expired 2 · delivered 3\n"
-        "median time to accept 1m 35s · on-time pickup 75% · no-shows 3"
+    assert blocks[3].startswith(
+        "All areas · last 7 days\ncreated 6 · reopened 1 · accepted 6 · expired 3 · cancelled 1\n"
     )
+    assert "accepted before expiry 67% (6 of 9) · median time to accept 1m 35s\n" in blocks[3]
 
 
-async def test_stats_text_for_one_day_says_day(db: Database) -> None:
+async def test_stats_text_for_one_day_names_that_day(db: Database) -> None:
     await seed(db)
 
-    text = stats_text(await compute_stats(db, now=NOW, days=1, area_slug="tysons"))
+    stats = await compute_stats(db, now=NOW, days=1)
 
-    assert text.startswith("Tysons Corner (tysons) · last day\n")
+    assert stats_text(stats).startswith("Fashion Show, Las Vegas Strip (las-vegas) · Jan 22\n")
+    assert stats_text(stats).split("\n\n")[-1].startswith("All areas · today\n")
+
+
+def test_local_days_read_as_one_date_or_a_range() -> None:
+    assert show_days(date(2026, 11, 25), date(2026, 11, 25)) == "Nov 25"
+    assert show_days(date(2026, 11, 19), date(2026, 11, 25)) == "Nov 19 – Nov 25"
+    assert show_days(date(2025, 12, 29), date(2026, 1, 4)) == "Dec 29, 2025 – Jan 4, 2026"
 
 
 def test_durations_read_naturally() -> None:

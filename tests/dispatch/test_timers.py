@@ -12,6 +12,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.texts import TelegramMessages
+from dispatch.actors import Actor
 from dispatch.clock import FakeClock
 from dispatch.deadlines import Kind, Timing
 from dispatch.dispatcher import Dispatch, Rules
@@ -53,7 +54,12 @@ class World:
         await self.timers.stop()
         self.timers = Timers(self.clock, TIMING, follow_wall_clock=False)
         self.dispatch = Dispatch(
-            self.db, self.clock, TelegramMessages(), rules=RULES, admin_ids={ADMIN}, deadlines=self.timers
+            self.db,
+            self.clock,
+            TelegramMessages(self.clock),
+            rules=RULES,
+            admin_ids={ADMIN},
+            deadlines=self.timers,
         )
         self.timers.bind(self.dispatch)
         await self.timers.start()
@@ -78,7 +84,7 @@ class World:
             f"store=FS-ZARA packages=2 pay=18.50 window=13:00-13:30 date=2026-07-15 zone=89109 ref={ref} "
             f'address="3200 Las Vegas Blvd S" {deliver_by}'
         )
-        created = await self.dispatch.offers.create(line, store_code="FS-ZARA", created_by=ADMIN)
+        created = await self.dispatch.offers.create(line, store_code="FS-ZARA", by=Actor.admin(ADMIN))
         assert created.view is not None, created.problems
         return created.view.offer.id
 
@@ -108,7 +114,7 @@ async def world(db: Database) -> AsyncIterator[World]:
     await seed(db, read_pilot(PILOT_FILE))
     clock = FakeClock(NOON)
     timers = Timers(clock, TIMING, follow_wall_clock=False)
-    dispatch = Dispatch(db, clock, TelegramMessages(), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
+    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
     timers.bind(dispatch)
     await timers.start()
     created = World(db, clock, timers, dispatch)
@@ -177,19 +183,26 @@ async def test_the_late_reminder_comes_when_the_window_closes_with_a_release_but
     assert await world.status(offer_id) == "accepted"
 
 
-async def test_a_no_show_is_released_after_the_grace_and_offered_again(world: World) -> None:
+async def test_a_no_show_is_released_after_the_grace_and_waits_for_a_new_window(world: World) -> None:
     offer_id = await accepted_offer(world)
     await world.driver(2002)
     await world.at(PICKUP_END + timedelta(minutes=9, seconds=59))
     assert await world.status(offer_id) == "accepted"
     await world.at(PICKUP_END + timedelta(minutes=10))
-    assert await world.status(offer_id) == "open"
+    assert await world.status(offer_id) == "expired"  # its window is over: offered to nobody as it is
     assert "released because it wasn't picked up" in (await world.messages(2001))[-1]
-    assert any("No-show: Driver 2001" in text for text in await world.messages(ADMIN))
-    assert any("New offer" in text for text in await world.messages(2002))
+    assert any("No-show: Driver" in text for text in await world.messages(ADMIN))
+    assert not any("New offer" in text for text in await world.messages(2002))
     async with world.db.transaction() as tx:
         no_show = await tx.drivers.by_telegram_id(2001)
     assert no_show is not None and no_show.no_shows == 1
+
+    two_pm = datetime(2026, 7, 15, 21, 0, tzinfo=UTC)
+    chosen = await world.dispatch.offers.new_window(
+        offer_id, two_pm.strftime("%Y%m%d%H%M"), user_id=ADMIN, chat_id=ADMIN, name="Ada"
+    )
+    assert chosen is Press.REOPENED and await world.status(offer_id) == "open"
+    assert any("New offer" in text for text in await world.messages(2002))
     await world.at(PICKUP_END + timedelta(minutes=30))
     assert sum("New offer" in text for text in await world.messages(2001)) == 1  # never to them again
 
@@ -245,7 +258,7 @@ async def test_a_window_across_midnight_ends_on_the_next_local_day(world: World)
     line = parse_order_line(
         'store=FS-ZARA packages=1 pay=9 window=23:30-00:15 date=2026-07-15 zone=89109 ref=N1 address="x"'
     )
-    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", created_by=ADMIN)
+    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", by=Actor.admin(ADMIN))
     assert created.view is not None
     assert created.view.offer.pickup_start == datetime(2026, 7, 16, 6, 30, tzinfo=UTC)  # 11:30 PM PDT
     assert created.view.offer.pickup_end == datetime(2026, 7, 16, 7, 15, tzinfo=UTC)  # 12:15 AM PDT
@@ -256,7 +269,7 @@ async def test_a_local_time_that_happens_twice_is_refused_at_creation(world: Wor
     line = parse_order_line(
         'store=TC-UNIQLO packages=1 pay=9 window=01:30-01:45 date=2026-11-01 zone=22102 ref=D1 address="x"'
     )
-    created = await world.dispatch.offers.create(line, store_code="TC-UNIQLO", created_by=ADMIN)
+    created = await world.dispatch.offers.create(line, store_code="TC-UNIQLO", by=Actor.admin(ADMIN))
     assert created.view is None
     assert created.problems == (
         "1:30 AM happens twice on Nov 1 in New York time (clocks fall back); pick another time",
@@ -280,7 +293,7 @@ async def test_a_date_out_of_reason_is_refused_with_a_clear_answer(
     line = parse_order_line(
         f'store=FS-ZARA packages=1 pay=9 window={window} date={date} zone=89109 ref=Y1 address="x"'
     )
-    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", created_by=ADMIN)
+    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", by=Actor.admin(ADMIN))
     assert created.view is None and created.problems == (problem,)
 
 
@@ -289,5 +302,5 @@ async def test_the_last_day_within_reach_is_accepted(world: World) -> None:
     line = parse_order_line(
         'store=FS-ZARA packages=1 pay=9 window=23:00-23:30 date=2026-07-29 zone=89109 ref=Y2 address="x"'
     )
-    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", created_by=ADMIN)
+    created = await world.dispatch.offers.create(line, store_code="FS-ZARA", by=Actor.admin(ADMIN))
     assert created.view is not None

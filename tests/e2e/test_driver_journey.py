@@ -8,7 +8,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot import texts
 from bot.app import StorerunBot
+from dispatch.offers import Code
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from tests.e2e.conftest import ADMIN_ID, BotFactory
@@ -208,9 +210,10 @@ async def test_pickup_needs_the_stores_code_and_locks_after_three_wrong_ones(
     await emulator.wait_for_message(MARIA, "locked after too many wrong codes")
     await emulator.wait_for_message(ADMIN_ID, "pickup locked after wrong codes by Maria")
     await emulator.send_text(MARIA, offer.pickup_code)  # too late now
-    await emulator.wait_for_message(
-        MARIA, lambda m: m.text == "Sorry, I didn't get that. /help shows what you can do."
-    )
+    await emulator.wait_for_message(MARIA, lambda m: m.text == texts.CODE_ANSWERS[Code.LOCKED])
+    # The lock itself was said once: no second message for the try that locked it.
+    said = [m for m in emulator.chat(MARIA) if m.from_bot and "ocked" in (m.text or "")]
+    assert len(said) == 2, emulator.transcript(MARIA)
     async with storerun.db.transaction() as tx:
         locked = await tx.offers.by_id(offer.offer_id)
         kinds = [event.kind for event in await tx.events.for_offer(offer.offer_id)]

@@ -273,3 +273,57 @@ async def test_a_message_committed_after_a_higher_id_still_goes_before_the_chats
         await sender.stop()
         await db.close()
     assert bot_texts(emulator, first) == ["1st to the first chat", "2nd to the first chat"]
+
+
+def with_buttons(chat: int, body: str) -> Outgoing:
+    keyboard = {"inline_keyboard": [[{"text": "Accept", "callback_data": "1:acc:1"}]]}
+    return Outgoing(chat_id=chat, method="sendMessage", params={"text": body, "reply_markup": keyboard})
+
+
+async def until_copies(db: Database, row: int, count: int) -> None:
+    """Wait until the sender knows the message by `count` further copies."""
+    for _ in range(200):
+        async with db.read() as tx:
+            if len(await tx.outbox.copies_of(row)) >= count:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"outbox row {row} never got {count} copies")
+
+
+async def test_a_message_telegram_received_twice_after_a_timeout_is_edited_in_both_copies(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.stall_next("sendMessage", seconds=2.0)  # the sender waits 1 s, then sends again
+    sender = make_sender(db, telegram_bot)
+    [row] = await queue(db, with_buttons(CHATS[0], "offer"))
+    await sender.start()
+    await sender.drain()
+    await until_copies(db, row, 1)  # the first call's late answer names the second copy
+    assert bot_texts(emulator, CHATS[0]) == ["offer", "offer"]
+    await queue(db, Outgoing(CHATS[0], "editMessageText", {"text": "taken"}, edit_of=row))
+    sender.wake()
+    await sender.drain()
+    await sender.stop()
+    copies = [m for m in emulator.chat(CHATS[0]) if m.from_bot]
+    assert [(m.text, m.buttons) for m in copies] == [("taken", []), ("taken", [])]
+
+
+async def test_a_copy_that_lands_after_the_edit_is_edited_too(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    emulator.stall_next("sendMessage", seconds=3.0)
+    sender = make_sender(db, telegram_bot)
+    [row] = await queue(db, with_buttons(CHATS[1], "offer"))
+    await sender.start()
+    await sender.drain()  # the retry's copy is sent; the first call is still stalled
+    await queue(db, Outgoing(CHATS[1], "editMessageText", {"text": "taken"}, edit_of=row))
+    sender.wake()
+    await sender.drain()
+    await until_copies(db, row, 1)
+    await sender.stop()
+    for _ in range(100):
+        copies = [(m.text, m.buttons) for m in emulator.chat(CHATS[1]) if m.from_bot]
+        if copies == [("taken", []), ("taken", [])]:
+            break
+        await asyncio.sleep(0.05)
+    assert copies == [("taken", []), ("taken", [])]

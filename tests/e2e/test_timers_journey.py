@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot import keyboards
 from dispatch.clock import FakeClock
 from sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import ADMIN_ID, BotFactory
@@ -47,9 +48,13 @@ async def test_reminders_then_the_no_show_release_reach_the_driver_and_the_admin
     clock.set(PICKUP_END + timedelta(minutes=10))
     await bot.timers.fire_due()
     await emulator.wait_for_message(MARIA, "released because it wasn't picked up in its window")
-    await emulator.wait_for_message(ADMIN_ID, "No-show: Maria")
-    await emulator.wait_for_message(JOE, "📦 New offer")
-    stale = await emulator.press(MARIA, "Release", message_id=late.message_id)
+    no_show = await emulator.wait_for_message(ADMIN_ID, "No-show: Maria")
+    assert keyboards.CANCEL_ORDER in no_show.buttons  # its window is over: a new one, or cancel
+    await bot.sender.drain()
+    assert not any("📦 New offer" in (m.text or "") for m in emulator.chat(JOE))
+    closed = await emulator.wait_for_message(MARIA, lambda m: m.message_id == late.message_id and m.edited)
+    assert closed.buttons == []
+    stale = await emulator.press_callback(MARIA, late.message_id, "1:rel:1")  # pressed as it closed
     assert stale.text == "This offer wasn't sent to you." or stale.text == "That's already done."
 
 

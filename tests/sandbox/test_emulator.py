@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -115,7 +117,7 @@ async def test_person_sees_offer_with_its_buttons(emulator: BotApiEmulator, bot:
     assert seen.text == "New offer: 2 boxes"
     assert seen.buttons == ["Accept", "Decline"]
     assert seen.inline_keyboard[0][0].callback_data == "offer:7:accept"
-    assert "bot: New offer: 2 boxes\n  [Accept] [Decline]" in emulator.transcript(DRIVER)
+    assert "bot: New offer: 2 boxes\n           [Accept] [Decline]" in emulator.transcript(DRIVER)
 
 
 async def test_press_sends_callback_query_and_shows_the_answer(emulator: BotApiEmulator, bot: Bot) -> None:
@@ -138,6 +140,31 @@ async def test_press_sends_callback_query_and_shows_the_answer(emulator: BotApiE
     assert result.update_id == update.update_id
     with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await query.answer("again")
+
+
+async def test_transcript_shows_when_each_thing_was_said_and_what_the_person_pressed() -> None:
+    vegas = ZoneInfo("America/Los_Angeles")
+    now = [datetime(2026, 3, 2, 10, 5, 12, tzinfo=vegas).timestamp()]
+    async with BotApiEmulator(wall_clock=lambda: now[0]) as emulator:
+        emulator.add_user(DRIVER, "Dana")
+        async with bot_for(emulator) as bot:
+            sent = await bot.send_message(DRIVER, "New offer: 2 boxes", reply_markup=OFFER_KEYBOARD)
+            now[0] += 8
+            await emulator.press(DRIVER, "Accept", timeout=0.01)
+            now[0] += 2
+            await bot.edit_message_text("Offer taken", chat_id=DRIVER, message_id=sent.message_id)
+            now[0] += 50
+            await emulator.send_text(DRIVER, "thanks")
+            await bot.send_message(DRIVER, "You're welcome")
+
+            transcript = emulator.transcript(DRIVER, vegas)
+
+    assert transcript.splitlines() == [
+        "10:05:12 bot: Offer taken (edited 10:05:22)",
+        "10:05:20 you pressed [Accept]",
+        "10:06:12 you: thanks",
+        "10:06:12 bot: You're welcome",
+    ]
 
 
 async def test_unanswered_press_reports_not_answered(emulator: BotApiEmulator, bot: Bot) -> None:
@@ -519,7 +546,7 @@ async def test_wait_for_message_times_out_with_the_transcript(emulator: BotApiEm
     await emulator.send_text(DRIVER, "hello")
     await bot.send_message(DRIVER, "Welcome")
 
-    with pytest.raises(TimeoutError, match="you: hello\nbot: Welcome"):
+    with pytest.raises(TimeoutError, match=r"\d\d:\d\d:\d\d you: hello\n\d\d:\d\d:\d\d bot: Welcome"):
         await emulator.wait_for_message(DRIVER, "Offer", timeout=0.1)
 
 

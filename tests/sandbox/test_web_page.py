@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 import pytest_asyncio
+from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -34,6 +38,11 @@ DRIVER_NAME = "Lee Park"
 # One step of the journey: the bot answers within a second or two; a busy 2-core machine gets slack.
 STEP_SECONDS = 20.0
 NO_BROWSER = not (CHROMIUM.exists() and CHROMEDRIVER.exists())
+needs_a_browser = pytest.mark.skipif(
+    NO_BROWSER,
+    reason="needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)",
+)
+VEGAS = ZoneInfo("America/Los_Angeles")
 
 T = TypeVar("T")
 
@@ -219,10 +228,7 @@ async def do(step: Callable[..., T], *args: Any) -> T:
 # --------------------------------------------------------------------------- the journey
 
 
-@pytest.mark.skipif(
-    NO_BROWSER,
-    reason="needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)",
-)
+@needs_a_browser
 @pytest.mark.timeout(120)
 async def test_driver_signs_up_and_wins_an_offer_in_the_browser(
     emulator: BotApiEmulator, storerun: StorerunBot, page: ChatPage, screen: Screen
@@ -273,7 +279,63 @@ async def test_driver_signs_up_and_wins_an_offer_in_the_browser(
     assert "accepted" in line and DRIVER_NAME in line, board
 
 
+@needs_a_browser
+@pytest.mark.timeout(60)
+async def test_changing_the_role_in_the_address_switches_the_chat(
+    emulator: BotApiEmulator, page: ChatPage, screen: Screen
+) -> None:
+    emulator.add_user(DRIVER_ID, "Lee", last_name="Park")
+    await emulator.send_text(DRIVER_ID, "hello from Lee")
+
+    await do(screen.open, f"{page.url}#user={ADMIN_ID}")
+    await do(screen.until, lambda: f", {ADMIN_ID})" in screen.testids("current-role")[0].text, "the admin")
+    await do(screen.driver.execute_script, f"location.hash = '#user={DRIVER_ID}'")
+
+    await do(screen.until, lambda: f", {DRIVER_ID})" in screen.testids("current-role")[0].text, "Lee")
+    await do(screen.until, lambda: "hello from Lee" in screen.shown(), "Lee's chat")
+
+
+@needs_a_browser
+@pytest.mark.timeout(60)
+async def test_emoji_show_in_colour(emulator: BotApiEmulator, page: ChatPage, screen: Screen) -> None:
+    emulator.add_user(DRIVER_ID, "Lee", last_name="Park")
+    await emulator.send_text(DRIVER_ID, "🎉📦✅🚗")
+
+    await do(screen.open, f"{page.url}#user={DRIVER_ID}")
+    bubble = await do(
+        screen.until,
+        lambda: next((b for b in screen.testids("bubble") if "🎉" in b.text), None),
+        "the bubble with emoji",
+    )
+    picture = Image.open(io.BytesIO(await do(lambda: bubble.screenshot_as_png))).convert("RGB")
+
+    # A colour emoji font draws saturated colours; without one Chromium draws grey boxes or outlines.
+    pixels = picture.tobytes()
+    colourful = sum(
+        1 for at in range(0, len(pixels), 3) if max(pixels[at : at + 3]) - min(pixels[at : at + 3]) > 100
+    )
+    assert colourful > 50, "the emoji are not drawn in colour (apt-get install fonts-noto-color-emoji)"
+
+
 # --------------------------------------------------------------------------- the API without a browser
+
+
+async def test_the_page_tells_the_time_of_each_message_and_the_time_it_is() -> None:
+    """In the sandbox these are the simulated clock's times, shown in the pilot's zone."""
+    said_at = datetime(2026, 3, 2, 10, 5, 40, tzinfo=VEGAS)
+    async with BotApiEmulator(token=TOKEN, wall_clock=said_at.timestamp) as emulator:
+        emulator.add_user(DRIVER_ID, "Lee", last_name="Park")
+        await emulator.send_text(DRIVER_ID, "/start")
+        now = datetime(2026, 3, 2, 10, 30, tzinfo=VEGAS)
+        async with (
+            ChatPage(emulator, zone=VEGAS, now=lambda: now) as page,
+            aiohttp.ClientSession(page.url) as session,
+            session.get(f"/api/people/{DRIVER_ID}/chat") as response,
+        ):
+            chat = await response.json()
+
+    assert [message["time"] for message in chat["messages"]] == ["10:05 PST"]
+    assert chat["now"] == "10:30 PST"
 
 
 async def test_page_api_answers_errors_as_json(emulator: BotApiEmulator, page: ChatPage) -> None:

@@ -1,0 +1,155 @@
+"""The running bot forgets old personal data: at start, and whenever its purge runs on the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import StorerunBot
+from dispatch.clock import FakeClock
+from dispatch.pilot import PILOT_FILE, read_pilot, seed
+from dispatch.retention import Purged
+from sandbox.emulator import BotApiEmulator
+from storage import schema
+from storage.db import Database
+from tests.e2e.conftest import ADMIN_ID, BotFactory, make_settings
+from tests.e2e.people import new_offer, online_driver
+
+MARIA = 3001
+MARIAS_PHONE = "+15550003001"  # the emulator's number for her
+ADDRESS = "3200 Las Vegas Blvd S"  # in every offer the helpers create
+
+
+async def _deliver_with_a_photo(emulator: BotApiEmulator) -> int:
+    """Maria takes an offer, picks it up with the code, delivers it and sends a photo; then goes offline."""
+    await online_driver(emulator, MARIA, "Maria")
+    offer = await new_offer(emulator)
+    await emulator.wait_for_message(MARIA, "📦 New offer")
+    await emulator.press(MARIA, "Accept")
+    await emulator.wait_for_message(MARIA, "It's yours")
+    await emulator.press(MARIA, "Confirm pickup")
+    await emulator.wait_for_message(MARIA, "Type the 4-digit")
+    await emulator.send_text(MARIA, offer.pickup_code)
+    await emulator.wait_for_message(MARIA, "🚗 Deliver order A123")
+    await emulator.press(MARIA, "Delivered")
+    await emulator.send_photo(MARIA, caption="at the door")
+    await emulator.wait_for_message(MARIA, "Photo saved as proof")
+    await emulator.send_text(MARIA, "/offline")
+    await emulator.wait_for_message(MARIA, "You're offline")
+    return offer.offer_id
+
+
+async def _copies_with(db: Database, *secrets: str) -> list[str]:
+    """Stored messages and updates that still say any of these."""
+    async with db.read() as tx:
+        sent = (await tx.connection.execute(select(schema.outbox.c.payload))).scalars().all()
+        received = (await tx.connection.execute(select(schema.inbox.c.payload))).scalars().all()
+    return [text for text in [*sent, *received] if any(secret in text for secret in secrets)]
+
+
+async def test_ninety_days_after_a_delivery_its_address_photo_and_the_idle_drivers_phone_are_forgotten(
+    emulator: BotApiEmulator, start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bot = await start_bot(clock=clock)
+    offer_id = await _deliver_with_a_photo(emulator)
+    await bot.sender.drain()
+    assert await _copies_with(bot.db, ADDRESS, MARIAS_PHONE)
+
+    clock.advance(timedelta(days=89).total_seconds())
+    assert await bot.purge_personal_data() == Purged()  # not old enough yet
+    clock.advance(timedelta(days=2).total_seconds())
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        purged = await bot.purge_personal_data()
+
+    assert purged is not None
+    assert (purged.addresses, purged.photos, purged.phones) == (1, 1, 1)
+    async with bot.db.read() as tx:
+        offer = await tx.offers.by_id(offer_id)
+        maria = await tx.drivers.by_telegram_id(MARIA)
+    assert offer is not None and offer.address == "" and offer.proof_file_id is None
+    assert maria is not None and maria.phone is None
+    assert await _copies_with(bot.db, ADDRESS, MARIAS_PHONE) == []
+    logged = [record.getMessage() for record in caplog.records if "personal data" in record.getMessage()]
+    assert logged == [f"forgot personal data older than 90 days: {purged}"]
+    assert MARIAS_PHONE not in caplog.text and ADDRESS not in caplog.text
+
+    # The admin's views of what is left cope with the gaps.
+    await emulator.send_text(ADMIN_ID, f"/driver {maria.id}")
+    profile = await emulator.wait_for_message(ADMIN_ID, f"#{maria.id} Maria")
+    assert "phone not shared" in (profile.text or "")
+    await emulator.send_text(ADMIN_ID, "/export drivers 365")
+    drivers = await emulator.wait_for_message(ADMIN_ID, lambda m: m.document is not None)
+    assert drivers.document is not None
+    (row,) = csv.DictReader(io.StringIO(drivers.document.content.decode()))
+    assert row["name"] == "Maria" and row["phone"] == "" and row["delivered"] == "1"
+    await emulator.send_text(ADMIN_ID, "/export offers 365")
+    offers = await emulator.wait_for_message(
+        ADMIN_ID, lambda m: m.document is not None and "offers" in (m.document.file_name or "")
+    )
+    assert offers.document is not None
+    (row,) = csv.DictReader(io.StringIO(offers.document.content.decode()))
+    assert row["status"] == "delivered" and row["proof_file_id"] == ""
+
+
+async def _old_delivery(db: Database, now: datetime) -> int:
+    """An offer delivered 100 days ago, still with its address."""
+    async with db.transaction() as tx:
+        store = await tx.stores.by_code("FS-ZARA")
+        assert store is not None
+        long_ago = now - timedelta(days=100)
+        return await tx.offers.add(
+            store_id=store.id,
+            ref="OLD1",
+            packages=1,
+            zone="89109",
+            address=ADDRESS,
+            pay_cents=1850,
+            pickup_start=long_ago,
+            pickup_end=long_ago + timedelta(minutes=30),
+            pickup_code="1234",
+            status="delivered",
+            wave=1,
+            created_at=long_ago,
+            finished_at=long_ago,
+        )
+
+
+async def _address_of(db: Database, offer_id: int) -> str:
+    async with db.read() as tx:
+        offer = await tx.offers.by_id(offer_id)
+    assert offer is not None
+    return offer.address
+
+
+async def test_the_bot_forgets_old_personal_data_as_soon_as_it_starts(
+    emulator: BotApiEmulator, sqlite_url: str
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bot = StorerunBot(make_settings(emulator, sqlite_url), clock=clock)
+    await bot.db.upgrade()
+    await seed(bot.db, read_pilot(PILOT_FILE))
+    offer_id = await _old_delivery(bot.db, clock.now())
+    try:
+        await bot.start()
+        async with asyncio.timeout(10):
+            while await _address_of(bot.db, offer_id) != "":  # noqa: ASYNC110 (a row the bot's task writes)
+                await asyncio.sleep(0.02)
+    finally:
+        await bot.stop()
+
+
+async def test_with_personal_data_days_0_nothing_is_ever_forgotten(
+    emulator: BotApiEmulator, start_bot: BotFactory
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bot = await start_bot(clock=clock, personal_data_days=0)
+    offer_id = await _old_delivery(bot.db, clock.now() - timedelta(days=3650))
+    assert await bot.purge_personal_data() is None
+    assert await _address_of(bot.db, offer_id) == ADDRESS
