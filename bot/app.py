@@ -168,6 +168,7 @@ class StorerunBot:
                 auto_offline_after=settings.auto_offline_after_timeouts,
                 invite_ttl=timedelta(seconds=settings.invite_ttl_seconds),
                 max_days_ahead=settings.max_days_ahead,
+                time_to_reach_store=timedelta(seconds=settings.time_to_reach_store_seconds),
                 timing=timing,
             ),
             admin_ids=settings.admin_ids,

@@ -97,6 +97,7 @@ class Settings(DatabaseSettings):
     auto_offline_after_timeouts: int = Field(default=3, ge=1)
     invite_ttl_seconds: float = Field(default=86400, gt=0)
     max_days_ahead: int = Field(default=14, ge=0, le=366)
+    time_to_reach_store_seconds: float = Field(default=900, ge=0, le=86400)
 
     # Timers: reminders and the no-show release.
     pickup_reminder_lead_seconds: float = Field(default=900, ge=0)

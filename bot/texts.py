@@ -622,7 +622,7 @@ OFFER_STATES: dict[str, str] = {
     Status.PICKED_UP: "picked up",
     Status.DELIVERED: "delivered",
     Status.RETURNED: "not delivered, returned",
-    Status.EXPIRED: "expired, no driver took it",
+    Status.EXPIRED: "expired",
     Status.CANCELLED: "cancelled",
 }
 DRIVER_STATES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from dispatch.clock import Clock
@@ -33,6 +33,11 @@ class Rules:
     # driver needs to get to the store (as long as the pickup reminder comes ahead of a window).
     time_to_reach_store: timedelta = timedelta(minutes=15)
     timing: Timing = field(default_factory=Timing)
+
+    def stands_until(self, now: datetime, pickup_end: datetime) -> datetime:
+        """When an offer put out now expires: after the acceptance window, or sooner, when a
+        driver taking it could no longer reach the store before its pickup window closes."""
+        return min(now + self.acceptance_window, pickup_end - self.time_to_reach_store)
 
 
 class Deadlines(Protocol):

@@ -110,6 +110,8 @@ class OfferDesk:
                 return Created(problems=(str(error),))
             if end <= now:
                 return Created(problems=("that pickup window has already ended",))
+            if no_time_left(end, now, d.rules.time_to_reach_store):
+                return Created(problems=("that pickup window is too close for a driver to make it",))
             if await tx.offers.by_ref(store.id, line.ref) is not None:
                 return Created(problems=(f"{store.code} already has an order {line.ref}; use another ref",))
             if deliver_by is not None and deliver_by <= start:
@@ -128,7 +130,7 @@ class OfferDesk:
                 status=Status.OPEN,
                 wave=0,
                 next_wave_at=now,
-                expires_at=now + d.rules.acceptance_window,
+                expires_at=d.rules.stands_until(now, end),
                 created_by=by.user_id,
                 created_at=now,
             )
@@ -361,7 +363,7 @@ class OfferDesk:
                 Status.EXPIRED,
                 Status.OPEN,
                 next_wave_at=now,
-                expires_at=now + d.rules.acceptance_window,
+                expires_at=d.rules.stands_until(now, view.offer.pickup_end),
             )
             if not reopened:
                 return await self._not_waiting(tx, offer_id)
@@ -406,7 +408,7 @@ class OfferDesk:
                 pickup_end=slot.end,
                 deliver_by=offer.deliver_by + shift if offer.deliver_by is not None else None,
                 next_wave_at=now,
-                expires_at=now + d.rules.acceptance_window,
+                expires_at=d.rules.stands_until(now, slot.end),
             )
             if not moved:
                 return await self._not_waiting(tx, offer_id)
@@ -634,7 +636,10 @@ class OfferDesk:
         if no_time_left(offer.pickup_end, now, d.rules.time_to_reach_store):
             to, times = Status.EXPIRED, {"next_wave_at": None, "expires_at": now}
         else:
-            to, times = Status.OPEN, {"next_wave_at": now, "expires_at": now + d.rules.acceptance_window}
+            to, times = (
+                Status.OPEN,
+                {"next_wave_at": now, "expires_at": d.rules.stands_until(now, offer.pickup_end)},
+            )
         released = await tx.offers.transition(
             offer_id, Status.ACCEPTED, to, held_by=holder_id, holder_id=None, accepted_at=None, **times
         )

@@ -354,10 +354,10 @@ class Pacer:
         if self._anchor is None:
             self._anchor = (real, now)
         began, origin = self._anchor
-        late = real - (began + (now - origin).total_seconds() / self.speed)
-        if late > CATCH_UP_SECONDS:
-            self._anchor = began, origin = real, now
         due = began + (target - origin).total_seconds() / self.speed
+        if real - due > CATCH_UP_SECONDS:
+            self._anchor = (real, now)
+            due = real + (target - now).total_seconds() / self.speed
         return max(0.0, due - real)
 
 

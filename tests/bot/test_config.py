@@ -253,3 +253,10 @@ def test_a_personal_data_days_out_of_range_is_named(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value).startswith(f"configuration error: PERSONAL_DATA_DAYS {problem}")
+
+
+def test_the_time_to_reach_the_store_is_a_checked_setting() -> None:
+    settings = load_settings(_env_file=None, telegram_bot_token="1:x", time_to_reach_store_seconds=600)
+    assert settings.time_to_reach_store_seconds == 600
+    with pytest.raises(ConfigError, match="TIME_TO_REACH_STORE_SECONDS"):
+        load_settings(_env_file=None, telegram_bot_token="1:x", time_to_reach_store_seconds=-1)

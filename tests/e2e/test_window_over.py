@@ -44,10 +44,9 @@ def edit_of(message: ChatMessage) -> Callable[[ChatMessage], bool]:
     return lambda m: m.message_id == message.message_id and m.edited and m.buttons == []
 
 
-async def accepted_by_maria(
-    emulator: BotApiEmulator, start_bot: BotFactory, **settings: object
-) -> StorerunBot:
-    bot = await start_bot(clock=FakeClock(NOON), wave_size=1, wave_interval_seconds=3600, **settings)
+async def accepted_by_maria(emulator: BotApiEmulator, start_bot: BotFactory) -> StorerunBot:
+    """Maria holds order E1 (1:00–1:30 PM); Joe, online too, could take it; Zara's clerk is linked."""
+    bot = await start_bot(clock=FakeClock(NOON), wave_size=1, wave_interval_seconds=3600)
     await link(emulator, CLERK)
     await online_driver(emulator, MARIA, "Maria")
     await online_driver(emulator, JOE, "Joe")
