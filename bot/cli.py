@@ -76,7 +76,9 @@ def parser() -> argparse.ArgumentParser:
         "sandbox", help="the bot and a Telegram emulator on loopback, no token needed"
     )
     sandbox.add_argument(
-        "--speed", type=float, help="simulated seconds per real second (default 600; 10 with --interactive)"
+        "--speed",
+        type=float,
+        help="at most N simulated seconds per real second (default 600; 10 with --interactive)",
     )
     sandbox.add_argument("--hours", type=float, default=8, help="length of the simulated day (default 8)")
     sandbox.add_argument("--drivers", type=int, default=40, help="simulated drivers (default 40)")

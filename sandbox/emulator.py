@@ -729,6 +729,9 @@ class BotApiEmulator:
 
     A callback query can be answered for `callback_query_ttl` seconds after the press; later,
     answerCallbackQuery fails with "query is too old", as on Telegram.
+
+    `clock` (monotonic seconds) times flood limits and callback queries; `wall_clock` (Unix
+    seconds) stamps the dates of messages and presses: a simulated day passes its simulated clock.
     """
 
     def __init__(

@@ -91,6 +91,8 @@ OPENING = timedelta(minutes=30)
 # The longest the clock stands still, in real seconds, while nothing is due: a person at the
 # chat page sees time move, and their message is handled before it moves on.
 STEP_SECONDS = 0.25
+# How long, in real seconds, the clock waits for a bot still busy before it moves on regardless.
+STUCK_SECONDS = 60.0
 # How far behind its pace the clock may fall (a busy bot) and still catch up, in real seconds.
 CATCH_UP_SECONDS = 2.0
 # When the inbox and the outbox next have something due (in one read, so one snapshot).
@@ -139,7 +141,10 @@ class DaySummary:
 
     @property
     def acceptance_rate(self) -> float | None:
-        return self.accepted / self.offers if self.offers else None
+        """Of the rounds on the board that ended accepted or expired, the share accepted (as /stats
+        counts it: an offer released and taken again is accepted twice)."""
+        ended = self.accepted + self.expired
+        return self.accepted / ended if ended else None
 
 
 @dataclass
@@ -385,8 +390,8 @@ class PilotDay:
         self.day_started: datetime | None = None
         self.day_ends: datetime | None = None
         self._idle: tuple[datetime, int, datetime | None] | None = None
-        # A second, read-only way into the day's SQLite file (WAL: it never blocks the bot): the
-        # look before each move of the clock is synchronous, with no thread hop and no pool.
+        # A second connection to the day's SQLite file, only read from (WAL: it never blocks the
+        # bot): the look before each move of the clock is synchronous, no thread hop, no pool.
         self._look: Connection | None = None
 
     # --- the day ---
@@ -492,11 +497,16 @@ class PilotDay:
         timeline, bot = self.timeline, self.bot
         assert timeline is not None and bot is not None
         pause = 0.0
+        began = time.monotonic()
         while True:
             await timeline.until_quiet()
             await bot.timers.fire_due()
             busy, upcoming = await self._bot_busy()
             if not busy and timeline.quiet:
+                return upcoming
+            if time.monotonic() - began > STUCK_SECONDS:
+                # A bot that never finishes (a bug to look into) must not freeze the day for good.
+                log.warning("the bot has had work due for %.0f s; the clock moves on", STUCK_SECONDS)
                 return upcoming
             await asyncio.sleep(pause)
             pause = min(0.005, pause + 0.001)
@@ -520,6 +530,7 @@ class PilotDay:
             return False, _soonest(self._idle[2], soonest_deadline)
         assert self._look is not None
         inbox_next, outbox_next = self._look.execute(DUE_LATER).one()
+        self._look.rollback()  # no snapshot is held until the next look
         stored = _soonest(inbox_next, outbox_next)
         if emulator.pending_updates or (stored is not None and stored <= now):
             return True, None
@@ -733,6 +744,8 @@ class PilotDay:
         ):
             driver.believed.discard(offer_id)
             return
+        if await self.until(driver, "Type the 4-digit pickup code", within=600) is None:
+            return
         code = self.pickup_code(offer_id)
         if code is None:
             return
@@ -933,7 +946,8 @@ def summary_text(summary: DaySummary) -> str:
     lines = [
         "Pilot day summary",
         f"  offers               {summary.offers}",
-        f"  acceptance rate      {percent(summary.acceptance_rate)} ({summary.accepted} accepted)",
+        f"  acceptance rate      {percent(summary.acceptance_rate)}"
+        f" ({summary.accepted} accepted, {summary.expired} expired)",
         f"  median to accept     {median_text(summary.median_accept_seconds)}",
         f"  on-time pickup rate  {percent(summary.on_time_pickup_rate)}",
         f"  delivered            {summary.delivered}",

@@ -69,15 +69,19 @@ async def test_a_two_hour_day_at_600x_keeps_every_invariant(tmp_path: Path) -> N
     assert len(summary.transcripts) == 1 + len(day.clerks) + plan.drivers
     admin_chat = (tmp_path / "transcripts" / "1000-Ada.txt").read_text()
     assert "🧾 New driver" in admin_chat and "Approved by Ada" in admin_chat
-    # Each transcript tells when each message came and what the person did, in order.
-    driver_chat = (tmp_path / "transcripts").glob(f"{FIRST_DRIVER}-*.txt").__next__().read_text()
-    said = [line for line in driver_chat.splitlines() if TIMED_LINE.match(line)]
-    assert said == [line for line in driver_chat.splitlines() if line[:1].isdigit()]
-    assert [line[:8] for line in said] == sorted(line[:8] for line in said), driver_chat
-    assert "you: /start" in driver_chat and "you pressed [Accept]" in admin_chat + driver_chat
-    assert re.search(r"^10:\d\d:\d\d you pressed \[Approve\]$", admin_chat, re.M) or re.search(
-        r"^09:\d\d:\d\d you pressed \[Approve\]$", admin_chat, re.M
-    ), admin_chat
+    # Each transcript tells when each thing was said and what the person did, in order: the
+    # admin approved the drivers before the stores opened; a driver took an offer, confirmed the
+    # pickup, read the bot asking for the code, and typed it.
+    assert re.search(r"^09:\d\d:\d\d you pressed \[Approve\]$", admin_chat, re.M), admin_chat
+    chats = [path.read_text() for path in summary.transcripts]
+    took = next(chat for chat in chats if "you pressed [Confirm pickup]" in chat)
+    steps = [line.split(" ", 1) for line in took.splitlines() if TIMED_LINE.match(line)]
+    assert [at for at, _ in steps] == sorted(at for at, _ in steps), took
+    what = [said for _, said in steps]
+    assert what.index("you pressed [Accept]") < what.index("you pressed [Confirm pickup]"), took
+    confirmed = what.index("you pressed [Confirm pickup]")
+    assert what[confirmed + 1].startswith("bot: Type the 4-digit pickup code"), took
+    assert re.fullmatch(r"you: \d{4}", what[confirmed + 2]), took
     assert checked["board"]
     # The stores posted through their chats, and the drivers typed the codes they saw there.
     assert day.emulator is not None
@@ -218,7 +222,6 @@ async def test_the_simulated_admin_leaves_applications_to_the_person_playing_the
         start=OPENS,
         admin_waits=600,
         chart_path=tmp_path / "d.png",
-        transcript_dir=tmp_path / "transcripts",
     )
     day = PilotDay(plan)
     found: dict[str, object] = {}
