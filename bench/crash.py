@@ -32,6 +32,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.config import ConfigError, load_database_settings
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator
 from storage import schema
@@ -316,6 +317,11 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     if arguments.database_url and arguments.mode == "both":
         parser.error("--database-url needs one --mode: each mode wants an empty database")
+    if arguments.database_url:
+        try:
+            load_database_settings(database_url=arguments.database_url)
+        except ConfigError as error:
+            parser.error(f"--database-url: {error}")
     modes = ["polling", "webhook"] if arguments.mode == "both" else [arguments.mode]
     figures: dict[str, object] = {}
     for mode in modes:

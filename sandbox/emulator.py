@@ -1371,7 +1371,10 @@ class BotApiEmulator:
                 raise ApiError(401, "Unauthorized")
             if entry is None:
                 raise _bad_request("method not found")
-            params = await self._read_params(request)
+            try:
+                params = await self._read_params(request)
+            except ConnectionResetError:  # the bot went away mid-request (killed): nobody to answer
+                return web.Response(status=499)
             await self._meet_fault(canonical)
             if self._limits.enabled and _is_rate_limited(canonical):
                 self._take_tokens(params)

@@ -643,3 +643,22 @@ async def test_a_real_application_polls_and_answers(emulator: BotApiEmulator) ->
 
     assert result.answered and result.text == "Pressed offer:7:accept"
     assert emulator.pending_updates == 0
+
+
+async def test_a_client_killed_mid_request_is_no_error_on_the_emulators_side(
+    emulator: BotApiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = emulator.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = b"chat_id=1&text="
+    writer.write(
+        f"POST /bot{emulator.token}/sendMessage HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.transport.abort()  # a SIGKILLed bot: the rest of the body never comes
+    await asyncio.sleep(0.2)
+    assert not [record for record in caplog.records if record.exc_info], caplog.text
+    assert emulator.chat(DRIVER) == []  # nothing half-read was acted on
