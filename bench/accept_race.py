@@ -141,32 +141,61 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--drivers", type=int, default=200)
     options.add_argument("--seed", type=int, default=7)
+    options.add_argument(
+        "--pairs", type=int, default=3, help="storerun and bare runs, alternated (the ratio is their median)"
+    )
     arguments = options.parse_args()
     drivers = range(FIRST_DRIVER, FIRST_DRIVER + arguments.drivers)
-    with tempfile.TemporaryDirectory() as folder:
-        ours = asyncio.run(storerun_race(drivers, Path(folder), arguments.seed))
-    bare = asyncio.run(bare_race(drivers, arguments.seed))
-    winners = sum(1 for result in ours if result.text == "It's yours!")
-    storerun, floor = figures(ours), figures(bare)
-    ratio = round(storerun["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else float("inf")
-    met = winners == 1 and storerun["answered"] == len(drivers) and ratio <= 2.0
-    print(f"accept race: {len(drivers)} drivers press Accept within {SPREAD_SECONDS * 1000:.0f} ms")
-    print(f"  winners              {winners} (must be 1)")
-    print(f"  answered presses     {storerun['answered']} (must be {len(drivers)})")
-    print(f"  storerun latency     p50 {storerun['p50_ms']} ms, p99 {storerun['p99_ms']} ms")
-    print(f"  bare PTB latency     p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms (answers only)")
-    print(f"  p99 ratio            {ratio} (target <= 2.0): {'met' if met else 'MISSED'}")
+    # Alternated pairs: a busy machine drifts, and a drift between one storerun run and one bare
+    # run would be read as storerun's own cost.
+    pairs: list[tuple[dict[str, float | int], dict[str, float | int], int]] = []
+    for _ in range(max(1, arguments.pairs)):
+        with tempfile.TemporaryDirectory() as folder:
+            ours = asyncio.run(storerun_race(drivers, Path(folder), arguments.seed))
+        bare = asyncio.run(bare_race(drivers, arguments.seed))
+        winners = sum(1 for result in ours if result.text == "It's yours!")
+        pairs.append((figures(ours), figures(bare), winners))
+    ratios = [
+        round(float(ours["p99_ms"]) / float(bare["p99_ms"]), 2) if bare["p99_ms"] else float("inf")
+        for ours, bare, _ in pairs
+    ]
+    ratio = statistics.median(ratios)
+    winners = max(won for _, _, won in pairs) if all(won == 1 for _, _, won in pairs) else 0
+    answered = min(int(ours["answered"]) for ours, _, _ in pairs)
+
+    def median_of(side: int, key: str) -> float:
+        chosen = [ours if side == 0 else bare for ours, bare, _ in pairs]
+        return round(statistics.median(float(run[key]) for run in chosen), 1)
+
+    met = winners == 1 and answered == len(drivers) and ratio <= 2.0
+    print(
+        f"accept race: {len(drivers)} drivers press Accept within {SPREAD_SECONDS * 1000:.0f} ms, "
+        f"{len(pairs)} pairs"
+    )
+    print(f"  winners              {winners} in every run (must be 1)")
+    print(f"  answered presses     {answered} (must be {len(drivers)})")
+    print(
+        f"  storerun latency     p50 {median_of(0, 'p50_ms')} ms, p99 {median_of(0, 'p99_ms')} ms (medians)"
+    )
+    print(
+        f"  bare PTB latency     p50 {median_of(1, 'p50_ms')} ms, p99 {median_of(1, 'p99_ms')} ms "
+        "(answers only)"
+    )
+    print(f"  p99 ratio per pair   {', '.join(str(r) for r in ratios)}")
+    print(f"  p99 ratio, median    {ratio} (target <= 2.0): {'met' if met else 'MISSED'}")
     print(
         json.dumps(
             {
                 "benchmark": "accept_race",
                 "drivers": len(drivers),
+                "pairs": len(pairs),
                 "winners": winners,
-                "answered": storerun["answered"],
-                "storerun_p50_ms": storerun["p50_ms"],
-                "storerun_p99_ms": storerun["p99_ms"],
-                "bare_p50_ms": floor["p50_ms"],
-                "bare_p99_ms": floor["p99_ms"],
+                "answered": answered,
+                "storerun_p50_ms": median_of(0, "p50_ms"),
+                "storerun_p99_ms": median_of(0, "p99_ms"),
+                "bare_p50_ms": median_of(1, "p50_ms"),
+                "bare_p99_ms": median_of(1, "p99_ms"),
+                "p99_ratios": ratios,
                 "p99_ratio": ratio,
                 "target_met": met,
             }
