@@ -649,7 +649,7 @@ async def test_a_client_killed_mid_request_is_no_error_on_the_emulators_side(
     emulator: BotApiEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     host, port = emulator.url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    _reader, writer = await asyncio.open_connection(host, int(port))
     body = b"chat_id=1&text="
     writer.write(
         f"POST /bot{emulator.token}/sendMessage HTTP/1.1\r\nHost: {host}\r\n"
