@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 import shlex
 from collections.abc import Callable, Coroutine
@@ -17,6 +16,7 @@ from bot.callbacks import Act, Button
 from bot.handlers import Context, in_private_chat, private_chat_please, reply
 from dispatch.actors import Actor
 from dispatch.drivers import Decision
+from dispatch.exports import ExportKind, GeneratedFile, queue_upload, request_export
 from dispatch.offers import Press
 from dispatch.outbox import Outgoing
 
@@ -77,26 +77,31 @@ async def render_list(context: Context, key: str, page: int) -> tuple[str, dict[
     kind, _, which = key.partition(".")
     choice = None if which == "all" else which
     admin = context.dispatch.admin
+    size = keyboards.PAGE_SIZE
     if kind == "drivers":
-        drivers = await admin.drivers(choice)
+        # Drivers and offers are many: the database reads one page and counts the rest.
+        drivers = await admin.drivers(choice, page, size)
         if drivers is None:
             return None
-        lines, title = [texts.driver_line(driver) for driver in drivers], f"Drivers: {which}"
+        lines = [texts.driver_line(driver) for driver in drivers.items]
+        page, total, title = drivers.number, drivers.total, f"Drivers: {which}"
     elif kind == "offers":
-        views = await admin.board(choice)
+        views = await admin.board(choice, page, size)
         if views is None:
             return None
         now = context.dispatch.clock.now()
-        lines, title = [texts.offer_line(view, now) for view in views], f"Offers: {which}"
+        lines = [texts.offer_line(view, now) for view in views.items]
+        page, total, title = views.number, views.total, f"Offers: {which}"
     elif kind == "stores":
         stores = await admin.stores(choice)
         if stores is None:
             return None
-        lines = [f"{store.code} · {store.name} · {store.location}" for store in stores]
-        title = f"Stores: {which}"
+        every = [f"{store.code} · {store.name} · {store.location}" for store in stores]
+        page = min(max(page, 0), max(0, (len(every) - 1) // size))
+        lines, total, title = every[page * size : (page + 1) * size], len(every), f"Stores: {which}"
     else:
         return None
-    return texts.page_of(lines, page, title), keyboards.pages(key, page, len(lines))
+    return texts.page_text(lines, page, total, title), keyboards.pages(key, page, total)
 
 
 async def _send_list(update: Update, context: Context, kind: str, command: str) -> None:
@@ -353,11 +358,6 @@ async def on_reopen(update: Update, context: Context) -> None:
 # --- stats, export, broadcast ---
 
 
-def _file(name: str, content: bytes) -> dict[str, str]:
-    """A file for the outbox to upload (see bot.sender)."""
-    return {"_file": name, "base64": base64.b64encode(content).decode()}
-
-
 @admin_only
 async def on_stats(update: Update, context: Context) -> None:
     """/stats [AREA] [DAYS]: the numbers per area over its last DAYS local days, and a PNG chart."""
@@ -383,19 +383,14 @@ async def on_stats(update: Update, context: Context) -> None:
     assert update.effective_chat is not None
     # Drawing takes a good part of a second: off the event loop, so updates keep flowing meanwhile.
     png = await asyncio.to_thread(stats_chart, stats)
-    chart = Outgoing(
-        update.effective_chat.id,
-        "sendPhoto",
-        {"photo": _file("stats.png", png), "caption": texts.stats_chart_caption(days)},
-    )
-    await context.dispatch.send(reply(update, texts.stats_text(stats)), chart)
+    await context.dispatch.send(reply(update, texts.stats_text(stats)))
+    chart = Outgoing(update.effective_chat.id, "sendPhoto", {"caption": texts.stats_chart_caption(days)})
+    await queue_upload(context.dispatch, chart, "photo", GeneratedFile("stats.png", png))
 
 
 @admin_only
 async def on_export(update: Update, context: Context) -> None:
-    """/export offers|drivers [DAYS]: a CSV document."""
-    from dispatch.exports import export_drivers_csv, export_offers_csv
-
+    """/export offers|drivers [DAYS]: a CSV document (zipped when large), sent once it is built."""
     arguments = words(update)
     kind = arguments[0].lower() if arguments else ""
     days = (
@@ -406,15 +401,14 @@ async def on_export(update: Update, context: Context) -> None:
     if kind not in ("offers", "drivers") or not 1 <= days <= 365:
         await usage(update, context, "export")
         return
-    export = export_offers_csv if kind == "offers" else export_drivers_csv
-    content = await export(context.dispatch.db, now=context.dispatch.clock.now(), days=days)
     assert update.effective_chat is not None
-    document = Outgoing(
-        update.effective_chat.id,
-        "sendDocument",
-        {"document": _file(f"{kind}-{days}d.csv", content), "caption": texts.export_caption(kind, days)},
+    # Only asked for here: the file takes seconds at scale and is built after this update
+    # (bot.exports_worker), so nobody else's update waits for it.
+    exports = context.storerun.exports
+    await request_export(
+        context.dispatch, update.effective_chat.id, ExportKind(kind), days, wake=exports.wake
     )
-    await context.dispatch.send(document)
+    await context.dispatch.send(reply(update, texts.export_preparing(kind, days)))
 
 
 @admin_only

@@ -24,6 +24,7 @@ from telegram.ext import (
 
 from bot import admin_commands, handlers, store_commands
 from bot.config import ConfigError, Settings
+from bot.exports_worker import ExportWorker
 from bot.handlers import Context
 from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, InboxLimits, InboxWorker, Poller
 from bot.metrics import CountingRequest, Metrics, Snapshot
@@ -35,7 +36,7 @@ from dispatch.clock import Clock, SystemClock
 from dispatch.deadlines import Timing, deadlines_of
 from dispatch.dispatcher import Dispatch, Rules
 from dispatch.outbox import Lane
-from dispatch.retention import Purged, purge_personal_data
+from dispatch.retention import Pruned, Purged, prune_history, purge_personal_data
 from dispatch.timers import Timers
 from storage.db import Database
 
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Personal data is kept for days (PERSONAL_DATA_DAYS): an hourly look is exact enough.
 PURGE_EVERY_SECONDS = 3600.0
+# History is kept for days too (RETENTION_DAYS), and a prune is a long job: once a day.
+PRUNE_EVERY = timedelta(days=1)
 
 
 StorerunApplication = Application[
@@ -192,6 +195,7 @@ class StorerunBot:
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
             ),
         )
+        self.exports = ExportWorker(self.dispatch)
         self.poller = (
             None
             if settings.webhook_url
@@ -203,6 +207,7 @@ class StorerunBot:
         self._stopped = False
         self._purging: asyncio.Task[None] | None = None
         self._stop_purging = asyncio.Event()
+        self._pruned_at: datetime | None = None
 
     @property
     def mode(self) -> str:
@@ -222,10 +227,11 @@ class StorerunBot:
         await self.dispatch.admin.settle_unreported()
         await self.timers.start()
         await self.inbox.start()
+        await self.exports.start()
         if self.poller is not None:
             await self.poller.start()
-        if self.settings.personal_data_days:
-            self._purging = asyncio.create_task(self._purge_every_hour(), name="purge-personal-data")
+        if self.settings.personal_data_days or self.settings.retention_days:
+            self._purging = asyncio.create_task(self._housekeeping_every_hour(), name="housekeeping")
         log.info("storerun is running as @%s (%s)", self.application.bot.username, self.mode)
 
     async def _serve_http(self) -> None:
@@ -282,14 +288,37 @@ class StorerunBot:
             log.info("forgot personal data older than %d days: %s", days, purged)
         return purged
 
-    async def _purge_every_hour(self) -> None:
-        """The purge at start and every hour after, until the bot stops."""
-        while not self._stop_purging.is_set():
+    async def prune_history(self) -> Pruned | None:
+        """Delete the messages sent longer than RETENTION_DAYS ago that nothing needs any more, if
+        the last prune was a day ago or more (None: not due, or RETENTION_DAYS is 0)."""
+        days = self.settings.retention_days
+        now = self.clock.now()
+        if not days or (self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY):
+            return None
+        pruned = await prune_history(
+            self.db, now=now, keep=timedelta(days=days), stopping=self._stop_purging.is_set
+        )
+        self._pruned_at = now
+        log.info("pruned history older than %d days: %s", days, pruned)
+        return pruned
+
+    async def housekeeping(self) -> None:
+        """One round: the personal-data purge, and the history prune when a day has passed; a
+        step that fails (the database away for a moment) is tried again next round."""
+        for name, step in (
+            ("purge personal data", self.purge_personal_data),
+            ("prune history", self.prune_history),
+        ):
             try:
-                await self.purge_personal_data()
-            except Exception as error:  # the database is away for a moment: the next hour tries again
+                await step()
+            except Exception as error:
                 first_line = (str(error).splitlines() or [""])[0][:200]
-                log.warning("could not purge personal data (%s: %s)", type(error).__name__, first_line)
+                log.warning("could not %s (%s: %s)", name, type(error).__name__, first_line)
+
+    async def _housekeeping_every_hour(self) -> None:
+        """Housekeeping at start and every hour after, until the bot stops."""
+        while not self._stop_purging.is_set():
+            await self.housekeeping()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_purging.wait(), PURGE_EVERY_SECONDS)
 
@@ -306,6 +335,7 @@ class StorerunBot:
         if self.http is not None:
             await self.http.stop()
         await self.inbox.stop()
+        await self.exports.stop()
         if self._purging is not None:
             # Not cancelled: a purge under way finishes, so its connection goes back to the pool.
             self._stop_purging.set()

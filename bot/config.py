@@ -108,6 +108,10 @@ class Settings(DatabaseSettings):
     # after this many days (0: kept for good). At most 100 years: an older cutoff would overflow.
     personal_data_days: int = Field(default=90, ge=0, le=36500)
 
+    # History: messages sent (the outbox) are deleted after this many days, by a daily prune in
+    # small batches; events and offers stay. 0: kept for good. At most 100 years, as above.
+    retention_days: int = Field(default=30, ge=0, le=36500)
+
     # Outbound: Telegram's limits and how the outbox retries.
     outbox_rate_per_second: float = Field(default=30, gt=0)
     outbox_chat_interval_seconds: float = Field(default=1.0, ge=0)

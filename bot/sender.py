@@ -21,6 +21,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBUserWarning
 
 from dispatch.clock import Clock
+from dispatch.exports import FILE_REF
 from dispatch.outbox import Verdict, backoff_seconds, judge_bad_request, should_give_up
 from storage.db import Database
 from storage.records import OutboxMessage
@@ -62,11 +63,32 @@ class SenderStats:
     latencies: dict[int, float] = field(default_factory=dict)
 
 
-def _file_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Turn {"_file": name, "base64": …} values back into uploads."""
+class FileGone(Exception):
+    """The stored file a call uploads is no longer there."""
+
+
+def _file_refs(payload: str) -> list[int]:
+    """The stored files a queued call uploads (see dispatch.exports.queue_upload)."""
+    if f'"{FILE_REF}"' not in payload:  # most calls upload nothing: no need to parse them
+        return []
+    params = json.loads(payload)
+    return [
+        int(value[FILE_REF]) for value in params.values() if isinstance(value, dict) and FILE_REF in value
+    ]
+
+
+async def _file_params(db: Database, params: dict[str, Any]) -> dict[str, Any]:
+    """Turn file values back into uploads: {"file_ref": id, "filename": …} read from the files
+    table now, or {"_file": name, "base64": …} as calls queued before it carried them."""
     decoded: dict[str, Any] = {}
     for name, value in params.items():
-        if isinstance(value, dict) and "_file" in value:
+        if isinstance(value, dict) and FILE_REF in value:
+            async with db.read() as tx:
+                data = await tx.files.content(int(value[FILE_REF]))
+            if data is None:
+                raise FileGone(f"stored file {value[FILE_REF]} is gone")
+            decoded[name] = InputFile(data, filename=str(value["filename"]), attach=True)
+        elif isinstance(value, dict) and "_file" in value:
             data = base64.b64decode(value["base64"])
             decoded[name] = InputFile(data, filename=str(value["_file"]), attach=True)
         else:
@@ -289,7 +311,11 @@ class OutboxSender:
         if row.chat_id in self._unreachable:
             await self._give_up(row, "dropped", "chat unreachable", row.attempts)
             return
-        params = _file_params(json.loads(row.payload))
+        try:
+            params = await _file_params(self.db, json.loads(row.payload))
+        except FileGone as error:
+            await self._give_up(row, "dropped", str(error), row.attempts)
+            return
         params["chat_id"] = row.chat_id
         if row.target_id is not None:
             target = await self._target_message_id(row.target_id)
@@ -361,7 +387,9 @@ class OutboxSender:
             first = await tx.outbox.mark_sent(
                 row.id, at=now, message_id=message_id, attempts=row.attempts + 1
             )
-            if not first:
+            if first:
+                await tx.files.remove(_file_refs(row.payload))
+            else:
                 await tx.outbox.add_copy(row.id, message_id, now)
                 edit = await tx.outbox.last_edit_of(row.id)
         if first:
@@ -371,7 +399,10 @@ class OutboxSender:
             self._wake.set()
             return
         if edit is not None:
-            params = _file_params(json.loads(edit.payload))
+            try:
+                params = await _file_params(self.db, json.loads(edit.payload))
+            except FileGone:
+                return  # an edit that uploads a file is done with it once it is made
             params.update(chat_id=edit.chat_id, message_id=message_id)
             await self._call_on_copy(edit.method, params)
 
@@ -426,6 +457,8 @@ class OutboxSender:
             if not first and message_id is not None and row.target_id is None:
                 # A timed-out first call was heard late and took the row: this is a second copy.
                 await tx.outbox.add_copy(row.id, message_id, self.clock.now())
+            # Sent: the upload's stored file has served its purpose.
+            await tx.files.remove(_file_refs(row.payload))
         if not first:
             return
         self._message_ids[row.id] = message_id
@@ -460,10 +493,12 @@ class OutboxSender:
         async with self.db.transaction() as tx:
             await tx.chats.set_reachable(row.chat_id, False, self.clock.now())
             await tx.outbox.give_up(row.id, status="failed", attempts=attempts, error=error)
+            await tx.files.remove(_file_refs(row.payload))
             for queued in dropped:
                 await tx.outbox.give_up(
                     queued.id, status="dropped", attempts=queued.attempts, error="chat unreachable"
                 )
+                await tx.files.remove(_file_refs(queued.payload))
         for queued in dropped:
             self._queue.pop(queued.id, None)
             self._message_ids[queued.id] = None
@@ -473,6 +508,7 @@ class OutboxSender:
     async def _give_up(self, row: OutboxMessage, status: str, error: str, attempts: int) -> None:
         async with self.db.transaction() as tx:
             await tx.outbox.give_up(row.id, status=status, attempts=attempts, error=error)
+            await tx.files.remove(_file_refs(row.payload))
         self._message_ids[row.id] = None
         self.stats.failed += 1
 

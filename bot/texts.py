@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
@@ -458,9 +459,11 @@ class TelegramMessages:
     def store_cancelled(self, view: OfferView, reason: str) -> Params:
         return {"text": f"🚫 Order {view.offer.ref} was cancelled (#{view.offer.id}): {reason}"}
 
-    def orders_list(self, views: Sequence[OfferView]) -> Params:
+    def orders_list(self, views: Sequence[OfferView], total: int) -> Params:
         now = self.clock.now()
         text = "Today's orders:\n" + "\n".join(order_line(view, now) for view in views)
+        if total > len(views):
+            text += f"\n… and {total - len(views)} more today (those still under way are shown first)."
         cancellable = [view.offer.id for view in views if view.offer.status in sources(Action.CANCEL)]
         markup = keyboards.staff_cancel(cancellable)
         return {"text": text, "reply_markup": markup} if markup else {"text": text}
@@ -648,14 +651,14 @@ def in_words(states: Mapping[str, str], state: str) -> str:
     return states.get(state, state.replace("_", " "))
 
 
-def page_of(items: Sequence[str], page: int, title: str) -> str:
+def page_text(shown: Sequence[str], page: int, total: int, title: str) -> str:
+    """One page of a list of `total` lines: its title with the count, the page's lines, and where
+    it is among the pages."""
     from bot.keyboards import PAGE_SIZE
 
-    last = max(0, (len(items) - 1) // PAGE_SIZE)
-    page = min(max(page, 0), last)
-    shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    last = max(0, (total - 1) // PAGE_SIZE)
     footer = f"\n\nPage {page + 1} of {last + 1}" if last else ""
-    return f"{title} ({len(items)})\n" + ("\n".join(shown) if shown else NOTHING_FOUND) + footer
+    return f"{title} ({total})\n" + ("\n".join(shown) if shown else NOTHING_FOUND) + footer
 
 
 def driver_line(driver: Driver) -> str:
@@ -702,30 +705,63 @@ def who_did(step: TrailEvent) -> str:
     return actor.encode()
 
 
+# An offer's copies listed one by one up to this many; beyond it they are counted per outcome and
+# only the holders' and the last few are listed, so that the trail always fits in one message.
+COPIES_LISTED = 10
+LAST_COPIES_LISTED = 5
+MESSAGE_LIMIT = 4096  # Telegram's limit for one message's text
+HELD_OUTCOMES = ("accepted", "released")
+
+
 def offer_trail(
     view: OfferView,
     notices: Sequence[tuple[Notice, Driver | None]],
     events: Sequence[TrailEvent],
     now: datetime,
 ) -> str:
-    lines = [
+    head = [
         f"Offer #{view.offer.id} · {view.store.name} ({view.store.code}) · ref {view.offer.ref} · {in_words(OFFER_STATES, view.offer.status)}",
         f"{_packages(view.offer.packages)} · zone {view.offer.zone} · {format_pay(view.offer.pay_cents)} · pickup {pickup_window(view, now)}",
         f"Pickup code {view.offer.pickup_code} · wrong codes {view.offer.wrong_codes}",
         "",
         "Copies sent:",
     ]
-    for notice, driver in notices:
-        who = driver.name if driver else "?"
-        lines.append(
-            f"  {show_time(notice.created_at, view.tz)} wave {notice.wave} → {who}: {in_words(COPY_OUTCOMES, notice.outcome)}"
-        )
-    lines += ["", "Trail:"]
+    trail = ["", "Trail:"]
     for step in events:
         event = step.event
         detail = f": {event.detail}" if event.detail else ""
-        lines.append(f"  {show_time(event.at, view.tz)} {event.kind} by {who_did(step)}{detail}")
-    return "\n".join(lines)
+        trail.append(f"  {show_time(event.at, view.tz)} {event.kind} by {who_did(step)}{detail}")
+    text = "\n".join([*head, *_copies_sent(view, notices, listed=True), *trail])
+    if len(text) > MESSAGE_LIMIT:  # long names or a long trail: the counts alone, not the trail, give way
+        text = "\n".join([*head, *_copies_sent(view, notices, listed=False), *trail])
+    return text
+
+
+def _copies_sent(
+    view: OfferView, notices: Sequence[tuple[Notice, Driver | None]], *, listed: bool
+) -> list[str]:
+    """The copies of an offer: each one, or, when there are many, how many ended each way and
+    the ones that matter (whoever accepted it, the last few sent)."""
+
+    def line(notice: Notice, driver: Driver | None) -> str:
+        who = driver.name if driver else "?"
+        return f"  {show_time(notice.created_at, view.tz)} wave {notice.wave} → {who}: {in_words(COPY_OUTCOMES, notice.outcome)}"
+
+    if not notices or (len(notices) <= COPIES_LISTED and listed):
+        return [line(notice, driver) for notice, driver in notices]
+    outcomes = Counter(notice.outcome for notice, _ in notices)
+    lines = [
+        f"  {plural(len(notices), 'copy', 'copies')}: "
+        + " · ".join(
+            f"{in_words(COPY_OUTCOMES, outcome)} {count}" for outcome, count in outcomes.most_common()
+        )
+    ]
+    if not listed:
+        return lines
+    held = [pair for pair in notices if pair[0].outcome in HELD_OUTCOMES][-LAST_COPIES_LISTED:]
+    shown = {pair[0].id: pair for pair in [*held, *notices[-LAST_COPIES_LISTED:]]}
+    lines.append("  whoever accepted it, and the last ones sent:" if held else "  the last ones sent:")
+    return lines + [line(*shown[notice_id]) for notice_id in sorted(shown)]
 
 
 def order_line(view: OfferView, now: datetime) -> str:
@@ -803,3 +839,16 @@ def stats_chart_caption(days: int) -> str:
 def export_caption(kind: str, days: int) -> str:
     period = "last 24 hours" if days == 1 else f"last {days} days"
     return f"{kind.title()}, {period} · local times with their UTC offset"
+
+
+EXPORT_TOO_LARGE = (
+    "That period is too large to send in one file ({megabytes} MB, over Telegram's {limit} MB); "
+    "try fewer days."
+)
+
+
+def export_preparing(kind: str, days: int) -> str:
+    return f"Preparing the {kind} export ({days} day{'' if days == 1 else 's'})…"
+
+
+EXPORT_FAILED = "The export failed; try again."

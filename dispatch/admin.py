@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dispatch.actors import Actor, Role
 from dispatch.drivers import Decision
 from dispatch.lifecycle import Status
 from dispatch.outbox import Lane, Outgoing, as_row
-from dispatch.views import OfferView, offer_view
+from dispatch.views import OfferView, listed_view, offer_view
 from storage.records import Area, Driver, Event, Notice, Store
 from storage.repos import Transaction
 
@@ -19,6 +19,23 @@ if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
 
 BROADCAST_TAG = "broadcast:{id}"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list: its items, its number (from 0, within the list) and the list's length."""
+
+    items: list[T]
+    number: int
+    total: int
+
+
+def page_number(asked: int, total: int, size: int) -> int:
+    """The page asked for, moved within the list (a stale button may ask past its end)."""
+    last = max(0, (total - 1) // size)
+    return min(max(asked, 0), last)
 
 
 class Standing(StrEnum):
@@ -79,17 +96,24 @@ class AdminDesk:
 
     # --- drivers ---
 
-    async def drivers(self, kind: str | None) -> list[Driver] | None:
-        """Drivers: all, `pending`, `online`, or those of an area slug; None for an unknown filter."""
+    async def drivers(self, kind: str | None, page: int = 0, size: int = 10) -> Page[Driver] | None:
+        """A page of drivers, newest first: all, `pending`, `online`, or those of an area slug;
+        None for an unknown filter."""
+        filters: dict[str, Any] = {}
         async with self.dispatch.db.read() as tx:
-            if kind is None:
-                return await tx.drivers.listed()
             if kind in ("pending", "approved", "suspended", "rejected"):
-                return await tx.drivers.listed(status=kind)
-            if kind == "online":
-                return await tx.drivers.listed(online=True)
-            area = await tx.areas.by_slug(kind)
-            return None if area is None else await tx.drivers.listed(area_id=area.id)
+                filters = {"status": kind}
+            elif kind == "online":
+                filters = {"online": True}
+            elif kind is not None:
+                area = await tx.areas.by_slug(kind)
+                if area is None:
+                    return None
+                filters = {"area_id": area.id}
+            total = await tx.drivers.count_listed(**filters)
+            number = page_number(page, total, size)
+            drivers = await tx.drivers.listed(**filters, limit=size, offset=number * size)
+        return Page(drivers, number, total)
 
     async def driver(self, driver_id: int) -> DriverProfile | None:
         async with self.dispatch.db.read() as tx:
@@ -127,19 +151,11 @@ class AdminDesk:
     # --- areas and stores ---
 
     async def areas(self) -> list[AreaLine]:
-        lines = []
         async with self.dispatch.db.read() as tx:
-            for area in await tx.areas.all():
-                drivers = await tx.drivers.listed(area_id=area.id)
-                lines.append(
-                    AreaLine(
-                        area,
-                        len(await tx.stores.all(area.id)),
-                        sum(1 for driver in drivers if driver.status == "approved"),
-                        sum(1 for driver in drivers if driver.status == "approved" and driver.online),
-                    )
-                )
-        return lines
+            areas = await tx.areas.all()
+            stores = await tx.stores.count_per_area()
+            standing = await tx.drivers.standing_per_area()
+        return [AreaLine(area, stores.get(area.id, 0), *standing.get(area.id, (0, 0))) for area in areas]
 
     async def set_area(self, slug: str, active: bool, admin_id: int) -> bool:
         """Pause an area (no offers go out there) or resume it."""
@@ -172,32 +188,36 @@ class AdminDesk:
 
     # --- offers ---
 
-    async def board(self, kind: str | None) -> list[OfferView] | None:
-        """Offers: `open`, `accepted` (held), `today`, an area slug, or everything live; None if unknown."""
+    async def board(self, kind: str | None, page: int = 0, size: int = 10) -> Page[OfferView] | None:
+        """A page of offers, newest first: `open`, `accepted` (held), `today`, an area slug, or
+        everything live; None if unknown."""
         d = self.dispatch
+        filters: dict[str, Any]
         async with d.db.read() as tx:
             if kind is None:
-                offers = await tx.offers.listed(statuses=[Status.OPEN, Status.ACCEPTED, Status.PICKED_UP])
+                filters = {"statuses": [Status.OPEN, Status.ACCEPTED, Status.PICKED_UP]}
             elif kind == "open":
-                offers = await tx.offers.listed(statuses=[Status.OPEN])
+                filters = {"statuses": [Status.OPEN]}
             elif kind == "accepted":
-                offers = await tx.offers.listed(statuses=[Status.ACCEPTED, Status.PICKED_UP])
+                filters = {"statuses": [Status.ACCEPTED, Status.PICKED_UP]}
             elif kind == "today":
-                offers = await tx.offers.listed(created_since=d.clock.now() - timedelta(hours=24))
+                filters = {"created_since": d.clock.now() - timedelta(hours=24)}
             else:
                 area = await tx.areas.by_slug(kind)
                 if area is None:
                     return None
-                offers = await tx.offers.listed(area_id=area.id)
-            views = [await offer_view(tx, offer.id) for offer in offers]
-        return [view for view in views if view is not None]
+                filters = {"area_id": area.id}
+            total = await tx.offers.count_listed(**filters)
+            number = page_number(page, total, size)
+            listed = await tx.offers.listed_with_places(**filters, limit=size, offset=number * size)
+        return Page([listed_view(row) for row in listed], number, total)
 
     async def trail(self, offer_id: int) -> OfferTrail | None:
         async with self.dispatch.db.read() as tx:
             view = await offer_view(tx, offer_id)
             if view is None:
                 return None
-            notices = [(n, await tx.drivers.by_id(n.driver_id)) for n in await tx.notices.for_offer(offer_id)]
+            notices = await tx.notices.for_offer_with_drivers(offer_id)
             events = [(event, Actor.parse(event.actor)) for event in await tx.events.for_offer(offer_id)]
             names = await self._names(tx, {actor for _, actor in events})
         return OfferTrail(
@@ -208,14 +228,15 @@ class AdminDesk:
         """Each actor's name where storerun knows it: a driver's from their profile, an admin's or
         a clerk's as last seen on their updates."""
         first_names = await tx.people.first_names(a.user_id for a in actors if a.user_id is not None)
+        drivers = await tx.drivers.by_ids(
+            actor.id for actor in actors if actor.role is Role.DRIVER and actor.id is not None
+        )
         names: dict[Actor, str] = {}
         for actor in actors:
             if actor.user_id is not None and actor.user_id in first_names:
                 names[actor] = first_names[actor.user_id]
-            elif actor.role is Role.DRIVER and actor.id is not None:
-                driver = await tx.drivers.by_id(actor.id)
-                if driver is not None:
-                    names[actor] = driver.name
+            elif actor.role is Role.DRIVER and actor.id in drivers:
+                names[actor] = drivers[actor.id].name
         return names
 
     # --- broadcasts ---
@@ -227,7 +248,7 @@ class AdminDesk:
             area = await tx.areas.by_slug(slug)
             if area is None:
                 return BroadcastDraft(None, None, 0, problem=f"there is no area {slug}")
-            recipients = len(await tx.drivers.listed(status="approved", area_id=area.id))
+            recipients = await tx.drivers.count_listed(status="approved", area_id=area.id)
             broadcast_id = await tx.broadcasts.add(area.id, text, admin_id, recipients, d.clock.now())
         return BroadcastDraft(broadcast_id, area, recipients)
 

@@ -2,16 +2,59 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import math
 import re
-from collections.abc import Iterable, Sequence
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from dispatch.dispatcher import Dispatch
+from dispatch.outbox import Outgoing, enqueue
 from dispatch.stats import check_days
 from storage.db import Database
 from storage.reports import Reports
+
+# Rows read from the database and written to the file at a time: memory stays flat however long
+# the period is.
+CHUNK_ROWS = 1000
+# A CSV larger than this is sent zipped (an offer's row compresses about tenfold).
+COMPRESS_ABOVE_BYTES = 5 * 2**20
+# The largest document a bot may send through the Bot API.
+DOCUMENT_LIMIT_BYTES = 50 * 2**20
+# How a queued call names a stored file instead of carrying its bytes (read by bot.sender).
+FILE_REF = "file_ref"
+
+
+class ExportKind(StrEnum):
+    OFFERS = "offers"
+    DRIVERS = "drivers"
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedFile:
+    """A file made to be sent (an export, a chart), as it will be uploaded."""
+
+    filename: str
+    content: bytes
+
+
+class ExportTooLarge(Exception):
+    """Even compressed, the period's file is over Telegram's document limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the export is {size} bytes, over the {limit} bytes a document may have")
+        self.megabytes = math.ceil(size / 2**20)
+        self.limit_megabytes = limit // 2**20
+
 
 # The customer's address is personal data and the pickup code is the store's secret: neither is
 # a column here, and storage.reports does not even read them. Times are in the offer's area zone.
@@ -93,86 +136,145 @@ def _text(value: Cell) -> str:
     return value
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
-    """The header and rows as UTF-8 CSV bytes."""
+def _chunk_csv(rows: Iterable[Sequence[Cell]]) -> bytes:
+    """Rows as UTF-8 CSV bytes."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows([_text(value) for value in row] for row in rows)
+    csv.writer(buffer).writerows([_text(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8")
 
 
-async def export_offers_csv(db: Database, *, now: datetime, days: int = 30) -> bytes:
-    """Every offer created in the last `days` days up to `now`, oldest first, as CSV."""
+async def write_offers_csv(db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+    """Every offer created in the last `days` days up to `now`, oldest first, as CSV into `sink`,
+    one chunk of rows at a time."""
     check_days(days)
+    sink.write(_chunk_csv([OFFER_COLUMNS]))
     async with db.read() as tx:
-        offers = await Reports(tx.connection).offers_created(now - timedelta(days=days), now)
-    return _csv(
-        OFFER_COLUMNS,
-        (
-            (
-                offer.id,
-                offer.store_code,
-                offer.area_slug,
-                offer.ref,
-                offer.status,
-                offer.packages,
-                offer.zone,
-                show_dollars(offer.pay_cents),
-                offer.pay_cents,
-                show_instant(offer.pickup_start, offer.area_tz),
-                show_instant(offer.pickup_end, offer.area_tz),
-                show_instant(offer.deliver_by, offer.area_tz),
-                show_instant(offer.created_at, offer.area_tz),
-                show_instant(offer.accepted_at, offer.area_tz),
-                show_instant(offer.picked_up_at, offer.area_tz),
-                show_instant(offer.finished_at, offer.area_tz),
-                offer.holder_id,
-                offer.wrong_codes,
-                offer.failure_reason,
-                offer.proof_file_id,
+        chunks = Reports(tx.connection).offers_created(now - timedelta(days=days), now, chunk_rows=CHUNK_ROWS)
+        async for offers in chunks:
+            sink.write(
+                _chunk_csv(
+                    (
+                        offer.id,
+                        offer.store_code,
+                        offer.area_slug,
+                        offer.ref,
+                        offer.status,
+                        offer.packages,
+                        offer.zone,
+                        show_dollars(offer.pay_cents),
+                        offer.pay_cents,
+                        show_instant(offer.pickup_start, offer.area_tz),
+                        show_instant(offer.pickup_end, offer.area_tz),
+                        show_instant(offer.deliver_by, offer.area_tz),
+                        show_instant(offer.created_at, offer.area_tz),
+                        show_instant(offer.accepted_at, offer.area_tz),
+                        show_instant(offer.picked_up_at, offer.area_tz),
+                        show_instant(offer.finished_at, offer.area_tz),
+                        offer.holder_id,
+                        offer.wrong_codes,
+                        offer.failure_reason,
+                        offer.proof_file_id,
+                    )
+                    for offer in offers
+                )
             )
-            for offer in offers
-        ),
-    )
 
 
-async def export_drivers_csv(db: Database, *, now: datetime, days: int = 30) -> bytes:
-    """Drivers who joined or were sent an offer in the last `days` days up to `now`, as CSV.
+async def write_drivers_csv(db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+    """Drivers who joined or were sent an offer in the last `days` days up to `now`, as CSV into
+    `sink`, one chunk of rows at a time.
 
     The counters are lifetime totals; on_time_rate is the share of the driver's pickups made in
     the period that happened by the end of the pickup window (blank without pickups).
     """
     check_days(days)
     since = now - timedelta(days=days)
+    sink.write(_chunk_csv([DRIVER_COLUMNS]))
     async with db.read() as tx:
         reports = Reports(tx.connection)
-        drivers = await reports.drivers(active_since=since)
         pickups = await reports.pickups_per_driver(since, now)
         zones = {area.slug: area.tz for area in await tx.areas.all()}
-    rows = []
-    for driver in drivers:
-        tz = zones[driver.area_slugs[0]] if driver.area_slugs else "UTC"
-        tally = pickups.get(driver.id)
-        rate = f"{tally.on_time / tally.picked_up:.2f}" if tally and tally.picked_up else None
-        rows.append(
-            (
-                driver.id,
-                driver.name,
-                driver.username,
-                driver.phone,
-                driver.status,
-                "yes" if driver.online else "no",
-                ";".join(driver.area_slugs),
-                driver.offered,
-                driver.accepted,
-                driver.declined,
-                driver.timed_out,
-                driver.released,
-                driver.no_shows,
-                driver.delivered,
-                rate,
-                show_instant(driver.created_at, tz),
-            )
-        )
-    return _csv(DRIVER_COLUMNS, rows)
+        async for drivers in reports.drivers(active_since=since, chunk_rows=CHUNK_ROWS):
+            rows = []
+            for driver in drivers:
+                tz = zones[driver.area_slugs[0]] if driver.area_slugs else "UTC"
+                tally = pickups.get(driver.id)
+                rate = f"{tally.on_time / tally.picked_up:.2f}" if tally and tally.picked_up else None
+                rows.append(
+                    (
+                        driver.id,
+                        driver.name,
+                        driver.username,
+                        driver.phone,
+                        driver.status,
+                        "yes" if driver.online else "no",
+                        ";".join(driver.area_slugs),
+                        driver.offered,
+                        driver.accepted,
+                        driver.declined,
+                        driver.timed_out,
+                        driver.released,
+                        driver.no_shows,
+                        driver.delivered,
+                        rate,
+                        show_instant(driver.created_at, tz),
+                    )
+                )
+            sink.write(_chunk_csv(rows))
+
+
+def _zip(raw: IO[bytes], zipped: IO[bytes], name: str) -> None:
+    """Compress the file into `zipped` as a zip archive holding it under `name`, as a stream."""
+    raw.seek(0)
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(name, "w") as entry:
+        shutil.copyfileobj(raw, entry, 2**20)
+
+
+async def export_file(db: Database, kind: ExportKind, *, now: datetime, days: int = 30) -> GeneratedFile:
+    """The export as a document to send: `offers-30d.csv`, or `offers-30d.zip` once it is large.
+
+    The CSV goes to a temporary file on disk as it is read, never whole in memory; raises
+    ExportTooLarge when even zipped it is over Telegram's document limit.
+    """
+    write = write_offers_csv if kind is ExportKind.OFFERS else write_drivers_csv
+    name = f"{kind}-{days}d.csv"
+    with tempfile.TemporaryFile() as raw, tempfile.TemporaryFile() as zipped:
+        await write(db, raw, now=now, days=days)
+        document, filename = raw, name
+        if raw.tell() > COMPRESS_ABOVE_BYTES:
+            # Compressing megabytes takes a while: off the event loop, so updates keep flowing.
+            await asyncio.to_thread(_zip, raw, zipped, name)
+            document, filename = zipped, name.removesuffix(".csv") + ".zip"
+        size = document.tell()
+        if size > DOCUMENT_LIMIT_BYTES:
+            raise ExportTooLarge(size, DOCUMENT_LIMIT_BYTES)
+        document.seek(0)
+        return GeneratedFile(filename, document.read())
+
+
+async def queue_upload(d: Dispatch, message: Outgoing, field: str, file: GeneratedFile) -> int:
+    """Queue a call that uploads this file as its `field`, storing the file once beside it.
+
+    The outbox row names the stored file ({"file_ref": id}) rather than carrying its bytes; the
+    sender reads them when it sends and removes the file once the call is done.
+    """
+    now = d.clock.now()
+    async with d.transaction() as tx:
+        file_id = await tx.files.add(file.filename, file.content, now)
+        reference: dict[str, Any] = {FILE_REF: file_id, "filename": file.filename}
+        return await enqueue(tx, replace(message, params={**message.params, field: reference}), now)
+
+
+async def request_export(
+    d: Dispatch, chat_id: int, kind: ExportKind, days: int, *, wake: Callable[[], None]
+) -> int:
+    """Record that this chat asked for this export; `wake` (the builder) is called once it commits.
+
+    Building takes seconds at scale: it happens after the asking update, outside its transaction,
+    so SQLite's one write lock is not held meanwhile (bot.exports_worker).
+    """
+    check_days(days)
+    async with d.transaction() as tx:
+        request_id = await tx.export_requests.add(chat_id, kind, days, d.clock.now())
+        tx.after_commit.append(wake)
+    return request_id

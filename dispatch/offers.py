@@ -14,7 +14,7 @@ from dispatch.lifecycle import Action, Status, sources
 from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Lane, Outgoing, as_row
-from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_today
+from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show, orders_today
 from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
 from storage.records import Driver, Notice, Offer
 from storage.repos import PressContext, Transaction
@@ -163,11 +163,18 @@ class OfferDesk:
                     offer_id, view.area.id, max_held=d.rules.max_offers_held, limit=d.rules.wave_size
                 )
             wave = view.offer.wave + 1
-            for driver in drivers:
-                notice = await tx.notices.record(offer_id, driver.id, driver.chat_id, wave, now)
-                await d.say(tx, driver.chat_id, d.messages.offer_copy(view), lane=Lane.BULK, notice_id=notice)
-                await tx.drivers.update(driver.id, last_offered_at=now)
-                await tx.drivers.count(driver.id, offered=1)
+            # A few statements for the whole wave, however many it reaches: SQLite's one write
+            # lock is held for as short as can be.
+            notices = await tx.notices.record_many(
+                offer_id, [(driver.id, driver.chat_id) for driver in drivers], wave, now
+            )
+            copy = d.messages.offer_copy(view)
+            copies = [
+                Outgoing(driver.chat_id, "sendMessage", copy, lane=Lane.BULK, notice_id=notices[driver.id])
+                for driver in drivers
+            ]
+            await tx.outbox.add_many([as_row(message) for message in copies], now)
+            await tx.drivers.offered([driver.id for driver in drivers], now)
             following = now + d.rules.wave_interval
             next_wave_at = following if expires_at is None or following < expires_at else None
             await tx.offers.update(offer_id, wave=wave, next_wave_at=next_wave_at)
@@ -194,8 +201,8 @@ class OfferDesk:
             assert view is not None
             unanswered = await tx.notices.close_all(offer_id, "sent", "expired")
             await self._edit_copies(tx, unanswered, d.messages.copy_expired(view))
-            for notice in unanswered:
-                await self._timed_out(tx, notice.driver_id)
+            for driver in await tx.drivers.timed_out([notice.driver_id for notice in unanswered]):
+                await self._set_offline_if_missed_too_many(tx, driver)
             await tx.events.add(now, DISPATCH.encode(), "expire", offer_id=offer_id)
             await self._tell_expired(tx, view)
             await d.tell_store(tx, view.store.id, d.messages.store_expired(view))
@@ -212,18 +219,16 @@ class OfferDesk:
             assert view is not None
             await self._edit_copy(tx, notice, self.dispatch.messages.copy_withdrawn(view), Lane.INTERACTIVE)
 
-    async def _timed_out(self, tx: Transaction, driver_id: int) -> None:
-        """A copy expired unanswered; too many in a row and the driver is set offline."""
+    async def _set_offline_if_missed_too_many(self, tx: Transaction, driver: Driver) -> None:
+        """A driver whose copy just expired unanswered: too many in a row and they are set offline."""
         d = self.dispatch
-        await tx.drivers.count(driver_id, timed_out=1, timeouts_in_a_row=1)
-        driver = await tx.drivers.by_id(driver_id)
-        if driver is None or not driver.online or driver.timeouts_in_a_row < d.rules.auto_offline_after:
+        if not driver.online or driver.timeouts_in_a_row < d.rules.auto_offline_after:
             return
         missed = driver.timeouts_in_a_row
-        await tx.drivers.set_online(driver_id, False)
+        await tx.drivers.set_online(driver.id, False)
         await self.withdraw_copies(tx, driver)
         await tx.events.add(
-            d.clock.now(), DISPATCH.encode(), "auto_offline", f"driver {driver_id} missed {missed}"
+            d.clock.now(), DISPATCH.encode(), "auto_offline", f"driver {driver.id} missed {missed}"
         )
         await d.say(tx, driver.chat_id, d.messages.set_offline(missed))
 
@@ -890,7 +895,8 @@ class OfferDesk:
         d = self.dispatch
         for card in await tx.cards.take(ORDERS_LIST, offer_id):
             views = await orders_today(tx, card.chat_id, d.clock.now())
-            await d.say(tx, card.chat_id, d.messages.orders_list(views), edit_of=card.outbox_id)
+            shown = orders_to_show(views)
+            await d.say(tx, card.chat_id, d.messages.orders_list(shown, len(views)), edit_of=card.outbox_id)
 
     async def _edit_job(self, tx: Transaction, notice: Notice, params: dict[str, object]) -> None:
         """Edit the holder's job card: their copy of the offer and any /myoffers card of it."""

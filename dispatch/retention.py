@@ -1,4 +1,4 @@
-"""How long personal data is kept: customers' addresses, proof photos, idle drivers' phones, their copies."""
+"""How long data is kept: personal data (addresses, proof photos, idle phones, their copies) and history."""
 
 from __future__ import annotations
 
@@ -69,3 +69,46 @@ async def purge_personal_data(db: Database, *, now: datetime, keep: timedelta) -
         async with db.transaction() as tx:
             counts.append(await step(tx.personal_data))
     return Purged(*counts)
+
+
+# Calls deleted per transaction: on SQLite the bot's other writers get their turns in between.
+PRUNE_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """How much one prune of the history deleted, and in how many transactions."""
+
+    messages: int = 0
+    batches: int = 0
+
+    def __str__(self) -> str:
+        messages = "message" if self.messages == 1 else "messages"
+        batches = "batch" if self.batches == 1 else "batches"
+        return f"{self.messages} sent {messages} in {self.batches} {batches}"
+
+
+async def prune_history(
+    db: Database,
+    *,
+    now: datetime,
+    keep: timedelta,
+    batch: int = PRUNE_BATCH,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Pruned:
+    """Delete the calls sent (or given up) longer than `keep` ago that nothing may look up again,
+    `batch` at a time, newest first (an edit before the message it edits), until done or
+    `stopping`; then keep the database's statistics current. Events and offers stay: /offer and
+    /stats read them."""
+    before = now - keep
+    ended = [status.value for status in ENDED]
+    async with db.read() as tx:
+        start = await tx.outbox.newest_before(before)
+    messages = batches = 0
+    while start is not None and not stopping():
+        async with db.transaction() as tx:
+            deleted, start = await tx.outbox.prune(start, before, ended, batch)
+        messages += deleted
+        batches += 1
+    await db.maintain()
+    return Pruned(messages, batches)

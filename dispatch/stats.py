@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import statistics
 from bisect import bisect_right
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +13,7 @@ from dispatch.deadlines import Kind
 from dispatch.lifecycle import Action
 from storage.db import Database
 from storage.records import Area
-from storage.reports import ReportedEvent, Reports
+from storage.reports import EventCounts, Reports, RoundEnds
 
 MAX_DAYS = 365
 HOURS = 24
@@ -33,6 +32,9 @@ COUNTED = (
 # Upper edges, in seconds, of the time-to-accept buckets: under 30 s, to 1 min, 2, 5, 10, and more.
 # Fixed edges keep a handful of times apart, where bins fitted to the data would make one block.
 ACCEPT_TIME_EDGES = (30, 60, 120, 300, 600)
+# How long before the period a round may have begun and still end in it: far more than any
+# acceptance window, so the zone's offsets are known wherever such a round began.
+LONGEST_ROUND = timedelta(days=7)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -64,7 +66,7 @@ class AreaStats:
     picked_up_on_time: int = 0
     delivered: int = 0
     returned: int = 0
-    # Seconds from the start of each round to its accept, one per accept, in the order they happened.
+    # Seconds from the start of each round to its accept, one per accept, shortest first.
     accept_seconds: tuple[float, ...] = ()
     # Rounds that ended accepted, and expired, by the area's local hour (0–23) each round began.
     accepted_per_hour: tuple[int, ...] = (0,) * HOURS
@@ -144,45 +146,59 @@ def accept_time_counts(seconds: Iterable[float]) -> tuple[int, ...]:
     return tuple(counts)
 
 
-def area_stats(area: Area, first_day: date, last_day: date, events: Sequence[ReportedEvent]) -> AreaStats:
-    """One area's numbers from its offer events on its local days `first_day` to `last_day`."""
-    zone = ZoneInfo(area.tz)
-    kinds = Counter(event.kind for event in events)
-    accepted_per_hour, expired_per_hour = [0] * HOURS, [0] * HOURS
-    waits = []
-    for event in events:
-        began = event.round_began_at
-        if began is None or event.kind not in (Action.ACCEPT, Action.EXPIRE):
-            continue
-        hour = began.astimezone(zone).hour
-        if event.kind == Action.ACCEPT:
-            accepted_per_hour[hour] += 1
-            waits.append((event.at - began).total_seconds())
-        else:
-            expired_per_hour[hour] += 1
+def area_stats(
+    area: Area, first_day: date, last_day: date, counts: EventCounts, rounds: RoundEnds
+) -> AreaStats:
+    """One area's numbers on its local days `first_day` to `last_day`, from its events counted
+    per kind and its rounds counted per local hour and time to accept."""
+    kinds = counts.per_kind
     return AreaStats(
         slug=area.slug,
         name=area.name,
         tz=area.tz,
         first_day=first_day,
         last_day=last_day,
-        created=kinds[Action.OPEN],
-        reopened=kinds[Action.REOPEN],
-        accepted=kinds[Action.ACCEPT],
-        expired=kinds[Action.EXPIRE],
-        released=kinds[Action.RELEASE],
-        no_shows=kinds[Kind.NO_SHOW],
-        cancelled=kinds[Action.CANCEL],
-        picked_up=kinds[Action.PICKUP],
-        picked_up_on_time=sum(
-            1 for event in events if event.kind == Action.PICKUP and event.at <= event.pickup_end
+        created=kinds.get(Action.OPEN, 0),
+        reopened=kinds.get(Action.REOPEN, 0),
+        accepted=kinds.get(Action.ACCEPT, 0),
+        expired=kinds.get(Action.EXPIRE, 0),
+        released=kinds.get(Action.RELEASE, 0),
+        no_shows=kinds.get(Kind.NO_SHOW, 0),
+        cancelled=kinds.get(Action.CANCEL, 0),
+        picked_up=kinds.get(Action.PICKUP, 0),
+        picked_up_on_time=counts.by_pickup_end.get(Action.PICKUP, 0),
+        delivered=kinds.get(Action.DELIVER, 0),
+        returned=kinds.get(Action.FAIL, 0),
+        # Each distinct wait is one float object, repeated as many times as it happened.
+        accept_seconds=tuple(
+            wait for seconds, times in rounds.accept_waits for wait in (float(seconds),) * times
         ),
-        delivered=kinds[Action.DELIVER],
-        returned=kinds[Action.FAIL],
-        accept_seconds=tuple(waits),
-        accepted_per_hour=tuple(accepted_per_hour),
-        expired_per_hour=tuple(expired_per_hour),
+        accepted_per_hour=tuple(rounds.per_hour.get((Action.ACCEPT, hour), 0) for hour in range(HOURS)),
+        expired_per_hour=tuple(rounds.per_hour.get((Action.EXPIRE, hour), 0) for hour in range(HOURS)),
     )
+
+
+def utc_offsets(zone: ZoneInfo, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+    """The zone's offset from UTC in seconds from `since` on, and from each instant it changes
+    (a daylight-saving switch) up to `until`."""
+
+    def offset(instant: datetime) -> int:
+        shift = instant.astimezone(zone).utcoffset()
+        return 0 if shift is None else int(shift.total_seconds())
+
+    offsets = [(since, offset(since))]
+    day, step = since, timedelta(days=1)
+    while day < until:
+        after = min(day + step, until)
+        if offset(after) != offsets[-1][1]:
+            # The switch is within this day: narrow it down to the second.
+            before, changed = day, after
+            while changed - before > timedelta(seconds=1):
+                middle = before + (changed - before) / 2
+                before, changed = (before, middle) if offset(middle) != offsets[-1][1] else (middle, changed)
+            offsets.append((changed.replace(microsecond=0), offset(changed)))
+        day = after
+    return offsets
 
 
 def check_days(days: int) -> None:
@@ -215,11 +231,20 @@ async def compute_stats(db: Database, *, now: datetime, days: int = 7, area_slug
         reports = Reports(tx.connection)
         found = []
         for area in areas:
+            # A few rows per area whatever the history: counts per kind, per hour, per wait.
             zone = ZoneInfo(area.tz)
             last_day = now.astimezone(zone).date()
             first_day = last_day - timedelta(days=days - 1)
-            events = await reports.offer_events(
-                area.id, _midnight(first_day, zone), now, COUNTED, ROUND_STARTS
+            since = _midnight(first_day, zone)
+            counts = await reports.event_counts(area.id, since, now, COUNTED)
+            rounds = await reports.round_ends(
+                area.id,
+                since,
+                now,
+                ended_by=(Action.ACCEPT, Action.EXPIRE),
+                accepted=Action.ACCEPT,
+                round_starts=ROUND_STARTS,
+                utc_offsets=utc_offsets(zone, since - LONGEST_ROUND, now),
             )
-            found.append(area_stats(area, first_day, last_day, events))
+            found.append(area_stats(area, first_day, last_day, counts, rounds))
     return Stats(until=now, days=days, areas=tuple(found))

@@ -14,7 +14,7 @@ from dispatch.actors import Actor
 from dispatch.lifecycle import Action, Status, sources
 from dispatch.offers import ORDERS_LIST, Created, Press
 from dispatch.orders import OrderLine, OrderLineError, parse_order_line
-from dispatch.views import orders_today
+from dispatch.views import orders_to_show, orders_today
 from dispatch.windows import next_slots
 from storage.records import Store
 
@@ -153,8 +153,9 @@ class StoreDesk:
             views = await orders_today(tx, chat_id, now)
             if not views:
                 return 0
-            sent = await d.say(tx, chat_id, d.messages.orders_list(views))
-            for view in views:
+            shown = orders_to_show(views)
+            sent = await d.say(tx, chat_id, d.messages.orders_list(shown, len(views)))
+            for view in shown:
                 if view.offer.status in sources(Action.CANCEL):
                     await tx.cards.add(ORDERS_LIST, view.offer.id, chat_id, sent, now)
         return len(views)

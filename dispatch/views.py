@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from dispatch.lifecycle import FINAL
 from dispatch.localtime import start_of_day
 from storage.records import Area, Driver, Offer, Store
-from storage.repos import Transaction
+from storage.repos import ListedOffer, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +26,30 @@ class OfferView:
         return self.area.tz
 
 
+def listed_view(listed: ListedOffer) -> OfferView:
+    """The view of an offer read with its store, area and holder in one joined row."""
+    return OfferView(offer=listed.offer, store=listed.store, area=listed.area, holder=listed.holder)
+
+
 async def orders_today(tx: Transaction, chat_id: int, now: datetime) -> list[OfferView]:
     """Today's orders (in each store's local day) of the stores this staff chat serves."""
     views: list[OfferView] = []
+    areas = {area.id: area for area in await tx.areas.all()}
     for store in await tx.stores.staffed_by(chat_id):
-        area = await tx.areas.by_id(store.area_id)
-        assert area is not None
-        for offer in await tx.offers.listed(store_id=store.id, created_since=start_of_day(now, area.tz)):
-            view = await offer_view(tx, offer.id)
-            if view is not None:
-                views.append(view)
+        since = start_of_day(now, areas[store.area_id].tz)
+        views += map(listed_view, await tx.offers.listed_with_places(store_id=store.id, created_since=since))
     return views
+
+
+ORDERS_SHOWN = 20  # a store's /orders list: enough for a busy hour, and always one message
+
+
+def orders_to_show(views: list[OfferView]) -> list[OfferView]:
+    """The orders a store's list shows: those still under way first (newest first), then the
+    finished ones, at most ORDERS_SHOWN of them; the rest are counted."""
+    under_way = [view for view in views if view.offer.status not in FINAL]
+    finished = [view for view in views if view.offer.status in FINAL]
+    return (under_way + finished)[:ORDERS_SHOWN]
 
 
 async def offer_view(tx: Transaction, offer_id: int) -> OfferView | None:

@@ -28,6 +28,10 @@ def alembic_config(url: str = "") -> Config:
     return config
 
 
+# How long an SQLite connection waits for a lock another connection holds.
+BUSY_TIMEOUT_MS = 10_000
+
+
 def _upgrade(connection: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
@@ -40,7 +44,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -199,6 +203,38 @@ class Database:
             await connection.execution_options(**{READ_ONLY: True})
             async with connection.begin():
                 yield Transaction(connection)
+
+    async def maintain(self) -> None:
+        """Keep the query planner's statistics current and, on SQLite, the write-ahead log short
+        (after a prune has deleted many rows; cheap when little changed)."""
+        if self._sqlite_lock is None:
+            async with self.engine.begin() as connection:
+                await connection.exec_driver_sql("ANALYZE")
+            return
+        # Outside any transaction (a checkpoint cannot finish inside one), and in the writers'
+        # queue: ANALYZE writes its statistics. A limited ANALYZE samples each index, so it takes
+        # as long at a million rows as at a thousand (PRAGMA optimize alone, before SQLite 3.46,
+        # analyzes only what this pooled connection happened to query); the checkpoint then
+        # empties the write-ahead log, and pages freed by a prune are reused by new rows. The
+        # checkpoint does not wait for a long reader (an export being built): with no busy wait it
+        # gives up at once, and the writers queued behind it are not held up; tomorrow's may finish.
+        await self._sqlite_lock.acquire()
+        try:
+            async with self.engine.connect() as connection:
+                sqlite = (await connection.get_raw_connection()).driver_connection
+                assert sqlite is not None
+                for pragma in (
+                    "PRAGMA analysis_limit=1000",
+                    "ANALYZE",
+                    "PRAGMA optimize",
+                    "PRAGMA busy_timeout=0",
+                    "PRAGMA wal_checkpoint(TRUNCATE)",
+                    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+                ):
+                    async with sqlite.execute(pragma) as cursor:
+                        await cursor.fetchall()
+        finally:
+            self._sqlite_lock.release()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:

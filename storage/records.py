@@ -196,3 +196,14 @@ class InboxBacklog:
     parked: int
     oldest_pending_at: datetime | None
     last_received_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """An /export asked for and not yet sent."""
+
+    id: int
+    chat_id: int
+    kind: str
+    days: int
+    requested_at: datetime

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema
@@ -68,15 +81,23 @@ class ReportedDriver:
 
 
 @dataclass(frozen=True, slots=True)
-class ReportedEvent:
-    """One event of an offer's trail, with what /stats needs to judge it."""
+class EventCounts:
+    """How many offer events of each kind an area had in a period, and how many of them happened
+    by their offer's end of pickup window (what matters of a pickup)."""
 
-    offer_id: int
-    kind: str
-    at: datetime
-    pickup_end: datetime
-    # The offer's latest round start before this event (None when its trail has none).
-    round_began_at: datetime | None
+    per_kind: dict[str, int]
+    by_pickup_end: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundEnds:
+    """How an area's rounds (an offer's time on the board, from a round start to the event that
+    ended it) ended in a period, counted in the database."""
+
+    # (kind of the event that ended it, local hour 0–23 the round began) → how many rounds.
+    per_hour: dict[tuple[str, int], int]
+    # (whole seconds from the round's start to the accept that ended it, how many), shortest first.
+    accept_waits: list[tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +115,12 @@ class Reports:
         self.connection = connection
 
     async def offers_created(
-        self, since: datetime, until: datetime, area_id: int | None = None
-    ) -> list[ReportedOffer]:
-        """Offers created from `since` to `until` (both inclusive), optionally of one area, oldest first."""
+        self, since: datetime, until: datetime, *, chunk_rows: int
+    ) -> AsyncIterator[list[ReportedOffer]]:
+        """Offers created from `since` to `until` (both inclusive), oldest first, `chunk_rows` at a time.
+
+        A server-side cursor feeds the chunks, so a year of offers takes no more memory than a day.
+        """
         o, s, a = schema.offers, schema.stores, schema.areas
         query = (
             select(
@@ -128,24 +152,65 @@ class Reports:
             .join(a, a.c.id == s.c.area_id)
             .where(o.c.created_at >= since, o.c.created_at <= until)
             .order_by(o.c.created_at, o.c.id)
+            .execution_options(yield_per=chunk_rows)
         )
-        if area_id is not None:
-            query = query.where(a.c.id == area_id)
-        rows = await self.connection.execute(query)
-        return [ReportedOffer(**row._mapping) for row in rows]
+        async with self.connection.stream(query) as result:
+            async for rows in result.partitions():
+                yield [ReportedOffer(**row._mapping) for row in rows]
 
-    async def offer_events(
+    def _epoch_seconds(self, instant: ColumnElement[datetime]) -> ColumnElement[int]:
+        """Whole seconds since 1970-01-01 UTC of a stored instant (SQLite keeps it as text)."""
+        if self.connection.dialect.name == "postgresql":
+            return cast(func.floor(func.extract("epoch", instant)), BigInteger)
+        return cast(func.strftime("%s", instant), Integer)
+
+    def _seconds_between(
+        self, start: ColumnElement[datetime], end: ColumnElement[datetime]
+    ) -> ColumnElement[int]:
+        """Whole seconds (rounded) from one stored instant to another."""
+        if self.connection.dialect.name == "postgresql":
+            return cast(func.round(func.extract("epoch", end - start)), BigInteger)
+        return cast(func.round((func.julianday(end) - func.julianday(start)) * 86400), Integer)
+
+    async def event_counts(
+        self, area_id: int, since: datetime, until: datetime, kinds: Collection[str]
+    ) -> EventCounts:
+        """The area's offer events of these kinds from `since` to `until` (inclusive), per kind:
+        one row per kind, however long the history."""
+        e, o, s = schema.events, schema.offers, schema.stores
+        by_pickup_end = func.coalesce(func.sum(case((e.c.at <= o.c.pickup_end, 1), else_=0)), 0)
+        query = (
+            select(e.c.kind, func.count(), by_pickup_end)
+            .select_from(e)
+            .join(o, o.c.id == e.c.offer_id)
+            .join(s, s.c.id == o.c.store_id)
+            .where(s.c.area_id == area_id, e.c.kind.in_(list(kinds)), e.c.at >= since, e.c.at <= until)
+            .group_by(e.c.kind)
+        )
+        rows = (await self.connection.execute(query)).all()
+        return EventCounts(
+            per_kind={str(kind): int(count) for kind, count, _ in rows},
+            by_pickup_end={str(kind): int(in_time) for kind, _, in_time in rows},
+        )
+
+    async def round_ends(
         self,
         area_id: int,
         since: datetime,
         until: datetime,
-        kinds: Collection[str],
+        *,
+        ended_by: Collection[str],
+        accepted: str,
         round_starts: Collection[str],
-    ) -> list[ReportedEvent]:
-        """The area's offer events of these kinds from `since` to `until` (inclusive), oldest first.
+        utc_offsets: Sequence[tuple[datetime, int]],
+    ) -> RoundEnds:
+        """The area's rounds that ended (by an event among `ended_by`) from `since` to `until`
+        (inclusive), grouped in the database by the local hour each began and, for those ended
+        by an `accepted` event, by how long that took.
 
-        Each comes with the time of the offer's latest earlier event among `round_starts` (the
-        moments it was put on the board), found however long before `since` that was.
+        A round begins at the offer's latest earlier event among `round_starts`, however long
+        before `since` that was. The local hour uses `utc_offsets`: (from when, the zone's offset
+        in seconds) in time order, the first one also applying to anything earlier.
         """
         e, o, s = schema.events, schema.offers, schema.stores
         earlier = schema.events.alias("earlier")
@@ -159,42 +224,64 @@ class Reports:
             )
             .scalar_subquery()
         )
-        query = (
-            select(
-                e.c.offer_id,
-                e.c.kind,
-                e.c.at,
-                o.c.pickup_end,
-                round_began_at.label("round_began_at"),
-            )
+        ends = (
+            select(e.c.kind, e.c.at, round_began_at.label("began"))
+            .select_from(e)
             .join(o, o.c.id == e.c.offer_id)
             .join(s, s.c.id == o.c.store_id)
-            .where(s.c.area_id == area_id, e.c.kind.in_(list(kinds)), e.c.at >= since, e.c.at <= until)
-            .order_by(e.c.at, e.c.id)
+            .where(s.c.area_id == area_id, e.c.kind.in_(list(ended_by)), e.c.at >= since, e.c.at <= until)
+            # Materialized: PostgreSQL would otherwise inline the round's start, once per use.
+            .cte("ends")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        return [ReportedEvent(**row._mapping) for row in await self.connection.execute(query)]
+        began = ends.c.began
+        first_offset, *changes = utc_offsets
+        offset: ColumnElement[int] = (
+            case(*((began >= start, seconds) for start, seconds in reversed(changes)), else_=first_offset[1])
+            if changes
+            else literal(first_offset[1], Integer)
+        )
+        local_hour = (self._epoch_seconds(began) + offset) // 3600 % 24
+        wait = case((ends.c.kind == accepted, self._seconds_between(began, ends.c.at)), else_=None)
+        timed = (
+            select(ends.c.kind, local_hour.label("hour"), wait.label("wait"))
+            .where(began.is_not(None))
+            .subquery("timed")
+        )
+        # One pass over the rounds: a row per kind, hour and wait (at most 24 per distinct wait,
+        # and the acceptance window bounds the waits), summed both ways here.
+        grouped = select(timed.c.kind, timed.c.hour, timed.c.wait, func.count()).group_by(
+            timed.c.kind, timed.c.hour, timed.c.wait
+        )
+        per_hour: dict[tuple[str, int], int] = defaultdict(int)
+        waits: dict[int, int] = defaultdict(int)
+        for kind, hour, seconds, count in await self.connection.execute(grouped):
+            per_hour[str(kind), int(hour)] += int(count)
+            if seconds is not None:
+                waits[int(seconds)] += int(count)
+        return RoundEnds(per_hour=dict(per_hour), accept_waits=sorted(waits.items()))
 
     async def drivers(
-        self, *, area_id: int | None = None, active_since: datetime | None = None
-    ) -> list[ReportedDriver]:
-        """Drivers (optionally of one area), oldest first.
-
-        With `active_since`, only those who joined since then or were sent an offer since then.
-        """
+        self, *, active_since: datetime, chunk_rows: int
+    ) -> AsyncIterator[list[ReportedDriver]]:
+        """Drivers who joined or were sent an offer since `active_since`, oldest first, `chunk_rows`
+        at a time from a server-side cursor."""
         d, n = schema.drivers, schema.notices
-        query = select(d).order_by(d.c.id)
-        if area_id is not None:
-            links = schema.driver_areas
-            query = query.where(
-                select(links.c.driver_id)
-                .where(links.c.driver_id == d.c.id, links.c.area_id == area_id)
-                .exists()
-            )
-        if active_since is not None:
-            noticed = select(n.c.id).where(n.c.driver_id == d.c.id, n.c.created_at >= active_since).exists()
-            query = query.where(or_(d.c.created_at >= active_since, noticed))
-        rows = (await self.connection.execute(query)).all()
+        noticed = select(n.c.id).where(n.c.driver_id == d.c.id, n.c.created_at >= active_since).exists()
+        query = (
+            select(d)
+            .where(or_(d.c.created_at >= active_since, noticed))
+            .order_by(d.c.id)
+            .execution_options(yield_per=chunk_rows)
+        )
+        # Read before the cursor opens: a second query must not run while it is being read.
         slugs = await self._area_slugs_by_driver()
+        async with self.connection.stream(query) as result:
+            async for rows in result.partitions():
+                yield self._reported_drivers(rows, slugs)
+
+    @staticmethod
+    def _reported_drivers(rows: Sequence[Row[Any]], slugs: Mapping[int, list[str]]) -> list[ReportedDriver]:
         return [
             ReportedDriver(
                 id=row.id,

@@ -35,6 +35,7 @@ from storage.records import (
     Card,
     Driver,
     Event,
+    ExportRequest,
     InboxBacklog,
     InboxUpdate,
     Invite,
@@ -64,6 +65,19 @@ def _record(kind: type[T], row: Row[Any] | None) -> T | None:
 
 def _records(kind: type[T], rows: Iterable[Row[Any]]) -> list[T]:
     return [kind(**{name: row._mapping[name] for name in kind.__slots__}) for row in rows]  # type: ignore[attr-defined]
+
+
+def _labelled(table: Table, prefix: str) -> list[ColumnElement[Any]]:
+    """Every column of the table, named with a prefix, so that joined tables' names do not clash."""
+    return [column.label(f"{prefix}{column.name}") for column in table.c]
+
+
+def _prefixed(kind: type[T], row: Row[Any], prefix: str) -> T | None:
+    """The record read from columns selected with `_labelled`; None where an outer join found none."""
+    names: tuple[str, ...] = kind.__slots__  # type: ignore[attr-defined]
+    if row._mapping[f"{prefix}id"] is None:
+        return None
+    return kind(**{name: row._mapping[f"{prefix}{name}"] for name in names})
 
 
 class _Repo:
@@ -157,6 +171,12 @@ class Stores(_Repo):
             query = query.where(schema.stores.c.area_id == area_id)
         return _records(Store, await self.connection.execute(query))
 
+    async def count_per_area(self) -> dict[int, int]:
+        """How many stores each area has, by area id."""
+        s = schema.stores
+        query = select(s.c.area_id, func.count()).group_by(s.c.area_id)
+        return {int(area_id): int(count) for area_id, count in await self.connection.execute(query)}
+
     async def staff_chats(self, store_id: int) -> list[int]:
         """Every chat linked to the store as its staff."""
         s = schema.store_staff
@@ -223,6 +243,28 @@ class Drivers(_Repo):
             update(schema.drivers).where(schema.drivers.c.id == driver_id).values(**values)
         )
 
+    async def offered(self, driver_ids: Sequence[int], at: datetime) -> None:
+        """A wave reached these drivers: one more offer each, and `at` as their last (one UPDATE)."""
+        if driver_ids:
+            d = schema.drivers
+            await self.connection.execute(
+                update(d).where(d.c.id.in_(driver_ids)).values(offered=d.c.offered + 1, last_offered_at=at)
+            )
+
+    async def timed_out(self, driver_ids: Sequence[int]) -> list[Driver]:
+        """These drivers' copies expired unanswered: one more timeout each, and one more in a row;
+        returns them as they now are (one UPDATE … RETURNING)."""
+        if not driver_ids:
+            return []
+        d = schema.drivers
+        statement = (
+            update(d)
+            .where(d.c.id.in_(driver_ids))
+            .values(timed_out=d.c.timed_out + 1, timeouts_in_a_row=d.c.timeouts_in_a_row + 1)
+            .returning(*d.c)
+        )
+        return sorted(_records(Driver, await self.connection.execute(statement)), key=lambda x: x.id)
+
     async def set_online(self, driver_id: int, online: bool) -> bool:
         """Only an approved driver can be online; False if the driver is not approved."""
         statement = (
@@ -278,24 +320,74 @@ class Drivers(_Repo):
         )
         return _records(Driver, await self.connection.execute(query))
 
-    async def listed(
-        self, *, status: str | None = None, online: bool | None = None, area_id: int | None = None
-    ) -> list[Driver]:
-        """Drivers for the admin's list, newest first, filtered as asked."""
+    @staticmethod
+    def _filter(status: str | None, online: bool | None, area_id: int | None) -> list[ColumnElement[bool]]:
         d = schema.drivers
-        query = select(d).order_by(d.c.id.desc())
+        conditions: list[ColumnElement[bool]] = []
         if status is not None:
-            query = query.where(d.c.status == status)
+            conditions.append(d.c.status == status)
         if online is not None:
-            query = query.where(d.c.online.is_(online), d.c.status == "approved")
+            conditions += [d.c.online.is_(online), d.c.status == "approved"]
         if area_id is not None:
             areas = schema.driver_areas
-            query = query.where(
+            conditions.append(
                 select(areas.c.driver_id)
                 .where(areas.c.driver_id == d.c.id, areas.c.area_id == area_id)
                 .exists()
             )
+        return conditions
+
+    async def listed(
+        self,
+        *,
+        status: str | None = None,
+        online: bool | None = None,
+        area_id: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Driver]:
+        """Drivers for the admin's list, newest first, filtered as asked; with `limit`, only the
+        page that starts `offset` rows in."""
+        d = schema.drivers
+        query = select(d).where(*self._filter(status, online, area_id)).order_by(d.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
         return _records(Driver, await self.connection.execute(query))
+
+    async def count_listed(
+        self, *, status: str | None = None, online: bool | None = None, area_id: int | None = None
+    ) -> int:
+        """How many drivers `listed` finds with these filters, counted in the database."""
+        d = schema.drivers
+        query = select(func.count()).select_from(d).where(*self._filter(status, online, area_id))
+        return int((await self.connection.execute(query)).scalar_one())
+
+    async def by_ids(self, driver_ids: Iterable[int]) -> dict[int, Driver]:
+        """These drivers by id, in one query (those that exist)."""
+        wanted = set(driver_ids)
+        if not wanted:
+            return {}
+        query = select(schema.drivers).where(schema.drivers.c.id.in_(wanted))
+        return {driver.id: driver for driver in _records(Driver, await self.connection.execute(query))}
+
+    async def standing_per_area(self) -> dict[int, tuple[int, int]]:
+        """Per area id: how many of its drivers are approved, and how many of those are online."""
+        d, links = schema.drivers, schema.driver_areas
+        approved = d.c.status == "approved"
+        query = (
+            select(
+                links.c.area_id,
+                func.count(),
+                func.coalesce(func.sum(case((d.c.online.is_(True), 1), else_=0)), 0),
+            )
+            .join(d, d.c.id == links.c.driver_id)
+            .where(approved)
+            .group_by(links.c.area_id)
+        )
+        return {
+            int(area_id): (int(count), int(online))
+            for area_id, count, online in await self.connection.execute(query)
+        }
 
     async def on_time_rate(self, driver_id: int) -> float | None:
         """Share of this driver's pickups made within the pickup window."""
@@ -523,6 +615,16 @@ class Events(_Repo):
         return _records(Event, await self.connection.execute(query))
 
 
+@dataclass(frozen=True, slots=True)
+class ListedOffer:
+    """An offer with its store, the store's area and its holder, as one joined row gives them."""
+
+    offer: Offer
+    store: Store
+    area: Area
+    holder: Driver | None
+
+
 class Offers(_Repo):
     async def add(self, **values: Any) -> int:
         statement = insert(schema.offers).values(**values).returning(schema.offers.c.id)
@@ -531,6 +633,24 @@ class Offers(_Repo):
     async def by_id(self, offer_id: int) -> Offer | None:
         query = select(schema.offers).where(schema.offers.c.id == offer_id)
         return _record(Offer, (await self.connection.execute(query)).first())
+
+    @staticmethod
+    def _filter(
+        statuses: Sequence[str], area_id: int | None, store_id: int | None, created_since: datetime | None
+    ) -> list[ColumnElement[bool]]:
+        o = schema.offers
+        conditions: list[ColumnElement[bool]] = []
+        if statuses:
+            conditions.append(o.c.status.in_(statuses))
+        if store_id is not None:
+            conditions.append(o.c.store_id == store_id)
+        if area_id is not None:
+            conditions.append(
+                o.c.store_id.in_(select(schema.stores.c.id).where(schema.stores.c.area_id == area_id))
+            )
+        if created_since is not None:
+            conditions.append(o.c.created_at >= created_since)
+        return conditions
 
     async def listed(
         self,
@@ -542,18 +662,57 @@ class Offers(_Repo):
     ) -> list[Offer]:
         """Offers for a board, newest first, filtered as asked."""
         o = schema.offers
-        query = select(o).order_by(o.c.id.desc())
-        if statuses:
-            query = query.where(o.c.status.in_(statuses))
-        if store_id is not None:
-            query = query.where(o.c.store_id == store_id)
-        if area_id is not None:
-            query = query.where(
-                o.c.store_id.in_(select(schema.stores.c.id).where(schema.stores.c.area_id == area_id))
+        query = select(o).where(*self._filter(statuses, area_id, store_id, created_since))
+        return _records(Offer, await self.connection.execute(query.order_by(o.c.id.desc())))
+
+    async def count_listed(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        area_id: int | None = None,
+        store_id: int | None = None,
+        created_since: datetime | None = None,
+    ) -> int:
+        """How many offers `listed` finds with these filters, counted in the database."""
+        conditions = self._filter(statuses, area_id, store_id, created_since)
+        query = select(func.count()).select_from(schema.offers).where(*conditions)
+        return int((await self.connection.execute(query)).scalar_one())
+
+    async def listed_with_places(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        area_id: int | None = None,
+        store_id: int | None = None,
+        created_since: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ListedOffer]:
+        """Offers as `listed` finds them (with `limit`, only the page `offset` rows in), each with
+        its store, area and holder, all read in one joined query."""
+        o, s, a, d = schema.offers, schema.stores, schema.areas, schema.drivers
+        query = (
+            select(*_labelled(o, "offer_"), *_labelled(s, "store_"), *_labelled(a, "area_"))
+            .add_columns(*_labelled(d, "holder_"))
+            .select_from(o)
+            .join(s, s.c.id == o.c.store_id)
+            .join(a, a.c.id == s.c.area_id)
+            .outerjoin(d, d.c.id == o.c.holder_id)
+            .where(*self._filter(statuses, area_id, store_id, created_since))
+            .order_by(o.c.id.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
+        listed = []
+        for row in await self.connection.execute(query):
+            offer, store, area = (
+                _prefixed(Offer, row, "offer_"),
+                _prefixed(Store, row, "store_"),
+                _prefixed(Area, row, "area_"),
             )
-        if created_since is not None:
-            query = query.where(o.c.created_at >= created_since)
-        return _records(Offer, await self.connection.execute(query))
+            assert offer is not None and store is not None and area is not None
+            listed.append(ListedOffer(offer, store, area, _prefixed(Driver, row, "holder_")))
+        return listed
 
     async def by_ref(self, store_id: int, ref: str) -> Offer | None:
         """The store's order with this reference (unique per store)."""
@@ -645,25 +804,42 @@ class PressContext:
 
 class Notices(_Repo):
     async def record(self, offer_id: int, driver_id: int, chat_id: int, wave: int, at: datetime) -> int:
-        """A copy of the offer going to this driver: a new notice, or a fresh start of one whose
-        copy was taken or expired earlier (the offer was released or reopened since)."""
-        n = schema.notices
-        existing = (
-            await self.connection.execute(
-                select(n.c.id).where(n.c.offer_id == offer_id, n.c.driver_id == driver_id)
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
+        """A copy of the offer going to this driver (see record_many); returns its notice id."""
+        return (await self.record_many(offer_id, [(driver_id, chat_id)], wave, at))[driver_id]
+
+    async def record_many(
+        self, offer_id: int, copies: Sequence[tuple[int, int]], wave: int, at: datetime
+    ) -> dict[int, int]:
+        """Copies of the offer going to these (driver id, chat id)s: a new notice each, or a fresh
+        start of one whose copy was taken or expired earlier (the offer was released or reopened
+        since). The same few statements however many they are; returns each driver's notice id."""
+        if not copies:
+            return {}
+        n, d = schema.notices, schema.drivers
+        drivers = [driver_id for driver_id, _ in copies]
+        known = select(n.c.id, n.c.driver_id).where(n.c.offer_id == offer_id, n.c.driver_id.in_(drivers))
+        notice_ids = {
+            int(driver_id): int(notice_id) for notice_id, driver_id in await self.connection.execute(known)
+        }
+        if notice_ids:
+            # Each sent again to the chat its driver has now (the chat given for it).
+            chat_now = select(d.c.chat_id).where(d.c.id == n.c.driver_id).scalar_subquery()
             await self.connection.execute(
                 update(n)
-                .where(n.c.id == existing)
-                .values(wave=wave, outcome="sent", message_id=None, created_at=at, chat_id=chat_id)
+                .where(n.c.id.in_(list(notice_ids.values())))
+                .values(wave=wave, outcome="sent", message_id=None, created_at=at, chat_id=chat_now)
             )
-            return int(existing)
-        statement = insert(n).values(
-            offer_id=offer_id, driver_id=driver_id, chat_id=chat_id, wave=wave, outcome="sent", created_at=at
-        )
-        return int((await self.connection.execute(statement.returning(n.c.id))).scalar_one())
+        rows = [
+            {"offer_id": offer_id, "driver_id": driver_id, "chat_id": chat_id, "wave": wave, "created_at": at}
+            for driver_id, chat_id in copies
+            if driver_id not in notice_ids
+        ]
+        if rows:
+            # One cached statement, sent as multi-row VALUES (SQLAlchemy's insertmanyvalues).
+            statement = insert(n).values(outcome="sent").returning(n.c.driver_id, n.c.id)
+            for driver_id, notice_id in await self.connection.execute(statement, rows):
+                notice_ids[int(driver_id)] = int(notice_id)
+        return notice_ids
 
     async def press_context(self, offer_id: int, tg_user_id: int) -> PressContext:
         """The pressing driver, their copy of the offer, and the offer's state, in one round trip."""
@@ -695,6 +871,23 @@ class Notices(_Repo):
         n = schema.notices
         query = select(n).where(n.c.offer_id == offer_id, n.c.driver_id == driver_id)
         return _record(Notice, (await self.connection.execute(query)).first())
+
+    async def for_offer_with_drivers(self, offer_id: int) -> list[tuple[Notice, Driver | None]]:
+        """Every copy of the offer, oldest first, with the driver it went to, in one joined query."""
+        n, d = schema.notices, schema.drivers
+        query = (
+            select(*_labelled(n, "notice_"), *_labelled(d, "driver_"))
+            .select_from(n)
+            .outerjoin(d, d.c.id == n.c.driver_id)
+            .where(n.c.offer_id == offer_id)
+            .order_by(n.c.id)
+        )
+        copies = []
+        for row in await self.connection.execute(query):
+            notice = _prefixed(Notice, row, "notice_")
+            assert notice is not None
+            copies.append((notice, _prefixed(Driver, row, "driver_")))
+        return copies
 
     async def for_offer(self, offer_id: int, *outcomes: str) -> list[Notice]:
         n = schema.notices
@@ -893,6 +1086,51 @@ class Outbox(_Repo):
             int(lane): (int(count), oldest) for lane, count, oldest in await self.connection.execute(query)
         }
 
+    async def newest_before(self, before: datetime) -> int | None:
+        """The highest id of a call queued before then: where a prune starts (and goes down).
+
+        Never the newest call of all: SQLite numbers a new row after the highest id left, and the
+        sender takes new calls by id, so a deleted newest id would be handed out again."""
+        o = schema.outbox
+        query = select(func.max(o.c.id).filter(o.c.created_at < before), func.max(o.c.id))
+        old, newest = (await self.connection.execute(query)).one()
+        return None if old is None else min(int(old), int(newest) - 1)
+
+    async def prune(
+        self, start_id: int, before: datetime, ended: Sequence[str], limit: int
+    ) -> tuple[int, int | None]:
+        """Delete, of the `limit` calls with the highest ids up to `start_id`, those settled (sent,
+        failed or dropped) and queued before then that nothing may look up again: no card names
+        them, no other call edits them, and a driver's copy only once its offer has ended (one of
+        `ended`). Returns how many went and the id the next batch starts at (None: none left)."""
+        o, c, n, of = schema.outbox, schema.cards, schema.notices, schema.offers
+        mc = schema.message_copies
+        page_query = select(o.c.id).where(o.c.id <= start_id).order_by(o.c.id.desc()).limit(limit)
+        page = list((await self.connection.execute(page_query)).scalars())
+        if not page:
+            return 0, None
+        edit = schema.outbox.alias("edit")
+        deletable = select(o.c.id).where(
+            o.c.id.in_(page),
+            o.c.status.in_(SETTLED),
+            o.c.created_at < before,
+            ~select(c.c.id).where(c.c.outbox_id == o.c.id).exists(),
+            ~select(edit.c.id).where(edit.c.target_id == o.c.id).exists(),
+            or_(
+                o.c.notice_id.is_(None),
+                select(n.c.id)
+                .join(of, of.c.id == n.c.offer_id)
+                .where(n.c.id == o.c.notice_id, of.c.status.in_(ended))
+                .exists(),
+            ),
+        )
+        deleted = 0
+        # An edit and the message it edits may share a batch: the edit goes, then the message.
+        while ids := list((await self.connection.execute(deletable)).scalars()):
+            await self.connection.execute(delete(mc).where(mc.c.outbox_id.in_(ids)))
+            deleted += (await self.connection.execute(delete(o).where(o.c.id.in_(ids)))).rowcount
+        return deleted, (page[-1] - 1 if len(page) == limit else None)
+
     async def counts(self, tag: str | None = None) -> dict[str, int]:
         """How many calls are in each status (only those with this tag, if given)."""
         query = select(schema.outbox.c.status, func.count()).group_by(schema.outbox.c.status)
@@ -968,6 +1206,43 @@ class Broadcasts(_Repo):
             .where(b.c.id == broadcast_id, b.c.status == from_status)
             .values(status=to_status, **values)
         )
+        return (await self.connection.execute(statement)).rowcount == 1
+
+
+class Files(_Repo):
+    """Generated files waiting to be uploaded (see schema.files)."""
+
+    async def add(self, filename: str, content: bytes, at: datetime) -> int:
+        statement = insert(schema.files).values(filename=filename, content=content, created_at=at)
+        return int((await self.connection.execute(statement.returning(schema.files.c.id))).scalar_one())
+
+    async def content(self, file_id: int) -> bytes | None:
+        query = select(schema.files.c.content).where(schema.files.c.id == file_id)
+        content = (await self.connection.execute(query)).scalar_one_or_none()
+        return None if content is None else bytes(content)
+
+    async def remove(self, file_ids: Sequence[int]) -> int:
+        if not file_ids:
+            return 0
+        statement = delete(schema.files).where(schema.files.c.id.in_(list(file_ids)))
+        return (await self.connection.execute(statement)).rowcount
+
+
+class ExportRequests(_Repo):
+    """Exports asked for and not yet sent (see schema.export_requests)."""
+
+    async def add(self, chat_id: int, kind: str, days: int, at: datetime) -> int:
+        r = schema.export_requests
+        statement = insert(r).values(chat_id=chat_id, kind=kind, days=days, requested_at=at)
+        return int((await self.connection.execute(statement.returning(r.c.id))).scalar_one())
+
+    async def oldest(self) -> ExportRequest | None:
+        query = select(schema.export_requests).order_by(schema.export_requests.c.id).limit(1)
+        return _record(ExportRequest, (await self.connection.execute(query)).first())
+
+    async def remove(self, request_id: int) -> bool:
+        """Conditional write: True for the one transaction that takes the request off the list."""
+        statement = delete(schema.export_requests).where(schema.export_requests.c.id == request_id)
         return (await self.connection.execute(statement)).rowcount == 1
 
 
@@ -1054,6 +1329,8 @@ class PersonalData(_Repo):
 
 
 EMPTY_PAYLOAD = "{}"
+# Outbox statuses of a call that will never be made again.
+SETTLED = ("sent", "failed", "dropped")
 
 
 class Transaction:
@@ -1078,3 +1355,5 @@ class Transaction:
         self.drafts = Drafts(connection)
         self.broadcasts = Broadcasts(connection)
         self.personal_data = PersonalData(connection)
+        self.files = Files(connection)
+        self.export_requests = ExportRequests(connection)

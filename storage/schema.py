@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -118,6 +119,8 @@ drivers = Table(
     Column("prompt_offer_id", Id),
     Column("timeouts_in_a_row", Integer, nullable=False, default=0, server_default="0"),
 )
+Index("ix_drivers_status_id", drivers.c.status, drivers.c.id)
+Index("ix_drivers_chat_id", drivers.c.chat_id)
 
 driver_areas = Table(
     "driver_areas",
@@ -125,6 +128,7 @@ driver_areas = Table(
     Column("driver_id", Id, ForeignKey("drivers.id"), primary_key=True),
     Column("area_id", Id, ForeignKey("areas.id"), primary_key=True),
 )
+Index("ix_driver_areas_area_id", driver_areas.c.area_id, driver_areas.c.driver_id)
 
 offers = Table(
     "offers",
@@ -164,6 +168,10 @@ offers = Table(
     UniqueConstraint("store_id", "ref", name="uq_offers_store_ref"),
 )
 Index("ix_offers_status", offers.c.status)
+Index("ix_offers_holder_id_status_finished_at", offers.c.holder_id, offers.c.status, offers.c.finished_at)
+Index("ix_offers_created_at", offers.c.created_at)
+Index("ix_offers_store_id_created_at", offers.c.store_id, offers.c.created_at)
+Index("ix_offers_picked_up_at", offers.c.picked_up_at)
 
 notices = Table(
     "notices",
@@ -190,7 +198,8 @@ events = Table(
     Column("detail", Text, nullable=False, default=""),
 )
 Index("ix_events_offer_id", events.c.offer_id)
-Index("ix_notices_driver_id", notices.c.driver_id)
+Index("ix_events_kind_at", events.c.kind, events.c.at)
+Index("ix_notices_driver_id_created_at", notices.c.driver_id, notices.c.created_at)
 
 # A message sent to an admin (or a store) about something that may be decided later, such as a
 # driver's application: every copy is edited once one admin decides.
@@ -205,6 +214,7 @@ cards = Table(
     _when("created_at", nullable=False),
 )
 Index("ix_cards_kind_subject_id", cards.c.kind, cards.c.subject_id)
+Index("ix_cards_outbox_id", cards.c.outbox_id)
 
 # One row per chat the bot has met; `reachable` turns false when Telegram says the bot is blocked.
 chats = Table(
@@ -249,6 +259,10 @@ outbox = Table(
 )
 Index("ix_outbox_tag", outbox.c.tag)
 Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
+Index("ix_outbox_notice_id", outbox.c.notice_id)
+Index("ix_outbox_target_id", outbox.c.target_id)
+_outbox_pending = outbox.c.status == "pending"
+Index("ix_outbox_pending", outbox.c.id, sqlite_where=_outbox_pending, postgresql_where=_outbox_pending)
 
 # Every further message id a sent call was delivered as: a send that timed out may still have
 # reached Telegram, and its late answer names a second copy that edits must reach too.
@@ -281,6 +295,9 @@ inbox = Table(
 )
 Index("ix_inbox_status_chat_key", inbox.c.status, inbox.c.chat_key, inbox.c.update_id)
 Index("ix_inbox_status_done_at", inbox.c.status, inbox.c.done_at)
+# Only the pending rows (see migration 0009): SQLite's statistics cannot tell how few they are.
+_inbox_pending = inbox.c.status == "pending"
+Index("ix_inbox_pending", inbox.c.update_id, sqlite_where=_inbox_pending, postgresql_where=_inbox_pending)
 
 # A one-time link that makes whoever opens it staff of a store.
 invites = Table(
@@ -318,4 +335,27 @@ broadcasts = Table(
     _when("created_at", nullable=False),
     _when("sent_at"),
     _when("done_at"),
+)
+
+# A generated file (an export, a chart) waiting to be uploaded: stored once and named by the
+# outbox row that sends it ({"file_ref": id}), read at send time, removed once sent or given up.
+files = Table(
+    "files",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("filename", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    _when("created_at", nullable=False),
+)
+
+# An /export asked for and not yet sent: recorded with the update that asked, built afterwards
+# outside any update (bot.exports_worker), and removed in the transaction that queues the file.
+export_requests = Table(
+    "export_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("days", Integer, nullable=False),
+    _when("requested_at", nullable=False),
 )

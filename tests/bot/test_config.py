@@ -260,3 +260,16 @@ def test_the_time_to_reach_the_store_is_a_checked_setting() -> None:
     assert settings.time_to_reach_store_seconds == 600
     with pytest.raises(ConfigError, match="TIME_TO_REACH_STORE_SECONDS"):
         load_settings(_env_file=None, telegram_bot_token="1:x", time_to_reach_store_seconds=-1)
+
+
+def test_sent_messages_are_kept_30_days_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    assert load_settings().retention_days == 30
+    monkeypatch.setenv("RETENTION_DAYS", "0")  # 0: kept for good
+    assert load_settings().retention_days == 0
+    for value, problem in (("-1", "greater than or equal to 0"), ("100000", "less than or equal to 36500")):
+        monkeypatch.setenv("RETENTION_DAYS", value)
+        with pytest.raises(
+            ConfigError, match=f"^configuration error: RETENTION_DAYS input should be {problem}"
+        ):
+            load_settings()

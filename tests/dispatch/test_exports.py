@@ -1,15 +1,34 @@
-"""/export CSV: the database row for row, times local with their offset, no pickup code or address."""
+"""/export CSV: the database row for row, times local with their offset, no pickup code or address;
+read and written a chunk at a time, zipped when large, refused when too large for Telegram."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import tracemalloc
+import zipfile
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, insert, select
 
-from dispatch.exports import export_drivers_csv, export_offers_csv, show_dollars
+from dispatch import exports
+from dispatch.clock import FakeClock
+from dispatch.dispatcher import Dispatch
+from dispatch.exports import (
+    ExportKind,
+    ExportTooLarge,
+    GeneratedFile,
+    export_file,
+    queue_upload,
+    show_dollars,
+    write_drivers_csv,
+    write_offers_csv,
+)
+from dispatch.outbox import Outgoing
+from storage import schema
 from storage.db import Database
 
 # 10:00 PST in Las Vegas and 11:00 MST in Chandler, before summer time begins on Mar 8.
@@ -56,6 +75,18 @@ DRIVER_HEADER = [
 ]
 PICKUP_CODES = ("918273", "564738", "102938")
 ADDRESSES = ("77 Secret Garden Lane, Las Vegas", "5 Hidden Court, Chandler", "9 Old Road")
+
+
+async def export_offers_csv(db: Database, *, now: datetime, days: int = 30) -> bytes:
+    sink = io.BytesIO()
+    await write_offers_csv(db, sink, now=now, days=days)
+    return sink.getvalue()
+
+
+async def export_drivers_csv(db: Database, *, now: datetime, days: int = 30) -> bytes:
+    sink = io.BytesIO()
+    await write_drivers_csv(db, sink, now=now, days=days)
+    return sink.getvalue()
 
 
 def parse(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
@@ -312,3 +343,174 @@ async def test_export_days_outside_one_to_365_are_refused(db: Database, days: in
 def test_dollars_are_plain_numbers() -> None:
     cents = (0, 5, 1850, 123456, -250)
     assert [show_dollars(amount) for amount in cents] == ["0.00", "0.05", "18.50", "1234.56", "-2.50"]
+
+
+class RecordingSink(io.BytesIO):
+    """A file that remembers each write it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes.append(bytes(data))
+        return super().write(data)
+
+
+async def add_offers(db: Database, count: int, *, created_at: datetime) -> None:
+    """`count` delivered-looking offers of one Las Vegas store, all created at that instant."""
+    async with db.transaction() as tx:
+        vegas = await tx.areas.upsert("las-vegas", "Fashion Show", "America/Los_Angeles")
+        store = await tx.stores.upsert("FS-ZARA", "Zara", vegas, "Level 1")
+        start = (await tx.connection.execute(select(func.count()).select_from(schema.offers))).scalar_one()
+        rows = [
+            {
+                "store_id": store,
+                "ref": f"BULK-{start + number}",
+                "packages": 1,
+                "zone": "89109",
+                "address": "1 Main St",
+                "pay_cents": 1500,
+                "pickup_start": created_at + timedelta(hours=1),
+                "pickup_end": created_at + timedelta(hours=2),
+                "pickup_code": "1234",
+                "status": "expired",
+                "created_at": created_at,
+            }
+            for number in range(count)
+        ]
+        await tx.connection.execute(insert(schema.offers), rows)
+
+
+async def test_offers_are_read_and_written_a_few_rows_at_a_time(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_offers(db, 5, created_at=NOW - timedelta(days=1))
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 2)
+    sink = RecordingSink()
+
+    await write_offers_csv(db, sink, now=NOW)
+
+    header, *chunks = sink.writes
+    assert header.decode().startswith("id,store,area,")
+    assert [chunk.count(b"\n") for chunk in chunks] == [2, 2, 1]
+    assert len(parse(sink.getvalue())[1]) == 5
+
+
+async def test_drivers_are_read_and_written_a_few_rows_at_a_time(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with db.transaction() as tx:
+        for tg_user_id in range(301, 306):
+            await tx.drivers.add(tg_user_id, tg_user_id, f"Driver {tg_user_id}", NOW - timedelta(days=1))
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 2)
+    sink = RecordingSink()
+
+    await write_drivers_csv(db, sink, now=NOW)
+
+    assert [chunk.count(b"\n") for chunk in sink.writes[1:]] == [2, 2, 1]
+    assert [row["name"] for row in parse(sink.getvalue())[1]] == [f"Driver {n}" for n in range(301, 306)]
+
+
+class Discard(io.RawIOBase):
+    """A file that keeps nothing, so only the export itself takes memory."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return len(data)
+
+
+async def peak_memory_of_offers_export(db: Database, days: int) -> int:
+    tracemalloc.start()
+    try:
+        await write_offers_csv(db, Discard(), now=NOW, days=days)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_memory_of_an_export_does_not_grow_with_the_period(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200 offers in the last day, 2,000 more over the month before: a month reads eleven times as many.
+    await add_offers(db, 200, created_at=NOW - timedelta(hours=12))
+    for day in range(2, 12):
+        await add_offers(db, 200, created_at=NOW - timedelta(days=day))
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 100)
+    await write_offers_csv(db, Discard(), now=NOW, days=1)  # compiled queries and caches warm up
+
+    one_day = await peak_memory_of_offers_export(db, days=1)
+    month = await peak_memory_of_offers_export(db, days=30)
+
+    assert month < 2 * one_day, (one_day, month)
+
+
+async def test_a_small_export_is_a_plain_csv(db: Database) -> None:
+    await seed(db)
+
+    export = await export_file(db, ExportKind.OFFERS, now=NOW, days=30)
+
+    assert export.filename == "offers-30d.csv"
+    assert [row["ref"] for row in parse(export.content)[1]] == ["A123", "N-7"]
+
+
+async def test_an_export_over_the_threshold_is_zipped(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await seed(db)
+    await add_offers(db, 50, created_at=NOW - timedelta(days=3))
+    csv_bytes = await export_offers_csv(db, now=NOW, days=30)
+    monkeypatch.setattr(exports, "COMPRESS_ABOVE_BYTES", len(csv_bytes) - 1)
+
+    export = await export_file(db, ExportKind.OFFERS, now=NOW, days=30)
+
+    assert export.filename == "offers-30d.zip"
+    assert len(export.content) < len(csv_bytes) / 3
+    with zipfile.ZipFile(io.BytesIO(export.content)) as archive:
+        assert archive.namelist() == ["offers-30d.csv"]
+        assert archive.getinfo("offers-30d.csv").compress_type == zipfile.ZIP_DEFLATED
+        assert archive.read("offers-30d.csv") == csv_bytes
+
+
+async def test_an_export_too_large_even_zipped_is_refused(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(db)
+    await add_offers(db, 50, created_at=NOW - timedelta(days=3))
+    monkeypatch.setattr(exports, "COMPRESS_ABOVE_BYTES", 100)
+    monkeypatch.setattr(exports, "DOCUMENT_LIMIT_BYTES", 100)
+
+    with pytest.raises(ExportTooLarge) as refused:
+        await export_file(db, ExportKind.OFFERS, now=NOW, days=30)
+
+    assert (refused.value.megabytes, refused.value.limit_megabytes) == (1, 0)
+
+
+async def test_an_upload_is_queued_with_a_reference_to_its_file_not_its_bytes(db: Database) -> None:
+    from bot.texts import TelegramMessages
+
+    clock = FakeClock(NOW)
+    dispatch = Dispatch(db, clock, TelegramMessages(clock))
+    content = b"id,ref\n1,A123\n"
+
+    outbox_id = await queue_upload(
+        dispatch,
+        Outgoing(42, "sendDocument", {"caption": "Offers"}),
+        "document",
+        GeneratedFile("o.csv", content),
+    )
+
+    async with db.read() as tx:
+        row = await tx.outbox.by_id(outbox_id)
+        files = (await tx.connection.execute(select(schema.files))).all()
+    assert row is not None
+    (stored,) = files
+    assert json.loads(row.payload) == {
+        "caption": "Offers",
+        "document": {"file_ref": stored.id, "filename": "o.csv"},
+    }
+    assert (stored.filename, bytes(stored.content)) == ("o.csv", content)
+    async with db.transaction() as tx:
+        assert await tx.files.content(stored.id) == content  # what the sender uploads
+        assert await tx.files.remove([stored.id]) == 1  # once it is sent
+        assert await tx.files.content(stored.id) is None

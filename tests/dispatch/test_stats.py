@@ -10,6 +10,7 @@ from bot.texts import show_days, show_duration, stats_text
 from dispatch.stats import AreaStats, Stats, accept_time_counts, compute_stats
 from storage.db import Database
 from storage.repos import Transaction
+from tests.dispatch.sql_cost import sql_cost
 
 # 04:00 PST in Las Vegas, 05:00 MST in Chandler, 07:00 EST at Tysons, all on Thu Jan 22.
 NOW = datetime(2026, 1, 22, 12, 0, tzinfo=UTC)
@@ -149,7 +150,7 @@ async def test_time_to_accept_runs_from_when_the_offer_was_last_put_on_the_board
 
     # V5 120 s after it opened; V1 30 s after the re-offer, not 2 h after it was created;
     # V2 100 s after it opened, 300 s after the release, 40 s after the no-show.
-    assert vegas.accept_seconds == (120.0, 30.0, 100.0, 300.0, 40.0)
+    assert vegas.accept_seconds == (30.0, 40.0, 100.0, 120.0, 300.0)  # counted per wait: shortest first
     assert vegas.median_accept_seconds == 100.0
 
 
@@ -220,7 +221,7 @@ async def test_total_combines_every_area(db: Database) -> None:
 
     assert (total.slug, total.name) == ("all", "All areas")
     assert (total.created, total.accepted, total.expired, total.delivered, total.no_shows) == (6, 6, 3, 2, 1)
-    assert total.accept_seconds == (120.0, 30.0, 100.0, 300.0, 40.0, 90.0)
+    assert total.accept_seconds == (30.0, 40.0, 100.0, 120.0, 300.0, 90.0)  # each area's, one after another
     assert total.median_accept_seconds == 95.0  # the median of all times, not of the areas' medians
     assert total.on_time_pickup_rate == pytest.approx(2 / 3)
     assert total.accepted_per_hour == hours(23, 10, 12, 12, 13, 13)
@@ -321,3 +322,49 @@ def test_durations_read_naturally() -> None:
         "1h 0m",
         "2h 5m",
     ]
+
+
+async def test_a_long_history_costs_stats_no_more_rows(db: Database) -> None:
+    """Counted in the database: a week of 20 offers and one of 200 bring back the same rows."""
+    async with db.transaction() as tx:
+        vegas = await tx.areas.upsert("las-vegas", "Fashion Show", "America/Los_Angeles")
+        zara = await tx.stores.upsert("FS-ZARA", "Zara", vegas, "")
+
+    async def busy_week(offers: int) -> None:
+        async with db.transaction() as tx:
+            for number in range(offers):
+                day = f"2026-01-{17 + number % 5}"
+                offer = await add_offer(tx, zara, f"W{offers}-{number}", "delivered", f"{day} 21:00:00")
+                await trail(
+                    tx, offer, (f"{day} 20:00:00", "open"), (f"{day} 20:01:40", "accept"),
+                    (f"{day} 20:30:00", "pickup"), (f"{day} 21:10:00", "deliver"),
+                )  # fmt: skip
+
+    await busy_week(20)
+    with sql_cost(db) as few:
+        small = (await compute_stats(db, now=NOW)).areas[0]
+    await busy_week(180)
+    with sql_cost(db) as many:
+        large = (await compute_stats(db, now=NOW)).areas[0]
+
+    assert (small.created, small.accepted, large.created, large.accepted) == (20, 20, 200, 200)
+    assert large.accepted_per_hour == tuple(200 if hour == 12 else 0 for hour in range(24))
+    assert large.median_accept_seconds == 100.0
+    assert (len(many.statements), many.rows) == (len(few.statements), few.rows)
+
+
+async def test_hours_are_local_on_both_sides_of_a_daylight_saving_switch(db: Database) -> None:
+    async with db.transaction() as tx:
+        vegas = await tx.areas.upsert("las-vegas", "Fashion Show", "America/Los_Angeles")
+        zara = await tx.stores.upsert("FS-ZARA", "Zara", vegas, "")
+        # Noon on Saturday Mar 7 (PST, UTC-8) and on Monday Mar 9 (PDT, UTC-7), 2026.
+        before = await add_offer(tx, zara, "D1", "accepted", "2026-03-07 21:00:00")
+        await trail(tx, before, ("2026-03-07 20:00:00", "open"), ("2026-03-07 20:01:00", "accept"))
+        after = await add_offer(tx, zara, "D2", "expired", "2026-03-09 20:00:00")
+        await trail(tx, after, ("2026-03-09 19:00:00", "open"), ("2026-03-09 19:10:00", "expire"))
+
+    vegas_stats = (await compute_stats(db, now=at("2026-03-10 12:00:00"))).areas[0]
+
+    assert vegas_stats.accepted_per_hour == hours(12)
+    assert vegas_stats.expired_per_hour == hours(12)
+    assert vegas_stats.accept_seconds == (60.0,)

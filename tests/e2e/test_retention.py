@@ -153,3 +153,48 @@ async def test_with_personal_data_days_0_nothing_is_ever_forgotten(
     offer_id = await _old_delivery(bot.db, clock.now() - timedelta(days=3650))
     assert await bot.purge_personal_data() is None
     assert await _address_of(bot.db, offer_id) == ADDRESS
+
+
+async def _outbox_ids(db: Database) -> set[int]:
+    async with db.read() as tx:
+        return set((await tx.connection.execute(select(schema.outbox.c.id))).scalars())
+
+
+async def _still_needed(db: Database) -> set[int]:
+    """Calls a card names or an edit targets: a prune keeps them."""
+    async with db.read() as tx:
+        carded = (await tx.connection.execute(select(schema.cards.c.outbox_id))).scalars()
+        edited = (await tx.connection.execute(select(schema.outbox.c.target_id))).scalars()
+        return {*carded, *(target for target in edited if target is not None)}
+
+
+async def test_a_month_after_a_delivery_its_messages_are_pruned_once_a_day_and_its_trail_stays(
+    emulator: BotApiEmulator, start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bot = await start_bot(clock=clock)  # its first prune runs at start: nothing is old yet
+    offer_id = await _deliver_with_a_photo(emulator)
+    await bot.sender.drain()
+    sent = await _outbox_ids(bot.db)
+
+    clock.advance(timedelta(days=29).total_seconds())
+    not_old_enough = await bot.prune_history()
+    assert not_old_enough is not None and not_old_enough.messages == 0
+    clock.advance(timedelta(hours=1).total_seconds())
+    assert await bot.prune_history() is None  # the last prune was an hour ago: not due yet
+    clock.advance(timedelta(days=2).total_seconds())
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        pruned = await bot.prune_history()
+
+    assert pruned is not None and pruned.messages > 0
+    left = await _outbox_ids(bot.db)
+    assert left < sent and len(sent) - len(left) == pruned.messages
+    # The newest call stays too: SQLite would hand its id out again, and the sender takes new calls by id.
+    assert left <= await _still_needed(bot.db) | {max(sent)}
+    logged = [record.getMessage() for record in caplog.records if "pruned" in record.getMessage()]
+    assert logged == [f"pruned history older than 30 days: {pruned}"]
+
+    await emulator.send_text(ADMIN_ID, f"/offer {offer_id}")  # answered as ever, from the events kept
+    trail = await emulator.wait_for_message(ADMIN_ID, "Trail:")
+    assert "deliver by driver Maria" in (trail.text or "")

@@ -422,7 +422,7 @@ async def test_broadcast_asks_first_then_reports_the_count(
     assert again.text == "This broadcast was already sent or dropped."
 
 
-async def test_a_trail_too_long_for_one_message_is_cut_not_lost(
+async def test_an_offer_sent_to_many_drivers_counts_its_copies_and_keeps_its_whole_trail(
     emulator: BotApiEmulator, start_bot: BotFactory
 ) -> None:
     bot = await start_bot(wave_size=120)
@@ -430,7 +430,9 @@ async def test_a_trail_too_long_for_one_message_is_cut_not_lost(
     offer = await new_offer(emulator, ref="LONG")
     await emulator.send_text(ADMIN_ID, f"/offer {offer.offer_id}")
     trail = await emulator.wait_for_message(ADMIN_ID, "Copies sent:")
-    assert len(trail.text or "") <= 4096 and (trail.text or "").endswith("(cut: too long for one message)")
+    text = trail.text or ""
+    assert len(text) <= 4096 and "120 copies: no answer yet 120" in text
+    assert text.endswith("wave by dispatch: wave 1 to 120 drivers")
 
 
 async def test_a_broadcast_finished_while_the_bot_was_down_is_reported_on_start(

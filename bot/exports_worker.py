@@ -1,0 +1,117 @@
+"""The export builder: files asked for with /export are built here, after and outside the update.
+
+An export takes seconds at scale. Built inside the asking update it would hold that update's
+transaction, and on SQLite the one write lock, so every other person would wait. Here it is read
+on its own (a read takes no write lock) and only the short write that queues the file and takes
+the request off the list is a transaction; a stop or crash mid-build leaves the request, built
+again on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot import texts
+from dispatch.dispatcher import Dispatch
+from dispatch.exports import ExportKind, ExportTooLarge, export_file, queue_upload
+from dispatch.outbox import Outgoing
+from storage.records import ExportRequest
+
+log = logging.getLogger(__name__)
+
+# How often an idle builder looks for requests nobody woke it for (another instance's, or those
+# left after a moment the database could not be reached).
+IDLE_LOOK_SECONDS = 30.0
+
+
+class ExportWorker:
+    """Builds requested exports one at a time, oldest first, and queues each as a document."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._building = False
+        self._runner: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """A request was recorded: build it now."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Start building; requests left from before a stop come first."""
+        self._stopping = False
+        self._wake.set()
+        self._runner = asyncio.create_task(self._run(), name="exports")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop after the export being built; one still building after `grace` seconds is
+        abandoned, and its request waits for the next start."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is None:
+            return
+        done, _ = await asyncio.wait({self._runner}, timeout=grace)
+        if not done:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        self._runner = None
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until no request is left or being built (for tests and tools)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if not self._building and not self._wake.is_set() and await self._oldest() is None:
+                    return
+                await asyncio.sleep(0.02)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                while not self._stopping and (request := await self._oldest()) is not None:
+                    self._building = True
+                    try:
+                        await self._build(request)
+                    finally:
+                        self._building = False
+            except Exception as error:  # the database is away for a moment: the request stays
+                log.warning("exports: the database is away (%s); looking again soon", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_LOOK_SECONDS)
+
+    async def _oldest(self) -> ExportRequest | None:
+        async with self.dispatch.db.read() as tx:
+            return await tx.export_requests.oldest()
+
+    async def _build(self, request: ExportRequest) -> None:
+        """Build one request's file and send it, or say why not; either way the request is done."""
+        d = self.dispatch
+        try:
+            kind = ExportKind(request.kind)
+            # The period ends when it was asked for: built again after a restart, it is the same file.
+            file = await export_file(d.db, kind, now=request.requested_at, days=request.days)
+        except ExportTooLarge as too_large:
+            await self._answer(
+                request,
+                texts.EXPORT_TOO_LARGE.format(megabytes=too_large.megabytes, limit=too_large.limit_megabytes),
+            )
+            return
+        except Exception:
+            # Not tried again: what failed once would most likely fail again, on every start.
+            log.exception("export %d (%s, %d days) failed", request.id, request.kind, request.days)
+            await self._answer(request, texts.EXPORT_FAILED)
+            return
+        caption = texts.export_caption(kind, request.days)
+        document = Outgoing(request.chat_id, "sendDocument", {"caption": caption})
+        async with d.db.unit() as tx:  # the file queued and the request taken off, together
+            if await tx.export_requests.remove(request.id):  # not already sent by another instance
+                await queue_upload(d, document, "document", file)
+
+    async def _answer(self, request: ExportRequest, text: str) -> None:
+        async with self.dispatch.transaction() as tx:
+            if await tx.export_requests.remove(request.id):
+                await self.dispatch.say(tx, request.chat_id, {"text": text})

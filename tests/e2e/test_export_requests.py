@@ -1,0 +1,104 @@
+"""/export is a request built in the background: the admin is answered at once, everyone else keeps
+being answered while the file is built, and a request left over from before a stop is built on start."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import IO
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from bot import texts
+from bot.app import StorerunBot
+from dispatch import exports
+from sandbox.emulator import BotApiEmulator
+from storage import schema
+from storage.db import Database
+from tests.e2e.conftest import ADMIN_ID, BotFactory
+from tests.e2e.people import new_offer
+
+BEA = 2001
+
+
+class SlowWriter:
+    """The offers CSV writer, held back until the test lets it go on."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.building = asyncio.Event()
+        self.go_on = asyncio.Event()
+        self._write = exports.write_offers_csv
+        monkeypatch.setattr(exports, "write_offers_csv", self.write)
+
+    async def write(self, db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+        self.building.set()
+        await self.go_on.wait()
+        await self._write(db, sink, now=now, days=days)
+
+
+async def pending_requests(bot: StorerunBot) -> int:
+    async with bot.db.read() as tx:
+        query = select(func.count()).select_from(schema.export_requests)
+        return int((await tx.connection.execute(query)).scalar_one())
+
+
+async def test_others_are_answered_while_an_export_is_built(
+    emulator: BotApiEmulator, storerun: StorerunBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offer = await new_offer(emulator)
+    writer = SlowWriter(monkeypatch)
+    emulator.add_user(BEA, "Bea")
+
+    await emulator.send_text(ADMIN_ID, "/export offers 30")
+    try:
+        await asyncio.wait_for(writer.building.wait(), 10)
+        await emulator.send_text(BEA, "/help")
+
+        await emulator.wait_for_message(BEA, texts.HELP_FOOTER)
+        await emulator.wait_for_message(ADMIN_ID, texts.export_preparing("offers", 30))
+        assert not [m for m in emulator.chat(ADMIN_ID) if m.document is not None]
+    finally:
+        writer.go_on.set()
+    document = await emulator.wait_for_message(ADMIN_ID, lambda m: m.document is not None)
+    assert document.document is not None and document.document.file_name == "offers-30d.csv"
+    assert f"\n{offer.offer_id}," in document.document.content.decode("utf-8")
+    assert await pending_requests(storerun) == 0
+
+
+async def test_a_request_left_from_before_a_stop_is_built_on_start(
+    emulator: BotApiEmulator, start_bot: BotFactory, sqlite_url: str
+) -> None:
+    db = Database.connect(sqlite_url)
+    await db.upgrade()
+    async with db.transaction() as tx:
+        asked = datetime.now(UTC)
+        row = {"chat_id": ADMIN_ID, "kind": "drivers", "days": 7, "requested_at": asked}
+        await tx.connection.execute(insert(schema.export_requests).values(**row))
+    await db.close()
+
+    storerun = await start_bot()
+
+    document = await emulator.wait_for_message(ADMIN_ID, lambda m: m.document is not None)
+    assert document.document is not None and document.document.file_name == "drivers-7d.csv"
+    assert document.text == texts.export_caption("drivers", 7)
+    assert await pending_requests(storerun) == 0
+
+
+async def test_an_export_that_fails_is_reported_once_and_forgotten(
+    emulator: BotApiEmulator, storerun: StorerunBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(exports, "write_offers_csv", broken)
+
+    await emulator.send_text(ADMIN_ID, "/export offers 3")
+
+    await emulator.wait_for_message(ADMIN_ID, texts.EXPORT_FAILED)
+    await storerun.exports.drain()
+    await storerun.sender.drain()
+    failures = [m for m in emulator.chat(ADMIN_ID) if m.text == texts.EXPORT_FAILED]
+    assert len(failures) == 1
+    assert not [m for m in emulator.chat(ADMIN_ID) if m.text == texts.SOMETHING_WENT_WRONG]
+    assert await pending_requests(storerun) == 0
