@@ -15,7 +15,7 @@ import json
 import random
 import statistics
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -50,7 +50,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def press_all(
-    drivers: range, press: Callable[[int], Awaitable[PressResult]], seed_value: int
+    drivers: Sequence[int], press: Callable[[int], Awaitable[PressResult]], seed_value: int
 ) -> list[PressResult]:
     """Every driver presses once, at a random moment within the spread."""
     chance = random.Random(seed_value)
@@ -99,33 +99,42 @@ async def storerun_race(drivers: range, folder: Path, seed_value: int) -> list[P
 
 async def bare_race(drivers: range, seed_value: int) -> list[PressResult]:
     async with BotApiEmulator(token=TOKEN) as emulator:
+        for user_id in drivers:
+            emulator.add_user(user_id, f"Driver {user_id}")
+        return await bare_presses(emulator, drivers, seed_value)
 
-        async def answer(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-            assert update.callback_query is not None
-            await update.callback_query.answer("It's yours!")
 
-        application = (
-            Application.builder()
-            .token(TOKEN)
-            .base_url(f"{emulator.url}/bot")
-            .concurrent_updates(64)
-            .job_queue(None)
-            .build()
-        )
-        application.add_handler(CallbackQueryHandler(answer))
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("Accept", callback_data="1:acc:1")]])
-        async with application:
-            for user_id in drivers:
-                emulator.add_user(user_id, f"Driver {user_id}")
-                await application.bot.send_message(user_id, "📦 New offer", reply_markup=markup)
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(poll_interval=0, timeout=10)
-            try:
-                return await press_all(drivers, lambda d: emulator.press(d, "Accept", timeout=30), seed_value)
-            finally:
-                await application.updater.stop()
-                await application.stop()
+async def bare_presses(
+    emulator: BotApiEmulator, drivers: Sequence[int], seed_value: int
+) -> list[PressResult]:
+    """The framework's floor: a bare python-telegram-bot app sends each driver an offer with an
+    Accept button and only answers the presses, 64 at a time; every driver presses once."""
+
+    async def answer(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None
+        await update.callback_query.answer("It's yours!")
+
+    application = (
+        Application.builder()
+        .token(emulator.token)
+        .base_url(f"{emulator.url}/bot")
+        .concurrent_updates(64)
+        .job_queue(None)
+        .build()
+    )
+    application.add_handler(CallbackQueryHandler(answer))
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Accept", callback_data="1:acc:1")]])
+    async with application:
+        for user_id in drivers:
+            await application.bot.send_message(user_id, "📦 New offer", reply_markup=markup)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0, timeout=10)
+        try:
+            return await press_all(drivers, lambda d: emulator.press(d, "Accept", timeout=30), seed_value)
+        finally:
+            await application.updater.stop()
+            await application.stop()
 
 
 def figures(results: list[PressResult]) -> dict[str, float | int]:

@@ -159,6 +159,16 @@ async def _first_applied_since(db: Database, since: datetime) -> datetime | None
     return found
 
 
+async def _kill_once_stored(bot: BotProcess, db: Database, deadline: float) -> tuple[int, float]:
+    """Kill the bot as soon as an update waits in its inbox (or at the deadline); how many wait,
+    and when it was killed."""
+    while time.monotonic() < deadline and not await _pending_updates(db):  # noqa: ASYNC110 (another process's table)
+        await asyncio.sleep(0.002)
+    bot.check_alive()
+    await bot.kill()
+    return await _pending_updates(db), time.monotonic()
+
+
 async def _pending_updates(db: Database) -> int:
     async with db.read() as tx:
         return (await tx.inbox.backlog()).pending
@@ -235,6 +245,13 @@ async def crash_rounds(
                 kill_after = rng.uniform(*KILL_AFTER)
                 presses: list[asyncio.Task[object]] = []
                 began = time.monotonic()
+                # The first round kills the moment updates wait in the inbox, stored but not applied,
+                # so that case is met on any machine; the others kill at a random moment.
+                watcher = (
+                    asyncio.create_task(_kill_once_stored(bot, db, began + KILL_AFTER[1]))
+                    if number == 1
+                    else None
+                )
                 for index, user_id in enumerate(order):
                     await asyncio.sleep(
                         max(0.0, began + BURST_SECONDS * index / len(order) - time.monotonic())
@@ -246,10 +263,14 @@ async def crash_rounds(
                     else:
                         await emulator.send_text(user_id, "/help")
                     report.updates += 1
-                await asyncio.sleep(max(0.0, began + kill_after - time.monotonic()))
-                bot.check_alive()
-                await bot.kill()
-                pending = await _pending_updates(db)
+                if watcher is not None:
+                    pending, killed_at = await watcher
+                    kill_after = killed_at - began
+                else:
+                    await asyncio.sleep(max(0.0, began + kill_after - time.monotonic()))
+                    bot.check_alive()
+                    await bot.kill()
+                    pending = await _pending_updates(db)
                 report.pending_at_kill.append(pending)
                 restarted = datetime.now(UTC)
                 await bot.start()

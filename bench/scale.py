@@ -27,7 +27,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,10 +35,8 @@ from typing import Any
 
 from sqlalchemy import Table, select, text
 from sqlalchemy.engine import make_url
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
-from bench.accept_race import SPREAD_SECONDS, figures, offer_line
+from bench.accept_race import bare_presses, figures, offer_line, press_all
 from bench.crash import BotProcess, _free_port
 from bot import texts
 from bot.config import ConfigError, load_database_settings
@@ -569,19 +567,6 @@ async def time_commands(
     return results
 
 
-async def _press_all(
-    drivers: Sequence[int], press: Callable[[int], Awaitable[PressResult]], seed_value: int
-) -> list[PressResult]:
-    """Every driver presses once, at a random moment within the spread."""
-    chance = random.Random(seed_value)
-
-    async def one(driver: int) -> PressResult:
-        await asyncio.sleep(chance.uniform(0, SPREAD_SECONDS))
-        return await press(driver)
-
-    return list(await asyncio.gather(*(one(driver) for driver in drivers)))
-
-
 def _figures(results: list[PressResult]) -> dict[str, float | int]:
     if not any(result.latency is not None for result in results):
         return {"answered": sum(1 for result in results if result.answered), "p50_ms": 0.0, "p99_ms": 0.0}
@@ -611,7 +596,7 @@ async def wave_and_race(
         await asyncio.sleep(0.02)
     last_copy = time.monotonic() - started
     floor = expected / RATE
-    results = await _press_all(reached, lambda d: emulator.press(d, "Accept", timeout=timeout), seed_value)
+    results = await press_all(reached, lambda d: emulator.press(d, "Accept", timeout=timeout), seed_value)
     won = texts.PRESS_ANSWERS[Press.AWARDED]
     race = _figures(results)
     return {
@@ -631,34 +616,8 @@ async def wave_and_race(
 
 async def bare_race_on(emulator: BotApiEmulator, drivers: Sequence[int], seed_value: int) -> dict[str, Any]:
     """The framework's floor: a bare python-telegram-bot app that only answers the same presses."""
-
-    async def answer(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.callback_query is not None
-        await update.callback_query.answer("It's yours!")
-
-    application = (
-        Application.builder()
-        .token(TOKEN)
-        .base_url(f"{emulator.url}/bot")
-        .concurrent_updates(64)
-        .job_queue(None)
-        .build()
-    )
-    application.add_handler(CallbackQueryHandler(answer))
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Accept", callback_data="1:acc:1")]])
     emulator.set_limits(enabled=False)  # its own copies go out at once: only the answers are timed
-    async with application:
-        for user_id in drivers:
-            await application.bot.send_message(user_id, "📦 New offer", reply_markup=markup)
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=10)
-        try:
-            results = await _press_all(drivers, lambda d: emulator.press(d, "Accept", timeout=30), seed_value)
-        finally:
-            await application.updater.stop()
-            await application.stop()
-    bare = _figures(results)
+    bare = _figures(await bare_presses(emulator, drivers, seed_value))
     return {"bare_answered": bare["answered"], "bare_p50_ms": bare["p50_ms"], "bare_p99_ms": bare["p99_ms"]}
 
 
