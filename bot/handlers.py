@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4096  # Telegram's limit for one message's text
-
 
 class Context(
     CallbackContext[ExtBot[None], dict[object, object], dict[object, object], dict[object, object]]
@@ -48,8 +46,8 @@ class Context(
 def reply(update: Update, text: str, markup: dict[str, object] | None = None) -> Outgoing:
     """A text answer to the chat an update came from."""
     assert update.effective_chat is not None
-    if len(text) > MAX_TEXT:  # Telegram refuses longer messages; a long trail or list is cut
-        text = text[: MAX_TEXT - 40].rsplit("\n", 1)[0] + "\n… (cut: too long for one message)"
+    if len(text) > texts.MESSAGE_LIMIT:  # Telegram refuses longer messages; a long trail or list is cut
+        text = text[: texts.MESSAGE_LIMIT - 40].rsplit("\n", 1)[0] + "\n… (cut: too long for one message)"
     params: dict[str, object] = {"text": text}
     if markup is not None:
         params["reply_markup"] = markup

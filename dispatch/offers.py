@@ -14,7 +14,7 @@ from dispatch.lifecycle import Action, Status, sources
 from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Lane, Outgoing, as_row
-from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show, orders_today
+from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
 from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
 from storage.records import Driver, Notice, Offer
 from storage.repos import PressContext, Transaction
@@ -894,9 +894,8 @@ class OfferDesk:
         """The order can no longer be cancelled: every /orders list offering to is shown anew."""
         d = self.dispatch
         for card in await tx.cards.take(ORDERS_LIST, offer_id):
-            views = await orders_today(tx, card.chat_id, d.clock.now())
-            shown = orders_to_show(views)
-            await d.say(tx, card.chat_id, d.messages.orders_list(shown, len(views)), edit_of=card.outbox_id)
+            shown, total = await orders_to_show(tx, card.chat_id, d.clock.now())
+            await d.say(tx, card.chat_id, d.messages.orders_list(shown, total), edit_of=card.outbox_id)
 
     async def _edit_job(self, tx: Transaction, notice: Notice, params: dict[str, object]) -> None:
         """Edit the holder's job card: their copy of the offer and any /myoffers card of it."""

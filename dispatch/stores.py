@@ -14,7 +14,7 @@ from dispatch.actors import Actor
 from dispatch.lifecycle import Action, Status, sources
 from dispatch.offers import ORDERS_LIST, Created, Press
 from dispatch.orders import OrderLine, OrderLineError, parse_order_line
-from dispatch.views import orders_to_show, orders_today
+from dispatch.views import orders_to_show
 from dispatch.windows import next_slots
 from storage.records import Store
 
@@ -150,15 +150,14 @@ class StoreDesk:
         d = self.dispatch
         now = d.clock.now()
         async with d.transaction() as tx:
-            views = await orders_today(tx, chat_id, now)
-            if not views:
+            shown, total = await orders_to_show(tx, chat_id, now)
+            if not total:
                 return 0
-            shown = orders_to_show(views)
-            sent = await d.say(tx, chat_id, d.messages.orders_list(shown, len(views)))
+            sent = await d.say(tx, chat_id, d.messages.orders_list(shown, total))
             for view in shown:
                 if view.offer.status in sources(Action.CANCEL):
                     await tx.cards.add(ORDERS_LIST, view.offer.id, chat_id, sent, now)
-        return len(views)
+        return total
 
     async def cancel(self, offer_id: int, chat_id: int, user_id: int) -> Press:
         """Staff cancel one of their store's orders that is not yet picked up."""

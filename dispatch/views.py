@@ -44,12 +44,13 @@ async def orders_today(tx: Transaction, chat_id: int, now: datetime) -> list[Off
 ORDERS_SHOWN = 20  # a store's /orders list: enough for a busy hour, and always one message
 
 
-def orders_to_show(views: list[OfferView]) -> list[OfferView]:
-    """The orders a store's list shows: those still under way first (newest first), then the
-    finished ones, at most ORDERS_SHOWN of them; the rest are counted."""
+async def orders_to_show(tx: Transaction, chat_id: int, now: datetime) -> tuple[list[OfferView], int]:
+    """What a staff chat's /orders list shows, and how many orders it has today: those still under
+    way first (newest first), then the finished ones, at most ORDERS_SHOWN; the rest are counted."""
+    views = await orders_today(tx, chat_id, now)
     under_way = [view for view in views if view.offer.status not in FINAL]
     finished = [view for view in views if view.offer.status in FINAL]
-    return (under_way + finished)[:ORDERS_SHOWN]
+    return (under_way + finished)[:ORDERS_SHOWN], len(views)
 
 
 async def offer_view(tx: Transaction, offer_id: int) -> OfferView | None:
