@@ -625,6 +625,19 @@ class ListedOffer:
     holder: Driver | None
 
 
+# Offers that are still in play: a handful at any time, however long the history.
+LIVE_STATUSES = ("open", "accepted", "picked_up")
+
+
+def _newest_first(statuses: Sequence[str]) -> ColumnElement[Any]:
+    """Newest offers first. For live offers only, ordered by `id + 0`: SQLite keeps no histograms
+    and would otherwise walk the whole primary key in order rather than find the few live offers
+    through ix_offers_status and sort them; PostgreSQL plans the same either way."""
+    if statuses and set(statuses) <= set(LIVE_STATUSES):
+        return (schema.offers.c.id + 0).desc()
+    return schema.offers.c.id.desc()
+
+
 class Offers(_Repo):
     async def add(self, **values: Any) -> int:
         statement = insert(schema.offers).values(**values).returning(schema.offers.c.id)
@@ -699,7 +712,7 @@ class Offers(_Repo):
             .join(a, a.c.id == s.c.area_id)
             .outerjoin(d, d.c.id == o.c.holder_id)
             .where(*self._filter(statuses, area_id, store_id, created_since))
-            .order_by(o.c.id.desc())
+            .order_by(_newest_first(statuses))
         )
         if limit is not None:
             query = query.limit(limit).offset(offset)
@@ -780,7 +793,7 @@ class Offers(_Repo):
     async def with_deadlines(self) -> list[Offer]:
         """Offers that may still have deadlines ahead: open, accepted or picked up."""
         o = schema.offers
-        query = select(o).where(o.c.status.in_(["open", "accepted", "picked_up"])).order_by(o.c.id)
+        query = select(o).where(o.c.status.in_(LIVE_STATUSES)).order_by(o.c.id + 0)  # see _newest_first
         return _records(Offer, await self.connection.execute(query))
 
     async def mark_reminded(self, offer_id: int, column: str, status: str, at: datetime) -> bool:

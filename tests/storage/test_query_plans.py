@@ -351,16 +351,6 @@ ABOUT_ONE_THING = {
 }
 FEW_ROWS = 100
 
-# SQLite keeps no histograms (it is built without STAT4): it cannot see that live offers are a
-# handful among thousands, and walks every offer rather than sort the few it would find through
-# ix_offers_status. storage/repos.py must steer it (ORDER BY id + 0 makes SQLite search the
-# index and sort). Strict: the mark must go once that is done.
-SQLITE_WALKS_EVERY_OFFER = {
-    "Offers.with_deadlines",
-    "Offers.listed_with_places live (/offers)",
-    "Offers.listed_with_places held (/offers accepted)",
-}
-
 
 @contextmanager
 def _statements(connection: AsyncConnection) -> Iterator[list[tuple[str, Any]]]:
@@ -492,14 +482,8 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.parametrize("name", list(HOT_QUERIES))
-async def test_hot_query_reads_no_whole_table_of_history(
-    seeded: SeededDatabase, name: str, request: pytest.FixtureRequest
-) -> None:
+async def test_hot_query_reads_no_whole_table_of_history(seeded: SeededDatabase, name: str) -> None:
     db = Database.connect(seeded.url)
-    if db.is_sqlite and name in SQLITE_WALKS_EVERY_OFFER:
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="SQLite cannot see how few offers are live")
-        )
     full_scans: list[str] = []
     try:
         async with db.connection() as connection, connection.begin() as transaction:
