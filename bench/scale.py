@@ -428,6 +428,8 @@ class MemorySampler:
         self.pid = pid
         self.peak_kb = 0
         self.last_kb = 0
+        self.phase = "start-up"
+        self.phase_peaks_kb: dict[str, int] = {}  # the peak while each command (or step) ran
         self._task: asyncio.Task[None] | None = None
 
     def read_kb(self) -> int:
@@ -441,6 +443,7 @@ class MemorySampler:
         while True:
             self.last_kb = self.read_kb() or self.last_kb
             self.peak_kb = max(self.peak_kb, self.last_kb)
+            self.phase_peaks_kb[self.phase] = max(self.phase_peaks_kb.get(self.phase, 0), self.last_kb)
             await asyncio.sleep(SAMPLE_SECONDS)
 
     def start(self) -> None:
@@ -517,11 +520,17 @@ def _p95(values: Sequence[float]) -> float:
 
 
 async def time_commands(
-    emulator: BotApiEmulator, seeded: Seeded, runs: int, timeout: float, say: Callable[[str], None]
+    emulator: BotApiEmulator,
+    seeded: Seeded,
+    runs: int,
+    timeout: float,
+    say: Callable[[str], None],
+    sampler: MemorySampler,
 ) -> dict[str, dict[str, Any]]:
     """Each command `runs` times, one after another: p95, median, and what it answered."""
     results: dict[str, dict[str, Any]] = {}
     for command in commands(seeded):
+        sampler.phase = command.label
         seconds: list[float] = []
         first_line = ""
         late: float | None = None
@@ -696,14 +705,18 @@ async def scale(
             report["rss_idle_mb"] = round(sampler.read_kb() / 1024, 1)
             say(f"  started in {report['startup_s']} s; {report['rss_idle_mb']} MB resident when idle")
             say(f"commands, {runs} runs each (timeout {command_timeout:g} s):")
-            report["commands"] = await time_commands(emulator, seeded, runs, command_timeout, say)
+            report["commands"] = await time_commands(emulator, seeded, runs, command_timeout, say, sampler)
             bot.check_alive()
             reach = min(wave, len(seeded.wave_candidates))
             say(f"one wave to {reach} online drivers, then their accept race …")
+            sampler.phase = "wave and race"
             race, reached = await wave_and_race(emulator, seeded, wave, command_timeout, seed_value)
             report.update(race)
             await asyncio.sleep(1.0)
             report["rss_peak_mb"] = round(sampler.peak_kb / 1024, 1)
+            report["rss_peak_by_phase_mb"] = {
+                phase: round(kb / 1024, 1) for phase, kb in sampler.phase_peaks_kb.items()
+            }
             bot.check_alive()
             report["bot_exit_code"] = await bot.stop()
         finally:
@@ -739,6 +752,8 @@ def print_report(report: dict[str, Any], say: Callable[[str], None] = print) -> 
         f" start-up {report['startup_s']} s, memory {report['rss_idle_mb']} MB idle →"
         f" {report['rss_peak_mb']} MB peak, database {report['db_mb_seeded']} → {report['db_mb']} MB"
     )
+    highest = sorted(report["rss_peak_by_phase_mb"].items(), key=operator.itemgetter(1), reverse=True)[:3]
+    say("  memory peaks by step: " + ", ".join(f"{phase} {mb} MB" for phase, mb in highest))
     say(
         f"  wave to {report['wave_drivers']}: reached {report['wave_reached']}, last copy"
         f" {report['wave_last_copy_s']} s (floor {report['wave_floor_s']} s, ratio"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ from dispatch.outbox import Lane
 from dispatch.retention import Pruned, Purged, prune_history, purge_personal_data
 from dispatch.timers import Timers
 from storage.db import Database
+from storage.repos import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +196,7 @@ class StorerunBot:
                 max_attempts=settings.inbox_max_attempts,
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
             ),
+            answers_at_once=self._answers_at_once,
         )
         self.exports = ExportWorker(self.dispatch)
         self.poller = (
@@ -250,6 +253,13 @@ class StorerunBot:
             await self.http.start(app, host, port)
         except ListenError as error:
             raise ConfigError(f"HTTP_LISTEN: {error}") from None
+
+    async def _answers_at_once(self, tx: Transaction, updates: Sequence[Update]) -> dict[int, str]:
+        answers = await handlers.answers_at_once(self.dispatch, tx, updates)
+        for update in updates:
+            if update.update_id in answers and update.effective_chat is not None:
+                self.sender.chat_reachable_again(update.effective_chat.id)  # as on_any_update does
+        return answers
 
     async def _receive_one(self, payload: dict[str, Any]) -> None:
         await self.inbox.receive([payload])

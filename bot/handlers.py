@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
@@ -25,6 +25,7 @@ from dispatch.views import FailReason
 if TYPE_CHECKING:
     from bot.app import StorerunBot
     from dispatch.dispatcher import Dispatch, Person
+    from storage.repos import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +336,28 @@ async def on_button(update: Update, context: Context) -> None:
         answer_query(query, private_chat_please(context, admin=button.act in ADMIN_ACTS))
         return
     answer_query(query, await _press(button, update, context))
+
+
+async def answers_at_once(dispatch: Dispatch, tx: Transaction, updates: Sequence[Update]) -> dict[int, str]:
+    """The answers to presses that change nothing, when what is committed settles them (a forged
+    or stale button, an Accept that cannot win), by update id. Given as the presses arrive, before
+    they take their turn to be applied (bot.inbox); a press not answered here goes to on_button."""
+    answers: dict[int, str] = {}
+    accepts: dict[int, tuple[int, int]] = {}
+    for update in updates:
+        query = update.callback_query
+        if query is None or update.effective_chat is None:
+            continue
+        button = Button.parse(query.data)
+        if button is None:
+            answers[update.update_id] = texts.STALE_BUTTON
+        elif button.act is Act.ACCEPT and in_private_chat(update):
+            accepts[update.update_id] = (button.subject, query.from_user.id)
+    refusals = await dispatch.offers.refusals(tx, set(accepts.values()))
+    for update_id, press in accepts.items():
+        if press in refusals:
+            answers[update_id] = texts.PRESS_ANSWERS[refusals[press]]
+    return answers
 
 
 async def _press(button: Button, update: Update, context: Context) -> str:

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -71,11 +71,12 @@ def entry_of(payload: dict[str, Any]) -> InboxEntry:
     )
 
 
-def first_names_of(rows: Sequence[InboxUpdate]) -> dict[int, str]:
-    """The first name of each user who sent these updates (the offer trail names people by it)."""
+def first_names_of(payloads: Iterable[str]) -> dict[int, str]:
+    """The first name of each user who sent these updates, stored as JSON (the offer trail names
+    people by it)."""
     names: dict[int, str] = {}
-    for row in rows:
-        user = Update.de_json(json.loads(row.payload), None).effective_user
+    for payload in payloads:
+        user = Update.de_json(json.loads(payload), None).effective_user
         if user is not None:
             names[user.id] = user.first_name
     return names
@@ -114,6 +115,21 @@ def record_failure(error: BaseException | None) -> bool:
     return True
 
 
+# The answers, by update id, to the button presses among these updates that change nothing and
+# whose answer what is committed already settles (an Accept on an offer someone else took, a forged
+# button); a press only applying it can answer is left out.
+AnswersAtOnce = Callable[[Transaction, Sequence[Update]], Awaitable[dict[int, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A press answered as it arrived."""
+
+    entry: InboxEntry
+    query_id: str
+    text: str
+
+
 @dataclass(frozen=True, slots=True)
 class InboxLimits:
     """How many updates are applied at once, how often one is tried, and how long done rows stay."""
@@ -137,8 +153,10 @@ class InboxWorker:
         dispatch: Dispatch,
         metrics: Metrics,
         limits: InboxLimits,
+        answers_at_once: AnswersAtOnce | None = None,
     ) -> None:
         self.db = db
+        self.answers_at_once = answers_at_once
         self.clock = clock
         self.application = application
         self.dispatch = dispatch
@@ -155,14 +173,57 @@ class InboxWorker:
     # --- arriving ---
 
     async def receive(self, payloads: Sequence[dict[str, Any]]) -> int:
-        """Store updates (each new update_id once) and commit; returns how many were new."""
+        """Store updates (each new update_id once) and commit; returns how many were new.
+
+        A press that changes nothing, and whose answer what is committed already settles, is
+        answered at once and stored as done: it is applied as it arrives, a read with no effects.
+        In a rush of a thousand Accepts on one offer, all but the first few are told it was taken
+        without waiting for their turn in the inbox.
+        """
         entries = [entry_of(payload) for payload in payloads]
-        async with self.db.transaction() as tx:
-            stored = await tx.inbox.store(entries, self.clock.now())
+        settled = await self._settle_at_once(entries)
+        now = self.clock.now()
+        # Urgent: storing what Telegram already sent is short, and confirming it waits on it.
+        async with self.db.transaction(urgent=True) as tx:
+            stored = await tx.inbox.store(entries, now)
+            if settled:
+                # Only updates stored just now, still first in their chat (another instance may
+                # have stored an earlier one of the chat meanwhile).
+                first = await tx.inbox.first_in_chat([press.entry.update_id for press in settled])
+                settled = [press for press in settled if press.entry.update_id in first]
+            if settled:
+                await tx.inbox.mark_done([press.entry.update_id for press in settled], now)
+                await tx.chats.seen([press.entry.chat_key for press in settled if press.entry.chat_key], now)
+                await tx.people.seen(first_names_of(press.entry.payload for press in settled), now)
         for entry in entries:
             self.metrics.update_received(entry.kind)
+        for press in settled:
+            self.metrics.update_applied(press.entry.kind, 0.0)
+            self._answer(press.query_id, press.text)
         self.wake()
-        return stored
+        return len(stored)
+
+    async def _settle_at_once(self, entries: Sequence[InboxEntry]) -> list[_Settled]:
+        """The presses among these updates whose answer what is committed settles, with their
+        answers, read without taking the write lock. Only a chat's first update qualifies: an
+        earlier one still waiting could change what the press finds."""
+        presses = [entry for entry in entries if entry.kind == "callback_query"]
+        if self.answers_at_once is None or not presses:
+            return []
+        async with self.db.read() as tx:
+            waiting = await tx.inbox.chats_waiting([entry.chat_key for entry in presses])
+            first: list[tuple[InboxEntry, Update]] = []
+            for entry in entries:
+                if entry.chat_key not in waiting:
+                    waiting.add(entry.chat_key)  # what follows in this batch waits behind it
+                    if entry.kind == "callback_query":
+                        first.append((entry, Update.de_json(json.loads(entry.payload), self.application.bot)))
+            answers = await self.answers_at_once(tx, [update for _, update in first])
+        return [
+            _Settled(entry, update.callback_query.id, answers[update.update_id][:200])
+            for entry, update in first
+            if update.callback_query is not None and update.update_id in answers
+        ]
 
     def wake(self) -> None:
         """Updates were stored: look for them now."""
@@ -262,7 +323,7 @@ class InboxWorker:
             rows = await tx.inbox.claim(self.clock.now(), limit=self.limits.batch)
             # Whoever wrote has not blocked the bot (any longer), whatever their update does.
             await tx.chats.seen([row.chat_key for row in rows if row.chat_key], self.clock.now())
-            await tx.people.seen(first_names_of(rows), self.clock.now())
+            await tx.people.seen(first_names_of(row.payload for row in rows), self.clock.now())
             for row in rows:
                 update, applying = await self._apply(tx, row)
                 parked = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -517,13 +518,21 @@ class OfferDesk:
 
     # --- a driver's presses ---
 
+    @staticmethod
+    async def refusals(tx: Transaction, presses: Collection[tuple[int, int]]) -> dict[tuple[int, int], Press]:
+        """For Accepts (offer id, pressing Telegram user) that cannot win, as what is committed
+        says, the answer: it changes nothing, so it may be given before the press takes its turn.
+        A press that might win is not in the result."""
+        contexts = await tx.notices.press_contexts(presses)
+        refused = {press: _refusal(context) for press, context in contexts.items()}
+        return {press: refusal for press, refusal in refused.items() if refusal is not None}
+
     async def accept(self, offer_id: int, tg_user_id: int) -> Press:
         """Award the offer to this driver if it is still open and was sent to them."""
         d = self.dispatch
         # Most presses in a rush lose: a read that waits for no lock answers them at once.
         async with d.db.read() as tx:
-            seen = await tx.notices.press_context(offer_id, tg_user_id)
-        refusal = _refusal(seen)
+            refusal = (await self.refusals(tx, [(offer_id, tg_user_id)])).get((offer_id, tg_user_id))
         if refusal is not None:
             return refusal
         now = d.clock.now()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -490,10 +490,11 @@ class People(_Repo):
 class Inbox(_Repo):
     """Updates stored on arrival and claimed one at a time by whoever applies them."""
 
-    async def store(self, updates: Sequence[InboxEntry], at: datetime) -> int:
-        """Store updates not seen before (a repeat of a known update_id is ignored); returns how many."""
+    async def store(self, updates: Sequence[InboxEntry], at: datetime) -> list[int]:
+        """Store updates not seen before (a repeat of a known update_id is ignored); returns the
+        update_ids that were new."""
         if not updates:
-            return 0
+            return []
         rows = [
             {
                 "update_id": entry.update_id,
@@ -511,13 +512,14 @@ class Inbox(_Repo):
         statement = self._insert_ignoring_conflict(schema.inbox, "update_id").returning(
             schema.inbox.c.update_id
         )
-        return len((await self.connection.execute(statement, rows)).all())
+        return [int(update_id) for update_id in (await self.connection.execute(statement, rows)).scalars()]
 
-    def _claimable(self, now: datetime) -> Select[Any]:
-        """Pending updates that are due and come first in their chat (earlier ones are done or parked)."""
+    @staticmethod
+    def _first_in_chat() -> ColumnElement[bool]:
+        """No earlier update of the same chat is still pending (done and parked ones are behind)."""
         i = schema.inbox
         earlier = schema.inbox.alias("earlier")
-        blocked = (
+        return ~(
             select(earlier.c.update_id)
             .where(
                 earlier.c.status == "pending",
@@ -526,7 +528,30 @@ class Inbox(_Repo):
             )
             .exists()
         )
-        return select(i).where(i.c.status == "pending", i.c.next_attempt_at <= now, ~blocked)
+
+    def _claimable(self, now: datetime) -> Select[Any]:
+        """Pending updates that are due and come first in their chat (earlier ones are done or parked)."""
+        i = schema.inbox
+        return select(i).where(i.c.status == "pending", i.c.next_attempt_at <= now, self._first_in_chat())
+
+    async def chats_waiting(self, chat_keys: Sequence[int]) -> set[int]:
+        """Which of these chats have an update still pending."""
+        if not chat_keys:
+            return set()
+        i = schema.inbox
+        pending = select(i.c.chat_key).where(i.c.status == "pending", i.c.chat_key.in_(set(chat_keys)))
+        query = pending.distinct()
+        return {int(chat_key) for chat_key in (await self.connection.execute(query)).scalars()}
+
+    async def first_in_chat(self, update_ids: Sequence[int]) -> set[int]:
+        """Which of these pending updates come first in their chat: nothing of the chat waits before them."""
+        if not update_ids:
+            return set()
+        i = schema.inbox
+        query = select(i.c.update_id).where(
+            i.c.update_id.in_(update_ids), i.c.status == "pending", self._first_in_chat()
+        )
+        return {int(update_id) for update_id in (await self.connection.execute(query)).scalars()}
 
     async def claim(self, now: datetime, limit: int = 1) -> list[InboxUpdate]:
         """Lock up to `limit` claimable updates (at most one per chat, oldest first) for this
@@ -854,20 +879,37 @@ class Notices(_Repo):
                 notice_ids[int(driver_id)] = int(notice_id)
         return notice_ids
 
+    async def press_contexts(
+        self, presses: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], PressContext]:
+        """For each press (offer id, pressing Telegram user): the driver, their copy of the offer
+        and the offer's state, all read in one round trip."""
+        if not presses:
+            return {}
+        d, n, o = schema.drivers, schema.notices, schema.offers
+        offer_ids = {offer_id for offer_id, _ in presses}
+        query = (
+            select(d.c.tg_user_id, n.c.offer_id, d.c.id, d.c.status, n.c.outcome, o.c.status, o.c.holder_id)
+            .select_from(d)
+            .outerjoin(n, and_(n.c.driver_id == d.c.id, n.c.offer_id.in_(offer_ids)))
+            .outerjoin(o, o.c.id == n.c.offer_id)
+            .where(d.c.tg_user_id.in_({tg_user_id for _, tg_user_id in presses}))
+        )
+        drivers: dict[int, PressContext] = {}
+        found: dict[tuple[int, int], PressContext] = {}
+        for tg_user_id, offer_id, *context in await self.connection.execute(query):
+            drivers[tg_user_id] = PressContext(context[0], context[1], None, None, None)
+            if offer_id is not None:
+                found[(offer_id, tg_user_id)] = PressContext(*context)
+        nobody = PressContext(None, None, None, None, None)
+        return {
+            (offer_id, tg_user_id): found.get((offer_id, tg_user_id)) or drivers.get(tg_user_id, nobody)
+            for offer_id, tg_user_id in presses
+        }
+
     async def press_context(self, offer_id: int, tg_user_id: int) -> PressContext:
         """The pressing driver, their copy of the offer, and the offer's state, in one round trip."""
-        d, n, o = schema.drivers, schema.notices, schema.offers
-        query = (
-            select(d.c.id, d.c.status, n.c.outcome, o.c.status, o.c.holder_id)
-            .select_from(d)
-            .outerjoin(n, and_(n.c.driver_id == d.c.id, n.c.offer_id == offer_id))
-            .outerjoin(o, o.c.id == n.c.offer_id)
-            .where(d.c.tg_user_id == tg_user_id)
-        )
-        row = (await self.connection.execute(query)).first()
-        if row is None:
-            return PressContext(None, None, None, None, None)
-        return PressContext(*row)
+        return (await self.press_contexts([(offer_id, tg_user_id)]))[(offer_id, tg_user_id)]
 
     async def outbox_rows(self, notice_ids: Sequence[int]) -> dict[int, int]:
         """For each notice, the outbox row that sends its copy (for edits)."""

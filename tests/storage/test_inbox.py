@@ -18,7 +18,7 @@ def _entry(update_id: int, chat: int) -> InboxEntry:
     return InboxEntry(update_id=update_id, chat_key=chat, kind="message", payload=payload)
 
 
-async def _store(db: Database, *entries: InboxEntry) -> int:
+async def _store(db: Database, *entries: InboxEntry) -> list[int]:
     async with db.transaction() as tx:
         return await tx.inbox.store(list(entries), NOW)
 
@@ -35,8 +35,8 @@ async def _done(db: Database, update_id: int) -> None:
 
 
 async def test_an_update_sent_twice_is_stored_once(db: Database) -> None:
-    assert await _store(db, _entry(1, 10), _entry(2, 10)) == 2
-    assert await _store(db, _entry(2, 10), _entry(3, 10)) == 1
+    assert await _store(db, _entry(1, 10), _entry(2, 10)) == [1, 2]
+    assert await _store(db, _entry(2, 10), _entry(3, 10)) == [3]
     async with db.read() as tx:
         assert (await tx.inbox.backlog()).pending == 3
 
@@ -50,6 +50,16 @@ async def test_a_chat_waits_for_its_earlier_update_while_other_chats_go_on(db: D
     assert await _claim(db) == 2
     await _done(db, 2)
     assert await _claim(db) == 3
+
+
+async def test_first_in_chat_names_the_updates_nothing_of_their_chat_waits_before(db: Database) -> None:
+    await _store(db, _entry(1, 10), _entry(2, 10), _entry(3, 20), _entry(4, 30))
+    await _done(db, 3)
+    async with db.transaction() as tx:
+        await tx.inbox.store([_entry(5, 20)], NOW)
+        # 2 waits behind 1; 5 comes after 3, which is done; 3 itself is no longer pending.
+        assert await tx.inbox.first_in_chat([1, 2, 3, 4, 5]) == {1, 4, 5}
+        assert await tx.inbox.first_in_chat([]) == set()
 
 
 async def test_a_batch_claims_the_first_update_of_each_chat(db: Database) -> None:

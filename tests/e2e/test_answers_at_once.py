@@ -1,0 +1,92 @@
+"""A press that changes nothing, and that what is committed already settles, is answered as it
+arrives rather than when its turn to be applied comes. Here the inbox's workers are stopped, so
+only the receiving side can answer: in a rush of Accepts, the losers do not queue behind writes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import texts
+from bot.app import StorerunBot
+from dispatch.offers import Press
+from sandbox.emulator import BotApiEmulator, PressResult
+from tests.e2e.conftest import BotFactory
+from tests.e2e.people import CreatedOffer, copy_of, new_offer, seed_online_drivers
+
+DRIVERS = range(8100, 8103)
+WINNER, LATE, OTHER = DRIVERS
+TAKEN = texts.PRESS_ANSWERS[Press.TAKEN]
+
+
+async def _two_offers_one_taken(
+    bot: StorerunBot, emulator: BotApiEmulator
+) -> tuple[CreatedOffer, CreatedOffer]:
+    await seed_online_drivers(bot, emulator, DRIVERS)
+    taken = await new_offer(emulator, ref="TAKEN")
+    still_open = await new_offer(emulator, ref="OPEN")
+    for offer in (taken, still_open):
+        await asyncio.gather(*(emulator.wait_for_message(d, f"New offer #{offer.offer_id}") for d in DRIVERS))
+    assert (await _accept(emulator, WINNER, taken)).text == texts.PRESS_ANSWERS[Press.AWARDED]
+    return taken, still_open
+
+
+async def _accept(
+    emulator: BotApiEmulator,
+    driver: int,
+    offer: CreatedOffer,
+    *,
+    data: str | None = None,
+    timeout: float = 10,
+) -> PressResult:
+    copy = copy_of(emulator, driver, offer.offer_id)
+    return await emulator.press_callback(
+        driver, copy.message_id, data or f"1:acc:{offer.offer_id}", timeout=timeout
+    )
+
+
+async def _inbox_status(bot: StorerunBot, *presses: PressResult) -> list[str | None]:
+    async with bot.db.read() as tx:
+        rows = [await tx.inbox.by_id(press.update_id) for press in presses if press.update_id is not None]
+    return [row.status if row else None for row in rows]
+
+
+async def test_a_press_that_cannot_win_is_answered_while_no_update_is_being_applied(
+    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str
+) -> None:
+    bot = await start_bot(database_url=database_url, wave_size=len(DRIVERS))
+    taken, still_open = await _two_offers_one_taken(bot, emulator)
+    await bot.inbox.stop()  # from here on stored updates wait; only arriving ones are looked at
+
+    late = await _accept(emulator, LATE, taken, timeout=5)
+    forged = await _accept(emulator, LATE, taken, data="1:acc:x", timeout=5)
+    may_win = await _accept(emulator, OTHER, still_open, timeout=1)
+
+    assert (late.answered, late.text) == (True, TAKEN)
+    assert (forged.answered, forged.text) == (True, texts.STALE_BUTTON)
+    assert not may_win.answered  # only applying it can tell
+    assert await _inbox_status(bot, late, forged, may_win) == ["done", "done", "pending"]
+
+    await bot.inbox.start()
+    await bot.inbox.drain()
+    assert await _inbox_status(bot, may_win) == ["done"]
+    async with bot.db.read() as tx:
+        offer = await tx.offers.by_id(still_open.offer_id)
+        holder = await tx.drivers.by_telegram_id(OTHER)
+    assert offer is not None and holder is not None and offer.holder_id == holder.id
+
+
+async def test_a_press_waits_behind_an_earlier_update_of_its_chat(
+    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str
+) -> None:
+    bot = await start_bot(database_url=database_url, wave_size=len(DRIVERS))
+    taken, _ = await _two_offers_one_taken(bot, emulator)
+    await bot.inbox.stop()
+    await emulator.send_text(LATE, "/status")  # stored, not applied: it may change what the press finds
+
+    late = await _accept(emulator, LATE, taken, timeout=1)
+
+    assert not late.answered
+    await bot.inbox.start()
+    await bot.inbox.drain()
+    assert await _inbox_status(bot, late) == ["done"]
+    assert "/status" in emulator.transcript(LATE)
