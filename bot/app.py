@@ -262,7 +262,7 @@ class StorerunBot:
         return answers
 
     async def _receive_one(self, payload: dict[str, Any]) -> None:
-        await self.inbox.receive([payload])
+        await self.inbox.receive([Update.de_json(payload, self.application.bot)])
 
     async def snapshot(self) -> Snapshot:
         """What the database says now: backlogs and offers, for /healthz and /metrics."""

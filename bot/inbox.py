@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Update, User
 from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
 
 from bot import texts
@@ -58,11 +58,11 @@ def kind_of(payload: dict[str, Any]) -> str:
     return kind[:24]
 
 
-def entry_of(payload: dict[str, Any]) -> InboxEntry:
+def entry_of(update: Update) -> InboxEntry:
     """The inbox row of one update: ordered within its chat (else its sender)."""
-    update = Update.de_json(payload, None)
     chat, user = update.effective_chat, update.effective_user
     chat_key = chat.id if chat is not None else user.id if user is not None else 0
+    payload = update.to_dict()
     return InboxEntry(
         update_id=update.update_id,
         chat_key=chat_key,
@@ -71,15 +71,14 @@ def entry_of(payload: dict[str, Any]) -> InboxEntry:
     )
 
 
+def _first_names(users: Iterable[User | None]) -> dict[int, str]:
+    """The first name of each of these users (the offer trail names people by it)."""
+    return {user.id: user.first_name for user in users if user is not None}
+
+
 def first_names_of(payloads: Iterable[str]) -> dict[int, str]:
-    """The first name of each user who sent these updates, stored as JSON (the offer trail names
-    people by it)."""
-    names: dict[int, str] = {}
-    for payload in payloads:
-        user = Update.de_json(json.loads(payload), None).effective_user
-        if user is not None:
-            names[user.id] = user.first_name
-    return names
+    """The first name of each user who sent these updates, stored as JSON."""
+    return _first_names(Update.de_json(json.loads(payload), None).effective_user for payload in payloads)
 
 
 @dataclass(slots=True)
@@ -122,15 +121,6 @@ AnswersAtOnce = Callable[[Transaction, Sequence[Update]], Awaitable[dict[int, st
 
 
 @dataclass(frozen=True, slots=True)
-class _Settled:
-    """A press answered as it arrived."""
-
-    entry: InboxEntry
-    query_id: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class InboxLimits:
     """How many updates are applied at once, how often one is tried, and how long done rows stay."""
 
@@ -168,62 +158,80 @@ class InboxWorker:
         self._runner: asyncio.Task[None] | None = None
         self._workers: set[asyncio.Task[None]] = set()
         self._answers: set[asyncio.Task[None]] = set()
+        self._settling: set[asyncio.Task[None]] = set()
         self._pruned_at = -math.inf  # monotonic time starts at boot: prune at once, not an hour after it
 
     # --- arriving ---
 
-    async def receive(self, payloads: Sequence[dict[str, Any]]) -> int:
+    async def receive(self, updates: Sequence[Update]) -> int:
         """Store updates (each new update_id once) and commit; returns how many were new.
 
-        A press that changes nothing, and whose answer what is committed already settles, is
-        answered at once and stored as done: it is applied as it arrives, a read with no effects.
-        In a rush of a thousand Accepts on one offer, all but the first few are told it was taken
-        without waiting for their turn in the inbox.
+        Then, without holding up the next updates, the presses among them that change nothing and
+        whose answer what is committed already settles are answered and marked done (see
+        _settle): in a rush of a thousand Accepts on one offer, all but the first few are told it
+        was taken without waiting for their turn to be applied.
         """
-        entries = [entry_of(payload) for payload in payloads]
-        settled = await self._settle_at_once(entries)
-        now = self.clock.now()
+        entries = [entry_of(update) for update in updates]
         # Urgent: storing what Telegram already sent is short, and confirming it waits on it.
         async with self.db.transaction(urgent=True) as tx:
-            stored = await tx.inbox.store(entries, now)
-            if settled:
-                # Only updates stored just now, still first in their chat (another instance may
-                # have stored an earlier one of the chat meanwhile).
-                first = await tx.inbox.first_in_chat([press.entry.update_id for press in settled])
-                settled = [press for press in settled if press.entry.update_id in first]
-            if settled:
-                await tx.inbox.mark_done([press.entry.update_id for press in settled], now)
-                await tx.chats.seen([press.entry.chat_key for press in settled if press.entry.chat_key], now)
-                await tx.people.seen(first_names_of(press.entry.payload for press in settled), now)
+            stored = set(await tx.inbox.store(entries, self.clock.now()))
         for entry in entries:
             self.metrics.update_received(entry.kind)
-        for press in settled:
-            self.metrics.update_applied(press.entry.kind, 0.0)
-            self._answer(press.query_id, press.text)
+        presses = [
+            (entry, update)
+            for entry, update in zip(entries, updates, strict=True)
+            if entry.update_id in stored and update.callback_query is not None
+        ]
+        if presses and self.answers_at_once is not None and not self._stopping:
+            task = asyncio.create_task(self._settle(presses), name="inbox-settle")
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+            if len(presses) == len(stored):
+                return len(stored)  # the workers are woken once the presses are settled
         self.wake()
         return len(stored)
 
-    async def _settle_at_once(self, entries: Sequence[InboxEntry]) -> list[_Settled]:
-        """The presses among these updates whose answer what is committed settles, with their
-        answers, read without taking the write lock. Only a chat's first update qualifies: an
-        earlier one still waiting could change what the press finds."""
-        presses = [entry for entry in entries if entry.kind == "callback_query"]
-        if self.answers_at_once is None or not presses:
-            return []
+    async def _settle(self, presses: Sequence[tuple[InboxEntry, Update]]) -> None:
+        """Answer and mark done the stored presses whose answer what is committed settles.
+
+        Applying such a press is a read with no effects, so it is applied here, as it arrives: the
+        answers are read without the write lock, then the presses are marked done if they are
+        still pending and first in their chat (an earlier update of the chat still waiting could
+        change what the press finds; a worker may have applied it meanwhile). What is not settled
+        here the workers apply as usual.
+        """
+        try:
+            answers = await self._answers_at_once(presses)
+            if answers:
+                await self._settled_at_once(presses, answers)
+        except Exception as error:  # nothing is lost: the workers apply them as usual
+            log.warning("inbox: presses not answered on arrival (%s); applying them in turn", _short(error))
+        finally:
+            self.wake()
+
+    async def _answers_at_once(self, presses: Sequence[tuple[InboxEntry, Update]]) -> dict[int, str]:
+        """The answers, by update id, that what is committed settles, for presses first in their chat."""
+        assert self.answers_at_once is not None
         async with self.db.read() as tx:
-            waiting = await tx.inbox.chats_waiting([entry.chat_key for entry in presses])
-            first: list[tuple[InboxEntry, Update]] = []
-            for entry in entries:
-                if entry.chat_key not in waiting:
-                    waiting.add(entry.chat_key)  # what follows in this batch waits behind it
-                    if entry.kind == "callback_query":
-                        first.append((entry, Update.de_json(json.loads(entry.payload), self.application.bot)))
-            answers = await self.answers_at_once(tx, [update for _, update in first])
-        return [
-            _Settled(entry, update.callback_query.id, answers[update.update_id][:200])
-            for entry, update in first
-            if update.callback_query is not None and update.update_id in answers
-        ]
+            first = await tx.inbox.first_in_chat([entry.update_id for entry, _ in presses])
+            return await self.answers_at_once(
+                tx, [update for entry, update in presses if entry.update_id in first]
+            )
+
+    async def _settled_at_once(
+        self, presses: Sequence[tuple[InboxEntry, Update]], answers: dict[int, str]
+    ) -> None:
+        """Mark done those still pending and first in their chat, then answer them."""
+        now = self.clock.now()
+        async with self.db.transaction(urgent=True) as tx:
+            done = set(await tx.inbox.settle(list(answers), now))
+            settled = [(entry, update) for entry, update in presses if entry.update_id in done]
+            await tx.chats.seen([entry.chat_key for entry, _ in settled if entry.chat_key], now)
+            await tx.people.seen(_first_names(update.effective_user for _, update in settled), now)
+        for entry, update in settled:
+            assert update.callback_query is not None
+            self.metrics.update_applied(entry.kind, 0.0)
+            self._answer(update.callback_query.id, answers[entry.update_id][:200])
 
     def wake(self) -> None:
         """Updates were stored: look for them now."""
@@ -247,6 +255,8 @@ class InboxWorker:
             # connection checked out. It sees the flag at its next wake (set just above).
             await self._runner
             self._runner = None
+        if self._settling:
+            await asyncio.wait(self._settling, timeout=grace)
         if self._workers:
             await asyncio.wait(self._workers, timeout=grace)
         if self._answers:
@@ -479,7 +489,7 @@ class Poller:
                 updates = await self._fetch
                 if updates:
                     # Stored and committed first: only then may the next offset confirm them.
-                    await self.inbox.receive([update.to_dict() for update in updates])
+                    await self.inbox.receive(updates)
                     self._offset = updates[-1].update_id + 1
             except asyncio.CancelledError:
                 if self._stopping:

@@ -534,15 +534,6 @@ class Inbox(_Repo):
         i = schema.inbox
         return select(i).where(i.c.status == "pending", i.c.next_attempt_at <= now, self._first_in_chat())
 
-    async def chats_waiting(self, chat_keys: Sequence[int]) -> set[int]:
-        """Which of these chats have an update still pending."""
-        if not chat_keys:
-            return set()
-        i = schema.inbox
-        pending = select(i.c.chat_key).where(i.c.status == "pending", i.c.chat_key.in_(set(chat_keys)))
-        query = pending.distinct()
-        return {int(chat_key) for chat_key in (await self.connection.execute(query)).scalars()}
-
     async def first_in_chat(self, update_ids: Sequence[int]) -> set[int]:
         """Which of these pending updates come first in their chat: nothing of the chat waits before them."""
         if not update_ids:
@@ -570,6 +561,18 @@ class Inbox(_Repo):
         i = schema.inbox
         query = select(i.c.update_id).where(i.c.status == "pending", i.c.next_attempt_at <= now).limit(1)
         return (await self.connection.execute(query)).first() is not None
+
+    async def settle(self, update_ids: Sequence[int], at: datetime) -> list[int]:
+        """Conditional write: pending → done for those of these updates still pending and first in
+        their chat, applied as they arrived (nobody has claimed them); returns which."""
+        i = schema.inbox
+        statement = (
+            update(i)
+            .where(i.c.update_id.in_(update_ids), i.c.status == "pending", self._first_in_chat())
+            .values(status="done", done_at=at, attempts=i.c.attempts + 1)
+            .returning(i.c.update_id)
+        )
+        return [int(update_id) for update_id in (await self.connection.execute(statement)).scalars()]
 
     async def mark_done(self, update_ids: Sequence[int], at: datetime) -> int:
         """Conditional write: pending → done, in the same transaction as the updates' effects."""

@@ -1,10 +1,13 @@
 """A press that changes nothing, and that what is committed already settles, is answered as it
-arrives rather than when its turn to be applied comes. Here the inbox's workers are stopped, so
-only the receiving side can answer: in a rush of Accepts, the losers do not queue behind writes."""
+arrives rather than when its turn to be applied comes. Here the inbox's workers are held, so only
+the receiving side can answer: in a rush of Accepts, the losers do not queue behind writes."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+
+import pytest
 
 from bot import texts
 from bot.app import StorerunBot
@@ -44,6 +47,19 @@ async def _accept(
     )
 
 
+def _hold_workers(bot: StorerunBot, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """From now on no stored update is applied until the returned function is called."""
+    held = asyncio.Event()
+    apply_next = bot.inbox._apply_next
+
+    async def after_release() -> bool:
+        await held.wait()
+        return await apply_next()
+
+    monkeypatch.setattr(bot.inbox, "_apply_next", after_release)
+    return held.set
+
+
 async def _inbox_status(bot: StorerunBot, *presses: PressResult) -> list[str | None]:
     async with bot.db.read() as tx:
         rows = [await tx.inbox.by_id(press.update_id) for press in presses if press.update_id is not None]
@@ -51,11 +67,11 @@ async def _inbox_status(bot: StorerunBot, *presses: PressResult) -> list[str | N
 
 
 async def test_a_press_that_cannot_win_is_answered_while_no_update_is_being_applied(
-    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str
+    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot = await start_bot(database_url=database_url, wave_size=len(DRIVERS))
     taken, still_open = await _two_offers_one_taken(bot, emulator)
-    await bot.inbox.stop()  # from here on stored updates wait; only arriving ones are looked at
+    release = _hold_workers(bot, monkeypatch)
 
     late = await _accept(emulator, LATE, taken, timeout=5)
     forged = await _accept(emulator, LATE, taken, data="1:acc:x", timeout=5)
@@ -66,7 +82,7 @@ async def test_a_press_that_cannot_win_is_answered_while_no_update_is_being_appl
     assert not may_win.answered  # only applying it can tell
     assert await _inbox_status(bot, late, forged, may_win) == ["done", "done", "pending"]
 
-    await bot.inbox.start()
+    release()
     await bot.inbox.drain()
     assert await _inbox_status(bot, may_win) == ["done"]
     async with bot.db.read() as tx:
@@ -76,17 +92,17 @@ async def test_a_press_that_cannot_win_is_answered_while_no_update_is_being_appl
 
 
 async def test_a_press_waits_behind_an_earlier_update_of_its_chat(
-    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str
+    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot = await start_bot(database_url=database_url, wave_size=len(DRIVERS))
     taken, _ = await _two_offers_one_taken(bot, emulator)
-    await bot.inbox.stop()
+    release = _hold_workers(bot, monkeypatch)
     await emulator.send_text(LATE, "/status")  # stored, not applied: it may change what the press finds
 
     late = await _accept(emulator, LATE, taken, timeout=1)
 
     assert not late.answered
-    await bot.inbox.start()
+    release()
     await bot.inbox.drain()
     assert await _inbox_status(bot, late) == ["done"]
     assert "/status" in emulator.transcript(LATE)
