@@ -334,8 +334,16 @@ class InboxWorker:
             # Whoever wrote has not blocked the bot (any longer), whatever their update does.
             await tx.chats.seen([row.chat_key for row in rows if row.chat_key], self.clock.now())
             await tx.people.seen(first_names_of(row.payload for row in rows), self.clock.now())
-            for row in rows:
-                update, applying = await self._apply(tx, row)
+            updates = [Update.de_json(json.loads(row.payload), self.application.bot) for row in rows]
+            # Presses that what is committed settles need no handler (see _settle).
+            answers = await self._answers_in(tx, updates)
+            for row, update in zip(rows, updates, strict=True):
+                if update.update_id in answers:
+                    assert update.callback_query is not None
+                    answer = (update.callback_query.id, answers[update.update_id][:200])
+                    results.append((row, update, _Applying(answers=[answer]), False))
+                    continue
+                applying = await self._apply(tx, update)
                 parked = False
                 if applying.error is not None:
                     parked = await self._failed(row, update, applying.error)
@@ -347,11 +355,16 @@ class InboxWorker:
             self._settled(row, update, applying, parked)
         return bool(results)
 
-    async def _apply(self, tx: Transaction, row: InboxUpdate) -> tuple[Update, _Applying]:
+    async def _answers_in(self, tx: Transaction, updates: Sequence[Update]) -> dict[int, str]:
+        presses = [update for update in updates if update.callback_query is not None]
+        if self.answers_at_once is None or not presses:
+            return {}
+        return await self.answers_at_once(tx, presses)
+
+    async def _apply(self, tx: Transaction, update: Update) -> _Applying:
         """Run the handlers of one update inside a savepoint; a failure rolls back only its writes."""
         applying = _Applying()
         started = time.perf_counter()
-        update = Update.de_json(json.loads(row.payload), self.application.bot)
         waiting = len(tx.after_commit)
         savepoint = await tx.connection.begin_nested()
         token = _applying.set(applying)
@@ -365,7 +378,7 @@ class InboxWorker:
             await savepoint.rollback()
             del tx.after_commit[waiting:]  # nothing of the failed try is left to follow up
         applying.seconds = time.perf_counter() - started
-        return update, applying
+        return applying
 
     def _settled(self, row: InboxUpdate, update: Update, applying: _Applying, parked: bool) -> None:
         """After the commit: answers, metrics and the one log line of a parked update."""

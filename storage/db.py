@@ -73,12 +73,16 @@ _current_unit: ContextVar[_Unit | None] = ContextVar("storerun_unit", default=No
 
 class WriterQueue:
     """SQLite's one write lock, taken in turn (first come, first served), except that an urgent
-    writer goes before the others waiting."""
+    writer goes before the others waiting, but never more than URGENT_IN_A_ROW times in a row
+    while another writer waits: a flood of urgent writes slows the others, it does not stop them."""
+
+    URGENT_IN_A_ROW = 4
 
     def __init__(self) -> None:
         self._held = False
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._urgent_turns = 0  # urgent turns given in a row while others waited
 
     async def acquire(self, *, urgent: bool = False) -> None:
         if not self._held and not self._urgent and not self._waiting:
@@ -97,14 +101,17 @@ class WriterQueue:
             raise
 
     def release(self) -> None:
-        """Hand the lock to the next waiter (urgent ones first), or free it."""
-        for queue in (self._urgent, self._waiting):
+        """Hand the lock to the next waiter (urgent ones first, within limits), or free it."""
+        others_first = self._waiting and self._urgent_turns >= self.URGENT_IN_A_ROW
+        for queue in (self._waiting, self._urgent) if others_first else (self._urgent, self._waiting):
             while queue:
                 turn = queue.popleft()
                 if not turn.done():
+                    self._urgent_turns = self._urgent_turns + 1 if queue is self._urgent else 0
                     turn.set_result(None)
                     return
         self._held = False
+        self._urgent_turns = 0
 
 
 class Database:

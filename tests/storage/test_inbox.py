@@ -217,3 +217,27 @@ async def test_sqlite_writers_take_turns_in_order_and_an_urgent_one_goes_first()
     assert order == ["urgent", "first", "second"]
     await writers.acquire()  # free again
     writers.release()
+
+
+async def test_a_flood_of_urgent_sqlite_writers_lets_the_others_through() -> None:
+    from storage.db import WriterQueue
+
+    writers = WriterQueue()
+    order: list[str] = []
+
+    async def write(name: str, urgent: bool = False) -> None:
+        await writers.acquire(urgent=urgent)
+        order.append(name)
+        await asyncio.sleep(0)
+        writers.release()
+
+    await writers.acquire()
+    tasks = [asyncio.create_task(write("other"))]
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(write(f"urgent {n}", urgent=True)) for n in range(10)]
+    await asyncio.sleep(0)
+    writers.release()
+    await asyncio.gather(*tasks)
+    in_a_row = WriterQueue.URGENT_IN_A_ROW
+    assert order.index("other") == in_a_row
+    assert order[:in_a_row] == [f"urgent {n}" for n in range(in_a_row)]
