@@ -13,6 +13,7 @@ from telegram import Update
 
 from bot import keyboards, texts
 from bot.callbacks import Act, Button
+from bot.exports_worker import uploading
 from bot.handlers import Context, in_private_chat, private_chat_please, reply
 from dispatch.actors import Actor
 from dispatch.drivers import Decision
@@ -405,10 +406,9 @@ async def on_export(update: Update, context: Context) -> None:
     # Only asked for here: the file takes seconds at scale and is built after this update
     # (bot.exports_worker), so nobody else's update waits for it.
     exports = context.storerun.exports
-    await request_export(
-        context.dispatch, update.effective_chat.id, ExportKind(kind), days, wake=exports.wake
-    )
-    await context.dispatch.send(reply(update, texts.export_preparing(kind, days)))
+    chat_id = update.effective_chat.id
+    await request_export(context.dispatch, chat_id, ExportKind(kind), days, wake=exports.wake)
+    await context.dispatch.send(uploading(chat_id))
 
 
 @admin_only

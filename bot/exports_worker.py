@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 # How often an idle builder looks for requests nobody woke it for (another instance's, or those
 # left after a moment the database could not be reached).
 IDLE_LOOK_SECONDS = 30.0
+# Telegram shows a chat action for 5 seconds: while a file takes longer, it is shown again.
+STILL_UPLOADING_SECONDS = 4.0
+
+
+def uploading(chat_id: int) -> Outgoing:
+    """The chat's status while its file is built: "sending a file…", no message (so the file,
+    when it comes, need not wait a second after one)."""
+    return Outgoing(chat_id, "sendChatAction", {"action": "upload_document"})
 
 
 class ExportWorker:
@@ -93,7 +101,15 @@ class ExportWorker:
         try:
             kind = ExportKind(request.kind)
             # The period ends when it was asked for: built again after a restart, it is the same file.
-            file = await export_file(d.db, kind, now=request.requested_at, days=request.days)
+            building = asyncio.ensure_future(
+                export_file(d.db, kind, now=request.requested_at, days=request.days)
+            )
+            try:
+                while not (await asyncio.wait({building}, timeout=STILL_UPLOADING_SECONDS))[0]:
+                    await d.send(uploading(request.chat_id))
+            finally:
+                building.cancel()  # only if it is still going: the builder is being stopped
+            file = building.result()
         except ExportTooLarge as too_large:
             await self._answer(
                 request,

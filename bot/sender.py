@@ -33,6 +33,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 # The outbox makes every Bot API call by its method name; PTB would rather see its typed helpers.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
+# Calls that put no message in the chat (a status such as "sending a file…"): the next message
+# to the chat need not wait a second after them.
+UNPACED = frozenset({"sendChatAction"})
 # Requests reach Telegram a little unevenly; this margin keeps a chat's spacing above its limit.
 CHAT_SPACING_MARGIN = 0.05
 RESCAN_SECONDS = 5.0
@@ -276,7 +279,8 @@ class OutboxSender:
         self._busy_chats.add(row.chat_id)
         if row.tag is not None:
             self._flying_tags[row.tag] += 1
-        self._chat_ready_at[row.chat_id] = now + self.limits.chat_interval + CHAT_SPACING_MARGIN
+        if row.method not in UNPACED:
+            self._chat_ready_at[row.chat_id] = now + self.limits.chat_interval + CHAT_SPACING_MARGIN
         task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

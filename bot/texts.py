@@ -847,8 +847,4 @@ EXPORT_TOO_LARGE = (
 )
 
 
-def export_preparing(kind: str, days: int) -> str:
-    return f"Preparing the {kind} export ({days} day{'' if days == 1 else 's'})…"
-
-
 EXPORT_FAILED = "The export failed; try again."

@@ -21,7 +21,7 @@ from dispatch.dispatcher import Dispatch
 from dispatch.outbox import Outgoing, enqueue
 from dispatch.stats import check_days
 from storage.db import Database
-from storage.reports import Reports
+from storage.reports import ReportedOffer, Reports
 
 # Rows read from the database and written to the file at a time: memory stays flat however long
 # the period is.
@@ -114,7 +114,11 @@ def show_instant(instant: datetime | None, tz: str) -> str | None:
 
     "2026-11-25T14:00:00-08:00": a spreadsheet reads the local time, and the offset keeps it exact.
     """
-    return None if instant is None else instant.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+    return _local(instant, ZoneInfo(tz))
+
+
+def _local(instant: datetime | None, zone: ZoneInfo) -> str | None:
+    return None if instant is None else instant.astimezone(zone).isoformat(timespec="seconds")
 
 
 def show_dollars(cents: int) -> str:
@@ -151,33 +155,41 @@ async def write_offers_csv(db: Database, sink: IO[bytes], *, now: datetime, days
     async with db.read() as tx:
         chunks = Reports(tx.connection).offers_created(now - timedelta(days=days), now, chunk_rows=CHUNK_ROWS)
         async for offers in chunks:
-            sink.write(
-                _chunk_csv(
-                    (
-                        offer.id,
-                        offer.store_code,
-                        offer.area_slug,
-                        offer.ref,
-                        offer.status,
-                        offer.packages,
-                        offer.zone,
-                        show_dollars(offer.pay_cents),
-                        offer.pay_cents,
-                        show_instant(offer.pickup_start, offer.area_tz),
-                        show_instant(offer.pickup_end, offer.area_tz),
-                        show_instant(offer.deliver_by, offer.area_tz),
-                        show_instant(offer.created_at, offer.area_tz),
-                        show_instant(offer.accepted_at, offer.area_tz),
-                        show_instant(offer.picked_up_at, offer.area_tz),
-                        show_instant(offer.finished_at, offer.area_tz),
-                        offer.holder_id,
-                        offer.wrong_codes,
-                        offer.failure_reason,
-                        offer.proof_file_id,
-                    )
-                    for offer in offers
-                )
+            sink.write(_offers_csv(offers))
+
+
+def _offers_csv(offers: Sequence[ReportedOffer]) -> bytes:
+    """Offers as CSV rows. Only text that people typed (codes, references, zones, reasons) can
+    hold a formula; numbers and times are written as they are."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    for offer in offers:
+        zone = ZoneInfo(offer.area_tz)
+        writer.writerow(
+            (
+                offer.id,
+                _text(offer.store_code),
+                offer.area_slug,
+                _text(offer.ref),
+                offer.status,
+                offer.packages,
+                _text(offer.zone),
+                show_dollars(offer.pay_cents),
+                offer.pay_cents,
+                _local(offer.pickup_start, zone),
+                _local(offer.pickup_end, zone),
+                _local(offer.deliver_by, zone),
+                _local(offer.created_at, zone),
+                _local(offer.accepted_at, zone),
+                _local(offer.picked_up_at, zone),
+                _local(offer.finished_at, zone),
+                offer.holder_id,
+                offer.wrong_codes,
+                _text(offer.failure_reason),
+                _text(offer.proof_file_id),
             )
+        )
+    return buffer.getvalue().encode("utf-8")
 
 
 async def write_drivers_csv(db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:

@@ -482,6 +482,9 @@ class _Chat:
     blocked: bool = False
     version: int = 0  # counts every change the person could see
     title: str | None = None  # a group chat's title (its `person` then stands for the group)
+    # The bot's status in the chat ("typing", "upload_document") and when it was set: Telegram
+    # shows it for up to CHAT_ACTION_SECONDS, or until the bot's next message arrives.
+    action: tuple[str, float] | None = None
 
     def chat_json(self) -> JsonObject:
         """Telegram's Chat object: the private chat with the person, or the group."""
@@ -697,6 +700,7 @@ def _webhook_error(error: Exception) -> str:
 _RATE_LIMITED_PREFIXES = ("send", "edit")
 _RATE_LIMITED_EXTRA = frozenset({"copyMessage", "forwardMessage"})
 _NOT_RATE_LIMITED = frozenset({"sendChatAction"})
+CHAT_ACTION_SECONDS = 5.0  # how long Telegram shows a chat action
 
 
 def _is_rate_limited(method: str) -> bool:
@@ -1082,6 +1086,13 @@ class BotApiEmulator:
         """The chat as the person sees it, oldest first, edits applied."""
         return [message.view() for message in self._chat(user_id).messages.values()]
 
+    def chat_action(self, user_id: int) -> str | None:
+        """The status the bot shows in the chat now ("upload_document": "sending a file…"), if any."""
+        chat = self._chat(user_id)
+        if chat.action is None or self._clock() - chat.action[1] > CHAT_ACTION_SECONDS:
+            return None
+        return chat.action[0]
+
     def chat_version(self, user_id: int) -> int:
         """A number that grows whenever anything in the chat changes (cheap to poll)."""
         return self._chat(user_id).version
@@ -1099,6 +1110,14 @@ class BotApiEmulator:
             if message.from_bot:
                 return message.view()
         return None
+
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+        """Wait until `condition()` holds, looking again at every change in any chat."""
+        deadline = self._loop_time() + timeout
+        while not condition():
+            remaining = deadline - self._loop_time()
+            if remaining <= 0 or not await self._chat_changed.wait(remaining):
+                raise TimeoutError(f"the condition did not hold within {timeout}s")
 
     async def wait_for_message(
         self,
@@ -1246,6 +1265,8 @@ class BotApiEmulator:
         chat.next_message_id += 1
         chat.messages[message.message_id] = message
         chat.log.append(message.message_id)
+        if from_bot:
+            chat.action = None
         chat.version += 1
         self._chat_changed.notify()
         return message
@@ -1900,9 +1921,13 @@ class BotApiEmulator:
         }
 
     async def _send_chat_action(self, params: _Params) -> object:
-        self._target_chat(params)
-        if not params.text("action"):
+        chat = self._target_chat(params)
+        action = params.text("action")
+        if not action:
             raise _bad_request("wrong parameter action in request")
+        chat.action = (action, self._clock())
+        chat.version += 1
+        self._chat_changed.notify()
         return True
 
     async def _get_chat(self, params: _Params) -> object:

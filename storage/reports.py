@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import typing
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -100,6 +101,9 @@ class RoundEnds:
     accept_waits: list[tuple[int, int]]
 
 
+_REPORTED_OFFER_FIELDS = [field.name for field in fields(ReportedOffer)]
+
+
 @dataclass(frozen=True, slots=True)
 class PickupTally:
     """How many offers a driver picked up, and how many of those within the pickup window."""
@@ -155,8 +159,10 @@ class Reports:
             .execution_options(yield_per=chunk_rows)
         )
         async with self.connection.stream(query) as result:
+            # Built from each row's values in order (a mapping per row costs more than the rest).
+            assert list(result.keys()) == _REPORTED_OFFER_FIELDS
             async for rows in result.partitions():
-                yield [ReportedOffer(**row._mapping) for row in rows]
+                yield [ReportedOffer(*typing.cast("tuple[Any, ...]", row)) for row in rows]
 
     def _epoch_seconds(self, instant: ColumnElement[datetime]) -> ColumnElement[int]:
         """Whole seconds since 1970-01-01 UTC of a stored instant (SQLite keeps it as text)."""

@@ -10,7 +10,7 @@ from typing import IO
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot import texts
+from bot import exports_worker, texts
 from bot.app import StorerunBot
 from dispatch import exports
 from sandbox.emulator import BotApiEmulator
@@ -48,6 +48,7 @@ async def test_others_are_answered_while_an_export_is_built(
 ) -> None:
     offer = await new_offer(emulator)
     writer = SlowWriter(monkeypatch)
+    monkeypatch.setattr(exports_worker, "STILL_UPLOADING_SECONDS", 0.2)
     emulator.add_user(BEA, "Bea")
 
     await emulator.send_text(ADMIN_ID, "/export offers 30")
@@ -56,8 +57,10 @@ async def test_others_are_answered_while_an_export_is_built(
         await emulator.send_text(BEA, "/help")
 
         await emulator.wait_for_message(BEA, texts.HELP_FOOTER)
-        await emulator.wait_for_message(ADMIN_ID, texts.export_preparing("offers", 30))
         assert not [m for m in emulator.chat(ADMIN_ID) if m.document is not None]
+        # The admin sees "sending a file…" at once, and again for as long as the file takes.
+        await emulator.wait_until(lambda: emulator.stats.calls["sendChatAction"] >= 3)
+        assert emulator.chat_action(ADMIN_ID) == "upload_document"
     finally:
         writer.go_on.set()
     document = await emulator.wait_for_message(ADMIN_ID, lambda m: m.document is not None)
