@@ -430,17 +430,27 @@ class MemorySampler:
         self.last_kb = 0
         self.phase = "start-up"
         self.phase_peaks_kb: dict[str, int] = {}  # the peak while each command (or step) ran
+        self.children_peak_kb = 0
         self._task: asyncio.Task[None] | None = None
 
-    def read_kb(self) -> int:
+    def read_kb(self, pid: int | None = None) -> int:
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            for line in Path(f"/proc/{pid or self.pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return 0
 
+    def children_kb(self) -> int:
+        """The resident memory of the bot's child processes (the chart-drawing one)."""
+        children: list[int] = []
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{self.pid}/task").iterdir():
+                children += [int(pid) for pid in (task / "children").read_text().split()]
+        return sum(self.read_kb(pid) for pid in children)
+
     async def _sample(self) -> None:
         while True:
+            self.children_peak_kb = max(self.children_peak_kb, self.children_kb())
             self.last_kb = self.read_kb() or self.last_kb
             self.peak_kb = max(self.peak_kb, self.last_kb)
             self.phase_peaks_kb[self.phase] = max(self.phase_peaks_kb.get(self.phase, 0), self.last_kb)
@@ -714,6 +724,7 @@ async def scale(
             report.update(race)
             await asyncio.sleep(1.0)
             report["rss_peak_mb"] = round(sampler.peak_kb / 1024, 1)
+            report["rss_children_peak_mb"] = round(sampler.children_peak_kb / 1024, 1)
             report["rss_peak_by_phase_mb"] = {
                 phase: round(kb / 1024, 1) for phase, kb in sampler.phase_peaks_kb.items()
             }
@@ -754,6 +765,7 @@ def print_report(report: dict[str, Any], say: Callable[[str], None] = print) -> 
     )
     highest = sorted(report["rss_peak_by_phase_mb"].items(), key=operator.itemgetter(1), reverse=True)[:3]
     say("  memory peaks by step: " + ", ".join(f"{phase} {mb} MB" for phase, mb in highest))
+    say(f"  the chart-drawing process (a child of the bot): {report['rss_children_peak_mb']} MB at its peak")
     say(
         f"  wave to {report['wave_drivers']}: reached {report['wave_reached']}, last copy"
         f" {report['wave_last_copy_s']} s (floor {report['wave_floor_s']} s, ratio"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shlex
 from collections.abc import Callable, Coroutine
@@ -17,7 +16,7 @@ from bot.exports_worker import uploading
 from bot.handlers import Context, in_private_chat, private_chat_please, reply
 from dispatch.actors import Actor
 from dispatch.drivers import Decision
-from dispatch.exports import ExportKind, GeneratedFile, queue_upload, request_export
+from dispatch.exports import ExportKind, request_export, request_stats
 from dispatch.offers import Press
 from dispatch.outbox import Outgoing
 
@@ -361,32 +360,21 @@ async def on_reopen(update: Update, context: Context) -> None:
 
 @admin_only
 async def on_stats(update: Update, context: Context) -> None:
-    """/stats [AREA] [DAYS]: the numbers per area over its last DAYS local days, and a PNG chart."""
-    from bot.charts import stats_chart
-    from dispatch.stats import compute_stats
-
+    """/stats [AREA] [DAYS]: the numbers per area over its last DAYS local days, then a PNG chart,
+    both sent by the builder (bot.exports_worker): counting is not done inside this update."""
     arguments = words(update)
     days = next((int(word) for word in arguments if word.isdigit()), 7)
     areas = [word.lower() for word in arguments if not word.isdigit()]
     if len(areas) > 1 or len(arguments) > 2 or not 1 <= days <= 365:
         await usage(update, context, "stats")
         return
-    try:
-        stats = await compute_stats(
-            context.dispatch.db,
-            now=context.dispatch.clock.now(),
-            days=days,
-            area_slug=areas[0] if areas else None,
-        )
-    except LookupError:
+    if areas and areas[0] not in {area.slug for area in await context.dispatch.drivers.areas()}:
         await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=areas[0])))
         return
     assert update.effective_chat is not None
-    # Drawing takes a good part of a second: off the event loop, so updates keep flowing meanwhile.
-    png = await asyncio.to_thread(stats_chart, stats)
-    await context.dispatch.send(reply(update, texts.stats_text(stats)))
-    chart = Outgoing(update.effective_chat.id, "sendPhoto", {"caption": texts.stats_chart_caption(days)})
-    await queue_upload(context.dispatch, chart, "photo", GeneratedFile("stats.png", png))
+    chat_id = update.effective_chat.id
+    exports = context.storerun.exports
+    await request_stats(context.dispatch, chat_id, days, areas[0] if areas else None, wake=exports.wake)
 
 
 @admin_only

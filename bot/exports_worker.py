@@ -1,4 +1,5 @@
-"""The export builder: files asked for with /export are built here, after and outside the update.
+"""The export builder: files asked for with /export, and /stats with its chart, are built here,
+after and outside the asking update.
 
 An export takes seconds at scale. Built inside the asking update it would hold that update's
 transaction, and on SQLite the one write lock, so every other person would wait. Here it is read
@@ -14,9 +15,11 @@ import contextlib
 import logging
 
 from bot import texts
+from bot.chart_process import ChartDrawer
 from dispatch.dispatcher import Dispatch
-from dispatch.exports import ExportKind, ExportTooLarge, export_file, queue_upload
+from dispatch.exports import STATS, ExportKind, ExportTooLarge, GeneratedFile, export_file, queue_upload
 from dispatch.outbox import Outgoing
+from dispatch.stats import compute_stats
 from storage.records import ExportRequest
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class ExportWorker:
 
     def __init__(self, dispatch: Dispatch) -> None:
         self.dispatch = dispatch
+        self.charts = ChartDrawer()
         self._wake = asyncio.Event()
         self._stopping = False
         self._building = False
@@ -67,6 +71,7 @@ class ExportWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
         self._runner = None
+        self.charts.close()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until no request is left or being built (for tests and tools)."""
@@ -97,6 +102,9 @@ class ExportWorker:
 
     async def _build(self, request: ExportRequest) -> None:
         """Build one request's file and send it, or say why not; either way the request is done."""
+        if request.kind == STATS:
+            await self._build_stats(request)
+            return
         d = self.dispatch
         try:
             kind = ExportKind(request.kind)
@@ -126,6 +134,30 @@ class ExportWorker:
         async with d.db.unit() as tx:  # the file queued and the request taken off, together
             if await tx.export_requests.remove(request.id):  # not already sent by another instance
                 await queue_upload(d, document, "document", file)
+
+    async def _build_stats(self, request: ExportRequest) -> None:
+        """The numbers first, as soon as they are counted, then the chart once it is drawn."""
+        d = self.dispatch
+        try:
+            # The period ends when it was asked for: counted again after a restart, it is the same.
+            stats = await compute_stats(
+                d.db, now=request.requested_at, days=request.days, area_slug=request.area_slug
+            )
+            if request.told_at is None:
+                async with d.transaction() as tx:
+                    if await tx.export_requests.mark_told(request.id, d.clock.now()):
+                        await d.say(tx, request.chat_id, {"text": texts.stats_text(stats)})
+            png = await self.charts.draw(stats)
+        except Exception:
+            log.exception(
+                "stats %d (%s, %d days) failed", request.id, request.area_slug or "all areas", request.days
+            )
+            await self._answer(request, texts.STATS_FAILED)
+            return
+        chart = Outgoing(request.chat_id, "sendPhoto", {"caption": texts.stats_chart_caption(request.days)})
+        async with d.db.unit() as tx:
+            if await tx.export_requests.remove(request.id):
+                await queue_upload(d, chart, "photo", GeneratedFile("stats.png", png))
 
     async def _answer(self, request: ExportRequest, text: str) -> None:
         async with self.dispatch.transaction() as tx:

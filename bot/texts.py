@@ -848,3 +848,4 @@ EXPORT_TOO_LARGE = (
 
 
 EXPORT_FAILED = "The export failed; try again."
+STATS_FAILED = "The statistics failed; try again."

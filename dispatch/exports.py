@@ -277,6 +277,22 @@ async def queue_upload(d: Dispatch, message: Outgoing, field: str, file: Generat
         return await enqueue(tx, replace(message, params={**message.params, field: reference}), now)
 
 
+# export_requests.kind of a /stats: its numbers, then its chart, are sent by the same builder.
+STATS = "stats"
+
+
+async def request_stats(
+    d: Dispatch, chat_id: int, days: int, area_slug: str | None, *, wake: Callable[[], None]
+) -> int:
+    """Record that this chat asked for statistics (of one area, or of all); `wake` (the builder)
+    is called once it commits. Counting reads thousands of events: not inside the asking update."""
+    check_days(days)
+    async with d.transaction() as tx:
+        request_id = await tx.export_requests.add(chat_id, STATS, days, d.clock.now(), area_slug=area_slug)
+        tx.after_commit.append(wake)
+    return request_id
+
+
 async def request_export(
     d: Dispatch, chat_id: int, kind: ExportKind, days: int, *, wake: Callable[[], None]
 ) -> int:

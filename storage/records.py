@@ -200,10 +200,12 @@ class InboxBacklog:
 
 @dataclass(frozen=True, slots=True)
 class ExportRequest:
-    """An /export asked for and not yet sent."""
+    """An /export or /stats asked for and not yet sent."""
 
     id: int
     chat_id: int
     kind: str
     days: int
     requested_at: datetime
+    area_slug: str | None = None
+    told_at: datetime | None = None

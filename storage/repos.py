@@ -1287,12 +1287,21 @@ class Files(_Repo):
 
 
 class ExportRequests(_Repo):
-    """Exports asked for and not yet sent (see schema.export_requests)."""
+    """Exports and statistics asked for and not yet sent (see schema.export_requests)."""
 
-    async def add(self, chat_id: int, kind: str, days: int, at: datetime) -> int:
+    async def add(
+        self, chat_id: int, kind: str, days: int, at: datetime, *, area_slug: str | None = None
+    ) -> int:
         r = schema.export_requests
-        statement = insert(r).values(chat_id=chat_id, kind=kind, days=days, requested_at=at)
+        values = {"chat_id": chat_id, "kind": kind, "days": days, "requested_at": at, "area_slug": area_slug}
+        statement = insert(r).values(**values)
         return int((await self.connection.execute(statement.returning(r.c.id))).scalar_one())
+
+    async def mark_told(self, request_id: int, at: datetime) -> bool:
+        """Conditional write: True for the one transaction that sends the request's first part."""
+        r = schema.export_requests
+        statement = update(r).where(r.c.id == request_id, r.c.told_at.is_(None)).values(told_at=at)
+        return (await self.connection.execute(statement)).rowcount == 1
 
     async def oldest(self) -> ExportRequest | None:
         query = select(schema.export_requests).order_by(schema.export_requests.c.id).limit(1)

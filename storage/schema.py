@@ -358,4 +358,6 @@ export_requests = Table(
     Column("kind", String(12), nullable=False),
     Column("days", Integer, nullable=False),
     _when("requested_at", nullable=False),
+    Column("area_slug", String(40), nullable=True),  # /stats of one area (None: every area)
+    _when("told_at"),  # /stats: the numbers were sent, the chart not yet
 )

@@ -105,3 +105,51 @@ async def test_an_export_that_fails_is_reported_once_and_forgotten(
     assert len(failures) == 1
     assert not [m for m in emulator.chat(ADMIN_ID) if m.text == texts.SOMETHING_WENT_WRONG]
     assert await pending_requests(storerun) == 0
+
+
+async def test_stats_whose_numbers_went_out_before_a_stop_send_only_their_chart_on_start(
+    emulator: BotApiEmulator, start_bot: BotFactory, sqlite_url: str
+) -> None:
+    db = Database.connect(sqlite_url)
+    await db.upgrade()
+    async with db.transaction() as tx:
+        asked = datetime.now(UTC)
+        told = {"chat_id": ADMIN_ID, "kind": "stats", "days": 7, "requested_at": asked, "told_at": asked}
+        await tx.connection.execute(insert(schema.export_requests).values(**told))
+    await db.close()
+
+    storerun = await start_bot()
+
+    chart = await emulator.wait_for_message(ADMIN_ID, lambda m: m.photo is not None)
+    assert chart.text == texts.stats_chart_caption(7)
+    await storerun.sender.drain()
+    assert [m for m in emulator.chat(ADMIN_ID) if m.from_bot] == [chart]  # the numbers are not sent twice
+    assert await pending_requests(storerun) == 0
+
+
+async def test_stats_are_counted_outside_the_asking_update_and_the_chart_follows_the_numbers(
+    emulator: BotApiEmulator, storerun: StorerunBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = asyncio.Event()
+    go_on = asyncio.Event()
+    compute = exports_worker.compute_stats
+
+    async def slow(*args: object, **kwargs: object) -> object:
+        counting.set()
+        await go_on.wait()
+        return await compute(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(exports_worker, "compute_stats", slow)
+    emulator.add_user(BEA, "Bea")
+
+    await emulator.send_text(ADMIN_ID, "/stats las-vegas 30")
+    await asyncio.wait_for(counting.wait(), 10)
+    await emulator.send_text(BEA, "/help")
+    await emulator.wait_for_message(BEA, texts.HELP_FOOTER)  # nobody waits for the counting
+    go_on.set()
+
+    numbers = await emulator.wait_for_message(ADMIN_ID, "las-vegas")
+    chart = await emulator.wait_for_message(ADMIN_ID, lambda m: m.photo is not None, timeout=60)
+    assert numbers.message_id < chart.message_id
+    assert chart.photo is not None and chart.photo.content.startswith(b"\x89PNG")
+    assert await pending_requests(storerun) == 0
