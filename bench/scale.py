@@ -565,7 +565,7 @@ async def time_commands(
                 first_line = shown.splitlines()[0][:70] if shown else ""
             if command.done is not None:
                 with contextlib.suppress(TimeoutError):
-                    await emulator.wait_for_message(command.user, command.done, timeout=timeout)
+                    await emulator.wait_for_message(command.user, command.done, after=before, timeout=timeout)
             await asyncio.sleep(1.1)  # the chat's pacing: each run's answer starts a fresh second
         timed_out = len(seconds) < runs
         figures_of = {

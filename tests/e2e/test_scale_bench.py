@@ -1,4 +1,5 @@
-"""`python -m bench.scale` at a small size: every figure reported, one winner, no command timed out."""
+"""`python -m bench.scale` at a tenth of its size: every figure reported, one winner, no command
+timed out (the figures themselves are the README's, measured at full size)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ FIGURES = {
     "startup_s",
     "rss_idle_mb",
     "rss_peak_mb",
+    "rss_peak_by_phase_mb",
+    "rss_children_peak_mb",
     "commands",
     "wave_drivers",
     "wave_reached",
@@ -62,7 +65,7 @@ COMMANDS = {
 
 @pytest.mark.timeout(300)
 def test_a_small_pilot_answers_every_admin_command_and_one_wave_has_one_winner(tmp_path: Path) -> None:
-    small = ["--drivers", "200", "--offers", "2000", "--wave", "50", "--runs", "1", "--command-timeout", "60"]
+    small = ["--drivers", "1000", "--offers", "10000", "--runs", "1", "--command-timeout", "60"]
     run = subprocess.run(
         [sys.executable, "-m", "bench.scale", *small],
         cwd=ROOT,
@@ -75,8 +78,8 @@ def test_a_small_pilot_answers_every_admin_command_and_one_wave_has_one_winner(t
     report = json.loads(run.stdout.strip().splitlines()[-1])
 
     assert set(report) >= FIGURES, FIGURES - set(report)
-    assert (report["drivers"], report["offers"], report["backend"]) == (200, 2000, "sqlite")
-    assert report["notices"] >= 3 * 2000 and report["events"] >= 3 * 2000
+    assert (report["drivers"], report["offers"], report["backend"]) == (1000, 10000, "sqlite")
+    assert report["notices"] >= 3 * 10000 and report["events"] >= 3 * 10000
     assert set(report["commands"]) == COMMANDS
     assert report["timeouts"] == [], report["commands"]
     for label, command in report["commands"].items():
@@ -85,7 +88,9 @@ def test_a_small_pilot_answers_every_admin_command_and_one_wave_has_one_winner(t
     assert report["rss_idle_mb"] > 0 and report["rss_peak_mb"] >= report["rss_idle_mb"]
     assert report["db_mb"] > 0
 
-    assert report["wave_reached"] == report["wave_drivers"] == 50
+    wave = report["wave_drivers"]
+    assert wave >= 50 and report["wave_reached"] == wave  # every online driver of the area
     assert report["wave_429s"] == 0
-    assert report["race_presses"] == report["race_answered"] == report["bare_answered"] == 50
+    assert report["race_presses"] == report["race_answered"] == report["bare_answered"] == wave
     assert report["race_winners"] == 1
+    assert report["rss_children_peak_mb"] > 0  # /stats drew its chart in a process of its own
