@@ -397,7 +397,11 @@ async def seed_database(url: str, *, drivers: int, offers: int, wave: int, seed_
     """Migrate, seed the pilot and fill an empty database in bulk; what the commands will name."""
     db = Database.connect(url)
     try:
-        return await _Seeder(db, drivers, offers, wave, random.Random(seed_value)).run()
+        seeded = await _Seeder(db, drivers, offers, wave, random.Random(seed_value)).run()
+        # A database that has run for months has planner statistics (PostgreSQL's autovacuum, the
+        # bot's daily maintenance); without them PostgreSQL plans /stats as if events were empty.
+        await db.maintain()
+        return seeded
     finally:
         await db.close()
 

@@ -98,8 +98,10 @@ async def prune_history(
 ) -> Pruned:
     """Delete the calls sent (or given up) longer than `keep` ago that nothing may look up again,
     `batch` at a time, newest first (an edit before the message it edits), until done or
-    `stopping`; then keep the database's statistics current. Events and offers stay: /offer and
-    /stats read them."""
+    `stopping`; the database's statistics are brought up to date before (so the prune's own
+    queries, and everyone's meanwhile, are planned on what the tables hold: a restored or imported
+    database has none) and after it. Events and offers stay: /offer and /stats read them."""
+    await db.maintain()
     before = now - keep
     ended = [status.value for status in ENDED]
     async with db.read() as tx:

@@ -37,6 +37,18 @@ class SlowWriter:
         await self._write(db, sink, now=now, days=days)
 
 
+async def _left_from_before(sqlite_url: str, *, kind: str, days: int, told: bool = False) -> None:
+    """A request the admin made before a stop (its first part sent, if `told`)."""
+    db = Database.connect(sqlite_url)
+    await db.upgrade()
+    async with db.transaction() as tx:
+        asked = datetime.now(UTC)
+        row = {"chat_id": ADMIN_ID, "kind": kind, "days": days, "requested_at": asked}
+        row["told_at"] = asked if told else None
+        await tx.connection.execute(insert(schema.export_requests).values(**row))
+    await db.close()
+
+
 async def pending_requests(bot: StorerunBot) -> int:
     async with bot.db.read() as tx:
         query = select(func.count()).select_from(schema.export_requests)
@@ -72,13 +84,7 @@ async def test_others_are_answered_while_an_export_is_built(
 async def test_a_request_left_from_before_a_stop_is_built_on_start(
     emulator: BotApiEmulator, start_bot: BotFactory, sqlite_url: str
 ) -> None:
-    db = Database.connect(sqlite_url)
-    await db.upgrade()
-    async with db.transaction() as tx:
-        asked = datetime.now(UTC)
-        row = {"chat_id": ADMIN_ID, "kind": "drivers", "days": 7, "requested_at": asked}
-        await tx.connection.execute(insert(schema.export_requests).values(**row))
-    await db.close()
+    await _left_from_before(sqlite_url, kind="drivers", days=7)
 
     storerun = await start_bot()
 
@@ -110,13 +116,7 @@ async def test_an_export_that_fails_is_reported_once_and_forgotten(
 async def test_stats_whose_numbers_went_out_before_a_stop_send_only_their_chart_on_start(
     emulator: BotApiEmulator, start_bot: BotFactory, sqlite_url: str
 ) -> None:
-    db = Database.connect(sqlite_url)
-    await db.upgrade()
-    async with db.transaction() as tx:
-        asked = datetime.now(UTC)
-        told = {"chat_id": ADMIN_ID, "kind": "stats", "days": 7, "requested_at": asked, "told_at": asked}
-        await tx.connection.execute(insert(schema.export_requests).values(**told))
-    await db.close()
+    await _left_from_before(sqlite_url, kind="stats", days=7, told=True)
 
     storerun = await start_bot()
 

@@ -194,50 +194,48 @@ async def test_a_task_started_inside_a_unit_opens_its_own_once_the_unit_is_over(
     assert await _chats(db) == {701}
 
 
-async def test_sqlite_writers_take_turns_in_order_and_an_urgent_one_goes_first() -> None:
-    from storage.db import WriterQueue
+class _Writers:
+    """SQLite's writer queue, and the order in which writers got the lock."""
 
-    writers = WriterQueue()
-    order: list[str] = []
+    def __init__(self) -> None:
+        from storage.db import WriterQueue
 
-    async def write(name: str, urgent: bool = False) -> None:
-        await writers.acquire(urgent=urgent)
-        order.append(name)
+        self.queue = WriterQueue()
+        self.order: list[str] = []
+
+    async def write(self, name: str, urgent: bool = False) -> None:
+        await self.queue.acquire(urgent=urgent)
+        self.order.append(name)
         await asyncio.sleep(0)
-        writers.release()
+        self.queue.release()
 
-    await writers.acquire()  # someone is writing
-    tasks = [asyncio.create_task(write(name)) for name in ("first", "second")]
-    tasks.append(asyncio.create_task(write("urgent", urgent=True)))
-    given_up = asyncio.create_task(write("gave up"))
+
+async def test_sqlite_writers_take_turns_in_order_and_an_urgent_one_goes_first() -> None:
+    writers = _Writers()
+    await writers.queue.acquire()  # someone is writing
+    tasks = [asyncio.create_task(writers.write(name)) for name in ("first", "second")]
+    tasks.append(asyncio.create_task(writers.write("urgent", urgent=True)))
+    given_up = asyncio.create_task(writers.write("gave up"))
     await asyncio.sleep(0)
     given_up.cancel()
-    writers.release()
+    writers.queue.release()
     await asyncio.gather(*tasks)
-    assert order == ["urgent", "first", "second"]
-    await writers.acquire()  # free again
-    writers.release()
+    assert writers.order == ["urgent", "first", "second"]
+    await writers.queue.acquire()  # free again
+    writers.queue.release()
 
 
 async def test_a_flood_of_urgent_sqlite_writers_lets_the_others_through() -> None:
     from storage.db import WriterQueue
 
-    writers = WriterQueue()
-    order: list[str] = []
-
-    async def write(name: str, urgent: bool = False) -> None:
-        await writers.acquire(urgent=urgent)
-        order.append(name)
-        await asyncio.sleep(0)
-        writers.release()
-
-    await writers.acquire()
-    tasks = [asyncio.create_task(write("other"))]
+    writers = _Writers()
+    await writers.queue.acquire()
+    tasks = [asyncio.create_task(writers.write("other"))]
     await asyncio.sleep(0)
-    tasks += [asyncio.create_task(write(f"urgent {n}", urgent=True)) for n in range(10)]
+    tasks += [asyncio.create_task(writers.write(f"urgent {n}", urgent=True)) for n in range(10)]
     await asyncio.sleep(0)
-    writers.release()
+    writers.queue.release()
     await asyncio.gather(*tasks)
     in_a_row = WriterQueue.URGENT_IN_A_ROW
-    assert order.index("other") == in_a_row
-    assert order[:in_a_row] == [f"urgent {n}" for n in range(in_a_row)]
+    assert writers.order.index("other") == in_a_row
+    assert writers.order[:in_a_row] == [f"urgent {n}" for n in range(in_a_row)]

@@ -152,3 +152,27 @@ async def test_maintenance_does_not_hold_writers_up_behind_a_long_reader(db: Dat
         reader.execute("COMMIT")
         reader.close()
     assert waited < 5  # the checkpoint gave up at once instead of waiting out the busy timeout
+
+
+async def test_the_planners_statistics_are_brought_up_to_date_before_the_prune_reads(
+    db: Database, monkeypatch: Any
+) -> None:
+    # A restored or imported database has no statistics: planned blind, PostgreSQL read all of
+    # a year's events for /stats while the first prune ran.
+    await _old_history(db)
+    steps: list[str] = []
+    maintain = db.maintain
+
+    async def logged() -> None:
+        steps.append("maintain")
+        await maintain()
+
+    monkeypatch.setattr(db, "maintain", logged)
+
+    def first_batch() -> bool:
+        steps.append("batch")
+        return True  # stop there
+
+    await prune_history(db, now=NOW, keep=KEEP, stopping=first_batch)
+
+    assert steps == ["maintain", "batch", "maintain"]
