@@ -189,10 +189,12 @@ class StorerunBot:
             self.dispatch,
             self.metrics,
             InboxLimits(
-                # SQLite has one writer: one worker applies a batch per transaction. PostgreSQL
-                # applies updates in parallel transactions.
-                concurrency=1 if self.db.is_sqlite else settings.inbox_concurrency,
-                batch=settings.inbox_concurrency if self.db.is_sqlite else 1,
+                # A batch of updates (of different chats) shares one transaction, each in its own
+                # savepoint: the claim, the done marks and the commit are paid once per batch, and
+                # presses that what is committed settles are answered with one query for all.
+                # SQLite has one writer: one worker. PostgreSQL runs batches in parallel.
+                concurrency=1 if self.db.is_sqlite else max(1, settings.inbox_concurrency // 4),
+                batch=4 * settings.inbox_concurrency,
                 max_attempts=settings.inbox_max_attempts,
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
             ),

@@ -46,6 +46,9 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 POLL_TIMEOUT_SECONDS = 10
 IDLE_LOOK_SECONDS = 0.5  # how often an idle worker looks for updates due again (retries, other instances)
 PRUNE_EVERY_SECONDS = 3600.0
+# How long a stored press waits for the receiving side to settle it before the workers may take it
+# (the settling makes it due at once either way; this only bounds a settling that never ends).
+SETTLE_HOLD = timedelta(seconds=5)
 
 
 def kind_of(payload: dict[str, Any]) -> str:
@@ -169,42 +172,44 @@ class InboxWorker:
         Then, without holding up the next updates, the presses among them that change nothing and
         whose answer what is committed already settles are answered and marked done (see
         _settle): in a rush of a thousand Accepts on one offer, all but the first few are told it
-        was taken without waiting for their turn to be applied.
+        was taken without waiting for their turn to be applied. Until then the workers leave the
+        presses alone (they are stored held, for at most SETTLE_HOLD, should the settling never end).
         """
         entries = [entry_of(update) for update in updates]
-        # Urgent: storing what Telegram already sent is short, and confirming it waits on it.
-        async with self.db.transaction(urgent=True) as tx:
-            stored = set(await tx.inbox.store(entries, self.clock.now()))
-        for entry in entries:
-            self.metrics.update_received(entry.kind)
         presses = [
             (entry, update)
             for entry, update in zip(entries, updates, strict=True)
-            if entry.update_id in stored and update.callback_query is not None
+            if update.callback_query is not None and self.answers_at_once is not None and not self._stopping
         ]
-        if presses and self.answers_at_once is not None and not self._stopping:
+        now = self.clock.now()
+        held = {entry.update_id for entry, _ in presses}
+        # Urgent: storing what Telegram already sent is short, and confirming it waits on it.
+        async with self.db.transaction(urgent=True) as tx:
+            stored = set(await tx.inbox.store(entries, now, hold=held, until=now + SETTLE_HOLD))
+        for entry in entries:
+            self.metrics.update_received(entry.kind)
+        presses = [(entry, update) for entry, update in presses if entry.update_id in stored]
+        if presses:
             task = asyncio.create_task(self._settle(presses), name="inbox-settle")
             self._settling.add(task)
             task.add_done_callback(self._settling.discard)
-            if len(presses) == len(stored):
-                return len(stored)  # the workers are woken once the presses are settled
-        self.wake()
+        if len(presses) < len(stored):
+            self.wake()  # the rest are the workers' now; the presses once settled
         return len(stored)
 
     async def _settle(self, presses: Sequence[tuple[InboxEntry, Update]]) -> None:
-        """Answer and mark done the stored presses whose answer what is committed settles.
+        """Answer and mark done the stored presses whose answer what is committed settles, and
+        hand the others to the workers.
 
         Applying such a press is a read with no effects, so it is applied here, as it arrives: the
         answers are read without the write lock, then the presses are marked done if they are
         still pending and first in their chat (an earlier update of the chat still waiting could
-        change what the press finds; a worker may have applied it meanwhile). What is not settled
-        here the workers apply as usual.
+        change what the press finds).
         """
         try:
             answers = await self._answers_at_once(presses)
-            if answers:
-                await self._settled_at_once(presses, answers)
-        except Exception as error:  # nothing is lost: the workers apply them as usual
+            await self._settled_at_once(presses, answers)
+        except Exception as error:  # nothing is lost: the workers apply them once their hold ends
             log.warning("inbox: presses not answered on arrival (%s); applying them in turn", _short(error))
         finally:
             self.wake()
@@ -221,10 +226,14 @@ class InboxWorker:
     async def _settled_at_once(
         self, presses: Sequence[tuple[InboxEntry, Update]], answers: dict[int, str]
     ) -> None:
-        """Mark done those still pending and first in their chat, then answer them."""
+        """Mark done those answered, still pending and first in their chat, and answer them; the
+        others are due for the workers now."""
         now = self.clock.now()
         async with self.db.transaction(urgent=True) as tx:
-            done = set(await tx.inbox.settle(list(answers), now))
+            done = set(await tx.inbox.settle(list(answers), now)) if answers else set()
+            await tx.inbox.release(
+                [entry.update_id for entry, _ in presses if entry.update_id not in done], now
+            )
             settled = [(entry, update) for entry, update in presses if entry.update_id in done]
             await tx.chats.seen([entry.chat_key for entry, _ in settled if entry.chat_key], now)
             await tx.people.seen(_first_names(update.effective_user for _, update in settled), now)
@@ -335,14 +344,21 @@ class InboxWorker:
             await tx.chats.seen([row.chat_key for row in rows if row.chat_key], self.clock.now())
             await tx.people.seen(first_names_of(row.payload for row in rows), self.clock.now())
             updates = [Update.de_json(json.loads(row.payload), self.application.bot) for row in rows]
-            # Presses that what is committed settles need no handler (see _settle).
-            answers = await self._answers_in(tx, updates)
-            for row, update in zip(rows, updates, strict=True):
-                if update.update_id in answers:
-                    assert update.callback_query is not None
-                    answer = (update.callback_query.id, answers[update.update_id][:200])
-                    results.append((row, update, _Applying(answers=[answer]), False))
-                    continue
+            remaining = list(zip(rows, updates, strict=True))
+            while remaining:
+                # Presses that what is now known settles need no handler (see _settle); asked
+                # again after each update applied, which may have settled the rest (the winner
+                # of a rush: everyone else in the batch has lost).
+                answers = await self._answers_in(tx, [update for _, update in remaining])
+                for row, update in remaining:
+                    if update.update_id in answers:
+                        assert update.callback_query is not None
+                        answer = (update.callback_query.id, answers[update.update_id][:200])
+                        results.append((row, update, _Applying(answers=[answer]), False))
+                remaining = [(row, update) for row, update in remaining if update.update_id not in answers]
+                if not remaining:
+                    break
+                (row, update), *remaining = remaining
                 applying = await self._apply(tx, update)
                 parked = False
                 if applying.error is not None:

@@ -490,9 +490,16 @@ class People(_Repo):
 class Inbox(_Repo):
     """Updates stored on arrival and claimed one at a time by whoever applies them."""
 
-    async def store(self, updates: Sequence[InboxEntry], at: datetime) -> list[int]:
+    async def store(
+        self,
+        updates: Sequence[InboxEntry],
+        at: datetime,
+        *,
+        hold: Collection[int] = (),
+        until: datetime | None = None,
+    ) -> list[int]:
         """Store updates not seen before (a repeat of a known update_id is ignored); returns the
-        update_ids that were new."""
+        update_ids that were new. Those in `hold` are not due before `until` (see `release`)."""
         if not updates:
             return []
         rows = [
@@ -504,7 +511,7 @@ class Inbox(_Repo):
                 "status": "pending",
                 "attempts": 0,
                 "received_at": at,
-                "next_attempt_at": at,
+                "next_attempt_at": until if until is not None and entry.update_id in hold else at,
             }
             for entry in updates
         ]
@@ -561,6 +568,16 @@ class Inbox(_Repo):
         i = schema.inbox
         query = select(i.c.update_id).where(i.c.status == "pending", i.c.next_attempt_at <= now).limit(1)
         return (await self.connection.execute(query)).first() is not None
+
+    async def release(self, update_ids: Sequence[int], at: datetime) -> None:
+        """Make these held updates, if still pending, due now."""
+        i = schema.inbox
+        statement = (
+            update(i)
+            .where(i.c.update_id.in_(update_ids), i.c.status == "pending", i.c.next_attempt_at > at)
+            .values(next_attempt_at=at)
+        )
+        await self.connection.execute(statement)
 
     async def settle(self, update_ids: Sequence[int], at: datetime) -> list[int]:
         """Conditional write: pending → done for those of these updates still pending and first in

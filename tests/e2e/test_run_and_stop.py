@@ -35,7 +35,7 @@ async def test_a_stop_keeps_unapplied_updates_and_a_restart_applies_each_once(
     monkeypatch.setattr(Dispatch, "who_is", who_is_on_a_slow_day)
     for person in PEOPLE:
         emulator.add_user(person, f"P{person}")
-    first = await start_bot()
+    first = await start_bot(inbox_concurrency=2)  # batches of 8: the stop comes before the last
     for person in PEOPLE:
         await emulator.send_text(person, "/start")
     # Every update fetched and stored, and the first batch being applied (a stop lets it finish):

@@ -239,3 +239,18 @@ async def test_a_flood_of_urgent_sqlite_writers_lets_the_others_through() -> Non
     in_a_row = WriterQueue.URGENT_IN_A_ROW
     assert writers.order.index("other") == in_a_row
     assert writers.order[:in_a_row] == [f"urgent {n}" for n in range(in_a_row)]
+
+
+async def test_a_held_update_is_not_claimed_until_released_or_its_hold_ends(db: Database) -> None:
+    async with db.transaction() as tx:
+        await tx.inbox.store([_entry(1, 10), _entry(2, 20)], NOW, hold={1}, until=NOW + timedelta(seconds=5))
+    assert await _claim_all(db, NOW) == [2]
+    assert await _claim_all(db, NOW + timedelta(seconds=5)) == [1, 2]  # a hold that never ended
+    async with db.transaction() as tx:
+        await tx.inbox.release([1], NOW)
+    assert await _claim_all(db, NOW) == [1, 2]
+
+
+async def _claim_all(db: Database, at: datetime) -> list[int]:
+    async with db.transaction() as tx:
+        return [row.update_id for row in await tx.inbox.claim(at, limit=10)]
