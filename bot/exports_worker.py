@@ -130,10 +130,9 @@ class ExportWorker:
             await self._answer(request, texts.EXPORT_FAILED)
             return
         caption = texts.export_caption(kind, request.days)
-        document = Outgoing(request.chat_id, "sendDocument", {"caption": caption})
-        async with d.db.unit() as tx:  # the file queued and the request taken off, together
-            if await tx.export_requests.remove(request.id):  # not already sent by another instance
-                await queue_upload(d, document, "document", file)
+        await self._upload(
+            request, Outgoing(request.chat_id, "sendDocument", {"caption": caption}), "document", file
+        )
 
     async def _build_stats(self, request: ExportRequest) -> None:
         """The numbers first, as soon as they are counted, then the chart once it is drawn."""
@@ -155,9 +154,15 @@ class ExportWorker:
             await self._answer(request, texts.STATS_FAILED)
             return
         chart = Outgoing(request.chat_id, "sendPhoto", {"caption": texts.stats_chart_caption(request.days)})
-        async with d.db.unit() as tx:
-            if await tx.export_requests.remove(request.id):
-                await queue_upload(d, chart, "photo", GeneratedFile("stats.png", png))
+        await self._upload(request, chart, "photo", GeneratedFile("stats.png", png))
+
+    async def _upload(
+        self, request: ExportRequest, message: Outgoing, field: str, file: GeneratedFile
+    ) -> None:
+        """Queue the request's file and take the request off the list, together."""
+        async with self.dispatch.db.unit() as tx:
+            if await tx.export_requests.remove(request.id):  # not already sent by another instance
+                await queue_upload(self.dispatch, message, field, file)
 
     async def _answer(self, request: ExportRequest, text: str) -> None:
         async with self.dispatch.transaction() as tx:

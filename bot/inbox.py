@@ -79,11 +79,6 @@ def _first_names(users: Iterable[User | None]) -> dict[int, str]:
     return {user.id: user.first_name for user in users if user is not None}
 
 
-def first_names_of(payloads: Iterable[str]) -> dict[int, str]:
-    """The first name of each user who sent these updates, stored as JSON."""
-    return _first_names(Update.de_json(json.loads(payload), None).effective_user for payload in payloads)
-
-
 @dataclass(slots=True)
 class _Applying:
     """What applying one update produced besides its committed effects."""
@@ -102,7 +97,7 @@ def answer_query(query: CallbackQuery, text: str) -> None:
     applying = _applying.get()
     if applying is None:
         raise RuntimeError("a button was answered outside an update being applied")
-    applying.answers.append((query.id, text[:200]))
+    applying.answers.append((query.id, text))
 
 
 def record_failure(error: BaseException | None) -> bool:
@@ -240,7 +235,7 @@ class InboxWorker:
         for entry, update in settled:
             assert update.callback_query is not None
             self.metrics.update_applied(entry.kind, 0.0)
-            self._answer(update.callback_query.id, answers[entry.update_id][:200])
+            self._answer(update.callback_query.id, answers[entry.update_id])
 
     def wake(self) -> None:
         """Updates were stored: look for them now."""
@@ -342,8 +337,8 @@ class InboxWorker:
             rows = await tx.inbox.claim(self.clock.now(), limit=self.limits.batch)
             # Whoever wrote has not blocked the bot (any longer), whatever their update does.
             await tx.chats.seen([row.chat_key for row in rows if row.chat_key], self.clock.now())
-            await tx.people.seen(first_names_of(row.payload for row in rows), self.clock.now())
             updates = [Update.de_json(json.loads(row.payload), self.application.bot) for row in rows]
+            await tx.people.seen(_first_names(update.effective_user for update in updates), self.clock.now())
             remaining = list(zip(rows, updates, strict=True))
             while remaining:
                 # Presses that what is now known settles need no handler (see _settle); asked
@@ -353,7 +348,7 @@ class InboxWorker:
                 for row, update in remaining:
                     if update.update_id in answers:
                         assert update.callback_query is not None
-                        answer = (update.callback_query.id, answers[update.update_id][:200])
+                        answer = (update.callback_query.id, answers[update.update_id])
                         results.append((row, update, _Applying(answers=[answer]), False))
                 remaining = [(row, update) for row, update in remaining if update.update_id not in answers]
                 if not remaining:
@@ -414,7 +409,8 @@ class InboxWorker:
                 self._answer(update.callback_query.id, "")  # stops the spinner; the message says the rest
 
     def _answer(self, query_id: str, text: str) -> None:
-        task = asyncio.create_task(self._send_answer(query_id, text), name="answer-callback-query")
+        """Answer a press (Telegram shows at most 200 characters of it)."""
+        task = asyncio.create_task(self._send_answer(query_id, text[:200]), name="answer-callback-query")
         self._answers.add(task)
         task.add_done_callback(self._answers.discard)
 
