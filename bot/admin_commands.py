@@ -15,6 +15,7 @@ from bot.callbacks import Act, Button
 from bot.exports_worker import uploading
 from bot.handlers import Context, in_private_chat, private_chat_please, reply
 from dispatch.actors import Actor
+from dispatch.awards import Order
 from dispatch.drivers import Decision
 from dispatch.exports import ExportKind, request_export, request_stats
 from dispatch.offers import Press
@@ -241,18 +242,51 @@ async def on_areas(update: Update, context: Context) -> None:
 
 @admin_only
 async def on_area(update: Update, context: Context) -> None:
-    """/area SLUG on|off: a paused area sends no offers."""
+    """/area SLUG on|off: a paused area sends no offers. /area SLUG award=SECONDS order=NAME: how
+    its offers are awarded (an award window of 0: the first Accept wins)."""
     arguments = words(update)
     user = update.effective_user
-    if len(arguments) != 2 or arguments[1].lower() not in ("on", "off") or user is None:
+    if len(arguments) < 2 or user is None:
         await usage(update, context, "area")
         return
-    slug, active = arguments[0].lower(), arguments[1].lower() == "on"
+    slug = arguments[0].lower()
+    if "=" in arguments[1]:
+        await _set_fairness(update, context, slug, arguments[1:], user.id)
+        return
+    if len(arguments) != 2 or arguments[1].lower() not in ("on", "off"):
+        await usage(update, context, "area")
+        return
+    active = arguments[1].lower() == "on"
     if not await context.dispatch.admin.set_area(slug, active, user.id):
         await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug)))
         return
     text = texts.AREA_SET.format(slug=slug, state="active" if active else "paused: no offers go out")
     await context.dispatch.send(reply(update, text))
+
+
+async def _set_fairness(
+    update: Update, context: Context, slug: str, settings: list[str], admin_id: int
+) -> None:
+    """award=SECONDS (0 to 600) and/or order=NAME (a built-in order) for one area."""
+    fields = dict(setting.partition("=")[::2] for setting in settings)
+    window = fields.pop("award", None)
+    order = fields.pop("order", None)
+    seconds = _number(window) if window is not None else None
+    valid = not fields and (window is None or (seconds is not None and seconds <= MAX_AWARD_WINDOW))
+    valid = valid and (order is None or order in set(Order))
+    if not valid:
+        await usage(update, context, "area")
+        return
+    changed = await context.dispatch.fairness.set_area(
+        slug, admin_id, window_seconds=seconds, order=Order(order) if order else None
+    )
+    if changed is None:
+        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug)))
+        return
+    await context.dispatch.send(reply(update, texts.fairness([changed])))
+
+
+MAX_AWARD_WINDOW = 600  # seconds: as AWARD_WINDOW_SECONDS allows
 
 
 @admin_only

@@ -23,11 +23,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin_commands, handlers, store_commands
+from bot import admin_commands, fairness_commands, handlers, store_commands
 from bot.config import ConfigError, Settings
 from bot.exports_worker import ExportWorker
 from bot.handlers import Context
-from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, InboxLimits, InboxWorker, Poller
+from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, ArrivalAnswer, InboxLimits, InboxWorker, Poller
 from bot.metrics import CountingRequest, Metrics, Snapshot
 from bot.sender import OutboxSender, SenderLimits
 from bot.startup import introduce, prepare_database
@@ -106,6 +106,8 @@ def build_application(settings: Settings, metrics: Metrics | None = None) -> Sto
         "reinstate": admin_commands.on_reinstate,
         "areas": admin_commands.on_areas,
         "area": admin_commands.on_area,
+        "why": fairness_commands.on_why,
+        "fairness": fairness_commands.on_fairness,
         "stores": admin_commands.on_stores,
         "addstore": admin_commands.on_add_store,
         "invite": admin_commands.on_invite,
@@ -175,6 +177,9 @@ class StorerunBot:
                 max_days_ahead=settings.max_days_ahead,
                 time_to_reach_store=timedelta(seconds=settings.time_to_reach_store_seconds),
                 timing=timing,
+                award_window=timedelta(seconds=settings.award_window_seconds),
+                human_min=timedelta(seconds=settings.human_min_seconds),
+                fast_tap_alert_share=settings.fast_tap_alert_share,
             ),
             admin_ids=settings.admin_ids,
             on_commit=self.sender.wake,
@@ -256,9 +261,11 @@ class StorerunBot:
         except ListenError as error:
             raise ConfigError(f"HTTP_LISTEN: {error}") from None
 
-    async def _answers_at_once(self, tx: Transaction, updates: Sequence[Update]) -> dict[int, str]:
-        answers = await handlers.answers_at_once(self.dispatch, tx, updates)
-        for update in updates:
+    async def _answers_at_once(
+        self, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
+    ) -> dict[int, ArrivalAnswer]:
+        answers = await handlers.answers_at_once(self.dispatch, tx, presses)
+        for update, _ in presses:
             if update.update_id in answers and update.effective_chat is not None:
                 self.sender.chat_reachable_again(update.effective_chat.id)  # as on_any_update does
         return answers

@@ -20,6 +20,7 @@ class Act(StrEnum):
     OFFLINE = "off"
     ACCEPT = "acc"  # subject: offer id
     DECLINE = "dec"
+    WHY_NOT = "wn"  # subject: offer id: why it went to another driver
     PICKUP = "pick"
     RELEASE = "rel"
     DELIVERED = "dlv"

@@ -94,6 +94,13 @@ class Settings(DatabaseSettings):
     wave_interval_seconds: float = Field(default=60, gt=0)
     acceptance_window_seconds: float = Field(default=600, gt=0)
     max_offers_held: int = Field(default=2, ge=1)
+    # Accepts are collected this long from the first, then the offer goes to one of them by the
+    # area's fairness order (0: the first Accept wins); `/area SLUG award=N` sets an area's own.
+    award_window_seconds: int = Field(default=10, ge=0, le=600)
+    # A press sooner than this after its copy was delivered is counted as a fast tap.
+    human_min_seconds: float = Field(default=0.6, ge=0, le=60)
+    # Admins are told once when this share of a driver's last 20 presses were fast taps.
+    fast_tap_alert_share: float = Field(default=0.5, gt=0, le=1)
     auto_offline_after_timeouts: int = Field(default=3, ge=1)
     invite_ttl_seconds: float = Field(default=86400, gt=0)
     max_days_ahead: int = Field(default=14, ge=0, le=366)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
 
@@ -14,7 +15,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot import keyboards, texts
 from bot.callbacks import Act, Button
-from bot.inbox import answer_query, record_failure
+from bot.inbox import ArrivalAnswer, answer_query, arrived_at, record_failure
 from dispatch.actors import Actor
 from dispatch.drivers import Availability, Enrollment
 from dispatch.offers import Code
@@ -338,25 +339,31 @@ async def on_button(update: Update, context: Context) -> None:
     answer_query(query, await _press(button, update, context))
 
 
-async def answers_at_once(dispatch: Dispatch, tx: Transaction, updates: Sequence[Update]) -> dict[int, str]:
-    """The answers to presses that change nothing, when what is committed settles them (a forged
-    or stale button, an Accept that cannot win), by update id. Given as the presses arrive, before
-    they take their turn to be applied (bot.inbox); a press not answered here goes to on_button."""
-    answers: dict[int, str] = {}
+async def answers_at_once(
+    dispatch: Dispatch, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
+) -> dict[int, ArrivalAnswer]:
+    """The answers, by update id, that what is committed gives to presses as they arrive, before
+    they take their turn to be applied (bot.inbox): a forged or stale button, an Accept that cannot
+    win (final: nothing changes), an Accept collected in an award window (answered now, recorded in
+    its turn). A press not answered here goes to on_button."""
+    answers: dict[int, ArrivalAnswer] = {}
     accepts: dict[int, tuple[int, int]] = {}
-    for update in updates:
+    arrivals: dict[tuple[int, int], datetime] = {}
+    for update, arrived in presses:
         query = update.callback_query
         if query is None or update.effective_chat is None:
             continue
         button = Button.parse(query.data)
         if button is None:
-            answers[update.update_id] = texts.STALE_BUTTON
+            answers[update.update_id] = ArrivalAnswer(texts.STALE_BUTTON)
         elif button.act is Act.ACCEPT and in_private_chat(update):
             accepts[update.update_id] = (button.subject, query.from_user.id)
-    refusals = await dispatch.offers.refusals(tx, set(accepts.values()))
+            arrivals[(button.subject, query.from_user.id)] = arrived
+    verdicts = await dispatch.offers.on_arrival(tx, arrivals)
     for update_id, press in accepts.items():
-        if press in refusals:
-            answers[update_id] = texts.PRESS_ANSWERS[refusals[press]]
+        if press in verdicts:
+            verdict = verdicts[press]
+            answers[update_id] = ArrivalAnswer(texts.press_answer(verdict.answer), final=verdict.final)
     return answers
 
 
@@ -367,7 +374,9 @@ async def _press(button: Button, update: Update, context: Context) -> str:
     offers, drivers = context.dispatch.offers, context.dispatch.drivers
     match button.act:
         case Act.ACCEPT:
-            return texts.PRESS_ANSWERS[await offers.accept(button.subject, user.id)]
+            return texts.press_answer(await offers.accept(button.subject, user.id, arrived_at()))
+        case Act.WHY_NOT:
+            return texts.why_not(await context.dispatch.fairness.why_not(button.subject, user.id))
         case Act.DECLINE:
             return texts.PRESS_ANSWERS[await offers.decline(button.subject, user.id)]
         case Act.PICKUP:

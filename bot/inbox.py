@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import CallbackQuery, Update, User
@@ -86,6 +86,7 @@ class _Applying:
     error: BaseException | None = None
     answers: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    received_at: datetime | None = None
 
 
 _applying: ContextVar[_Applying | None] = ContextVar("storerun_applying", default=None)
@@ -100,6 +101,12 @@ def answer_query(query: CallbackQuery, text: str) -> None:
     applying.answers.append((query.id, text))
 
 
+def arrived_at() -> datetime | None:
+    """When the update being applied reached the bot (a press counts from then, not from its turn)."""
+    applying = _applying.get()
+    return None if applying is None else applying.received_at
+
+
 def record_failure(error: BaseException | None) -> bool:
     """Note that the update being applied failed (its transaction is then rolled back and retried).
 
@@ -112,10 +119,22 @@ def record_failure(error: BaseException | None) -> bool:
     return True
 
 
-# The answers, by update id, to the button presses among these updates that change nothing and
-# whose answer what is committed already settles (an Accept on an offer someone else took, a forged
-# button); a press only applying it can answer is left out.
-AnswersAtOnce = Callable[[Transaction, Sequence[Update]], Awaitable[dict[int, str]]]
+@dataclass(frozen=True, slots=True)
+class ArrivalAnswer:
+    """The answer to a press that what is committed already gives. `final`: the press changes
+    nothing, so answering it is applying it; else it is still applied in its turn, and that turn
+    answers nothing more (an Accept collected in an award window: "you're in")."""
+
+    text: str
+    final: bool = True
+
+
+# The answers, by update id, to the button presses among these updates (each with when it arrived)
+# that what is committed already gives (an Accept on an offer someone else took, a forged button,
+# an Accept in an award window); a press only applying it can answer is left out.
+AnswersAtOnce = Callable[
+    [Transaction, Sequence[tuple[Update, datetime]]], Awaitable[dict[int, ArrivalAnswer]]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,49 +204,61 @@ class InboxWorker:
             self.metrics.update_received(entry.kind)
         presses = [(entry, update) for entry, update in presses if entry.update_id in stored]
         if presses:
-            task = asyncio.create_task(self._settle(presses), name="inbox-settle")
+            task = asyncio.create_task(self._settle(presses, now), name="inbox-settle")
             self._settling.add(task)
             task.add_done_callback(self._settling.discard)
         if len(presses) < len(stored):
             self.wake()  # the rest are the workers' now; the presses once settled
         return len(stored)
 
-    async def _settle(self, presses: Sequence[tuple[InboxEntry, Update]]) -> None:
-        """Answer and mark done the stored presses whose answer what is committed settles, and
-        hand the others to the workers.
+    async def _settle(self, presses: Sequence[tuple[InboxEntry, Update]], at: datetime) -> None:
+        """Answer the stored presses whose answer what is committed gives, mark done those that
+        change nothing, and hand the others to the workers.
 
-        Applying such a press is a read with no effects, so it is applied here, as it arrives: the
+        Applying a press that changes nothing is a read, so it is applied here, as it arrives: the
         answers are read without the write lock, then the presses are marked done if they are
         still pending and first in their chat (an earlier update of the chat still waiting could
-        change what the press finds).
+        change what the press finds). A press answered here that does change something (an Accept
+        collected in an award window) is answered at once, and applied in its turn.
         """
         try:
-            answers = await self._answers_at_once(presses)
+            answers = await self._answers_at_once(presses, at)
+            for entry, update in presses:
+                answer = answers.get(entry.update_id)
+                if answer is not None and not answer.final:
+                    assert update.callback_query is not None
+                    self._answer(update.callback_query.id, answer.text)
             await self._settled_at_once(presses, answers)
         except Exception as error:  # nothing is lost: the workers apply them once their hold ends
             log.warning("inbox: presses not answered on arrival (%s); applying them in turn", _short(error))
         finally:
             self.wake()
 
-    async def _answers_at_once(self, presses: Sequence[tuple[InboxEntry, Update]]) -> dict[int, str]:
-        """The answers, by update id, that what is committed settles, for presses first in their chat."""
+    async def _answers_at_once(
+        self, presses: Sequence[tuple[InboxEntry, Update]], at: datetime
+    ) -> dict[int, ArrivalAnswer]:
+        """The answers, by update id, that what is committed gives, for presses first in their chat."""
         assert self.answers_at_once is not None
         async with self.db.read() as tx:
             first = await tx.inbox.first_in_chat([entry.update_id for entry, _ in presses])
             return await self.answers_at_once(
-                tx, [update for entry, update in presses if entry.update_id in first]
+                tx, [(update, at) for entry, update in presses if entry.update_id in first]
             )
 
     async def _settled_at_once(
-        self, presses: Sequence[tuple[InboxEntry, Update]], answers: dict[int, str]
+        self, presses: Sequence[tuple[InboxEntry, Update]], answers: dict[int, ArrivalAnswer]
     ) -> None:
-        """Mark done those answered, still pending and first in their chat, and answer them; the
-        others are due for the workers now."""
+        """Mark done those answered finally, still pending and first in their chat, and answer
+        them; the others are due for the workers now (those already answered marked so)."""
         now = self.clock.now()
+        final = [update_id for update_id, answer in answers.items() if answer.final]
+        answered = [update_id for update_id, answer in answers.items() if not answer.final]
         async with self.db.transaction(urgent=True) as tx:
-            done = set(await tx.inbox.settle(list(answers), now)) if answers else set()
+            done = set(await tx.inbox.settle(final, now)) if final else set()
             await tx.inbox.release(
-                [entry.update_id for entry, _ in presses if entry.update_id not in done], now
+                [entry.update_id for entry, _ in presses if entry.update_id not in done],
+                now,
+                answered=answered,
             )
             settled = [(entry, update) for entry, update in presses if entry.update_id in done]
             await tx.chats.seen([entry.chat_key for entry, _ in settled if entry.chat_key], now)
@@ -235,7 +266,7 @@ class InboxWorker:
         for entry, update in settled:
             assert update.callback_query is not None
             self.metrics.update_applied(entry.kind, 0.0)
-            self._answer(update.callback_query.id, answers[entry.update_id])
+            self._answer(update.callback_query.id, answers[entry.update_id].text)
 
     def wake(self) -> None:
         """Updates were stored: look for them now."""
@@ -344,7 +375,7 @@ class InboxWorker:
                 # Presses that what is now known settles need no handler (see _settle); asked
                 # again after each update applied, which may have settled the rest (the winner
                 # of a rush: everyone else in the batch has lost).
-                answers = await self._answers_in(tx, [update for _, update in remaining])
+                answers = await self._answers_in(tx, remaining)
                 for row, update in remaining:
                     if update.update_id in answers:
                         assert update.callback_query is not None
@@ -354,7 +385,7 @@ class InboxWorker:
                 if not remaining:
                     break
                 (row, update), *remaining = remaining
-                applying = await self._apply(tx, update)
+                applying = await self._apply(tx, update, row.received_at)
                 parked = False
                 if applying.error is not None:
                     parked = await self._failed(row, update, applying.error)
@@ -366,15 +397,19 @@ class InboxWorker:
             self._settled(row, update, applying, parked)
         return bool(results)
 
-    async def _answers_in(self, tx: Transaction, updates: Sequence[Update]) -> dict[int, str]:
-        presses = [update for update in updates if update.callback_query is not None]
+    async def _answers_in(
+        self, tx: Transaction, updates: Sequence[tuple[InboxUpdate, Update]]
+    ) -> dict[int, str]:
+        """The final answers that what is now known gives to presses among these updates."""
+        presses = [(update, row.received_at) for row, update in updates if update.callback_query is not None]
         if self.answers_at_once is None or not presses:
             return {}
-        return await self.answers_at_once(tx, presses)
+        answers = await self.answers_at_once(tx, presses)
+        return {update_id: answer.text for update_id, answer in answers.items() if answer.final}
 
-    async def _apply(self, tx: Transaction, update: Update) -> _Applying:
+    async def _apply(self, tx: Transaction, update: Update, received_at: datetime) -> _Applying:
         """Run the handlers of one update inside a savepoint; a failure rolls back only its writes."""
-        applying = _Applying()
+        applying = _Applying(received_at=received_at)
         started = time.perf_counter()
         waiting = len(tx.after_commit)
         savepoint = await tx.connection.begin_nested()
@@ -395,8 +430,9 @@ class InboxWorker:
         """After the commit: answers, metrics and the one log line of a parked update."""
         if applying.error is None:
             self.metrics.update_applied(row.kind, applying.seconds)
-            for query_id, text in applying.answers:
-                self._answer(query_id, text)
+            if row.answered_at is None:  # else it was answered as it arrived: a press is answered once
+                for query_id, text in applying.answers:
+                    self._answer(query_id, text)
         elif parked:
             log.error(
                 "update %s parked after %d failed tries",

@@ -20,6 +20,7 @@ from storage.records import Area
 Markup = dict[str, Any]
 
 ACCEPT, DECLINE = "Accept", "Decline"
+WHY_NOT_ME = "Why not me?"
 CONFIRM_PICKUP, RELEASE = "Confirm pickup", "Release"
 DELIVERED, CANT_DELIVER = "Delivered", "Can't deliver"
 APPROVE, REJECT = "Approve", "Reject"
@@ -45,6 +46,10 @@ def _inline(*rows: Sequence[InlineKeyboardButton]) -> Markup:
 
 def offer(offer_id: int) -> Markup:
     return _inline([_press(ACCEPT, Act.ACCEPT, offer_id), _press(DECLINE, Act.DECLINE, offer_id)])
+
+
+def why_not(offer_id: int) -> Markup:
+    return _inline([_press(WHY_NOT_ME, Act.WHY_NOT, offer_id)])
 
 
 def job(offer_id: int) -> Markup:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot import keyboards
 from dispatch.actors import Role
 from dispatch.admin import TrailEvent
+from dispatch.awards import ORDERS, Key, Out
 from dispatch.clock import Clock
 from dispatch.dispatcher import Person
 from dispatch.drivers import Availability, Decision, DriverStatus, Enrollment
 from dispatch.lifecycle import Action, Status, sources
 from dispatch.localtime import show_time, show_window
 from dispatch.messages import Params
-from dispatch.offers import Code, Press
+from dispatch.offers import Code, Entered, Press, Pressed
 from dispatch.orders import format_pay
 from dispatch.stats import AreaStats, Stats
 from dispatch.views import DayTally, FailReason, OfferView
+from dispatch.why import AreaFairness, CopySeen, Explanation, NotYou, WhyNot
 from dispatch.windows import NewWindow, Over
 from storage.records import Area, Driver, Notice
 
@@ -32,6 +34,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("neworder", "Stores: create an order"),
     ("orders", "Stores: today's orders"),
     ("unlink", "Stores: stop being staff here"),
+    ("fairness", "How offers are awarded"),
 ]
 ADMIN_MENU: list[tuple[str, str]] = [
     *COMMANDS[:2],
@@ -47,7 +50,9 @@ ADMIN_MENU: list[tuple[str, str]] = [
     ("suspend", "Suspend a driver"),
     ("reinstate", "Reinstate a driver"),
     ("areas", "Areas"),
-    ("area", "Pause or resume an area"),
+    ("area", "Pause or resume an area; its award window and order"),
+    ("why", "Why an offer went to whom"),
+    ("fairness", "How offers are awarded"),
     ("stores", "Stores"),
     ("addstore", "Add or update a store"),
     ("invite", "Invite link for a store's staff"),
@@ -132,7 +137,25 @@ PRESS_ANSWERS = {
     Press.NEW_WINDOW: "There's no time left in its pickup window: pick a new one.",
     Press.SLOT_GONE: "That window leaves no time to get there any more. Pick a later one.",
     Press.RELEASED_TOO_LATE: "Released. It's too late for another driver, so the store picks a new window.",
+    Press.WINDOW_CLOSED: "Too late: accepts for this offer closed. It goes to someone who pressed in time.",
 }
+
+
+def press_answer(result: Pressed) -> str:
+    """The short answer to a press on an offer: in an award window, when the driver will hear."""
+    if isinstance(result, Entered):
+        return ENTERED.format(id=result.offer_id, time=show_time(_minute_after(result.award_at), result.tz))
+    return PRESS_ANSWERS[result]
+
+
+ENTERED = "Got it: you're in for #{id}. I'll tell you by {time}."
+
+
+def _minute_after(moment: datetime) -> datetime:
+    """The next whole minute after a moment (a promise "by 2:41 PM" holds for an award at 2:40:30)."""
+    return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
 CODE_ANSWERS = {
     Code.MALFORMED: "The pickup code is 4 digits, like 0427. Type it again.",
     Code.LOCKED: "Pickup is locked for this offer after too many wrong codes. An admin will contact you.",
@@ -277,7 +300,12 @@ class TelegramMessages:
         )
         return {"text": text, "reply_markup": keyboards.offer(view.offer.id)}
 
-    def copy_taken(self, view: OfferView) -> Params:
+    def copy_taken(self, view: OfferView, *, why_button: bool = False) -> Params:
+        if why_button:
+            return {
+                "text": f"Offer {_title(view)}: it went to another driver.",
+                "reply_markup": keyboards.why_not(view.offer.id),
+            }
         return {"text": f"Offer {_title(view)}: taken by another driver."}
 
     def copy_declined(self, view: OfferView) -> Params:
@@ -403,6 +431,12 @@ class TelegramMessages:
 
     def admin_cancelled(self, view: OfferView, by: str, reason: str) -> Params:
         return {"text": f"🚫 Offer {_title(view)} (ref {view.offer.ref}) was cancelled by {by}: {reason}"}
+
+    def admin_fast_taps(self, driver: Driver, fast: int, presses: int) -> Params:
+        return {
+            "text": f"⚡ {driver_line(driver)}: {fast} of their last {presses} presses came faster than a "
+            "person taps. Nothing was done; /driver " + str(driver.id) + " shows their record."
+        }
 
     def broadcast(self, area: Area, text: str) -> Params:
         return {"text": f"📣 {area.name}: {text}"}
@@ -541,7 +575,8 @@ USAGE = {
     "reject": "/reject ID",
     "suspend": "/suspend ID",
     "reinstate": "/reinstate ID",
-    "area": "/area SLUG on|off",
+    "area": "/area SLUG on|off · /area SLUG award=SECONDS · /area SLUG order=fewest-today|on-time",
+    "why": "/why OFFER_ID",
     "stores": "/stores [AREA]",
     "addstore": '/addstore CODE area=SLUG name="Zara" where="Level 1, near Macy\'s"',
     "invite": "/invite STORE-CODE",
@@ -849,3 +884,154 @@ EXPORT_TOO_LARGE = (
 
 EXPORT_FAILED = "The export failed; try again."
 STATS_FAILED = "The statistics failed; try again."
+
+
+# --- fairness: the published order, and why an offer went to whom ---
+
+KEY_NAMES = {
+    Key.ON_TIME: "best on-time pickup record (last 30 days; none yet counts as 100%)",
+    Key.WON_TODAY: "fewest offers won today in the area",
+    Key.LAST_AWARD: "longest since their last award in the area (never: first)",
+    Key.DRAW: 'a seeded draw: SHA-256 of "OFFER:DRIVER", lowest first (anyone can check it)',
+}
+KEY_SHORT = {
+    Key.ON_TIME: "on time",
+    Key.WON_TODAY: "won today",
+    Key.LAST_AWARD: "last award",
+    Key.DRAW: "draw",
+}
+OUT_NAMES = {
+    Out.NOT_APPROVED: "account not active",
+    Out.OFFLINE: "offline",
+    Out.FULL: "holding as many offers as a driver may",
+    Out.NOT_IN_AREA: "no longer in the area",
+    Out.LATE: "pressed after the window closed",
+}
+WHY_KEY = {
+    Key.WON_TODAY: "It went to a driver with fewer offers today (them: {them}, you: {you}).",
+    Key.LAST_AWARD: "It went to a driver who had waited longer since their last offer (them: {them}, you: {you}).",
+    Key.ON_TIME: "It went to a driver with a better on-time pickup record (them: {them}, you: {you}).",
+    Key.DRAW: "You tied on everything else; the seeded draw picked them (them: {them}, you: {you}).",
+}
+WHY_NOT = {
+    NotYou.NOT_SENT: "This offer wasn't sent to you.",
+    NotYou.YOURS: "It went to you!",
+    NotYou.NOT_DECIDED: "It hasn't gone to anyone yet.",
+    NotYou.NOBODY: "It didn't go to anyone.",
+    NotYou.NO_PRESS: "You didn't press Accept before it was awarded.",
+    NotYou.DECLINED: "You declined it.",
+    NotYou.FIRST_PRESS: "It went to the first driver who pressed Accept.",
+    NotYou.OUT: "You pressed in time, but when it was awarded you were out: {out}.",
+}
+
+
+def fairness(areas: Sequence[AreaFairness]) -> str:
+    """/fairness: how each area awards its offers, the same for everyone."""
+    parts = []
+    for item in areas:
+        if not item.window:
+            parts.append(f"{item.area.name}: the first driver to press Accept gets the offer.")
+            continue
+        keys = "\n".join(f"{index}. {KEY_NAMES[key]}" for index, key in enumerate(ORDERS[item.order], 1))
+        parts.append(
+            f"{item.area.name}: every Accept in the {_seconds(item.window)} after the first is collected; "
+            f"then the offer goes to one of them by this order ({item.order}):\n{keys}"
+        )
+    parts.append('Pressing fast buys nothing. Ask "Why not me?" on any offer you didn\'t get.')
+    return "\n\n".join(parts)
+
+
+def _seconds(window: timedelta) -> str:
+    return f"{window.total_seconds():g} s"
+
+
+def _key_value(key: Key, value: float | datetime | None, tz: str) -> str:
+    if isinstance(value, datetime):
+        return show_time(value, tz)
+    if value is None:
+        return "never" if key is Key.LAST_AWARD else "—"
+    if key is Key.ON_TIME:
+        return f"{value:.0%}"
+    if key is Key.DRAW:
+        return f"{value:.3f}"
+    return str(int(value))
+
+
+def why_not(answer: WhyNot) -> str:
+    """Why not me?: the reason, naming nobody."""
+    if answer.reason is NotYou.KEY and answer.key is not None:
+        return WHY_KEY[answer.key].format(
+            them=_key_value(answer.key, answer.them, answer.tz),
+            you=_key_value(answer.key, answer.you, answer.tz),
+        )
+    out = OUT_NAMES[answer.out] if answer.out else ""
+    return WHY_NOT[answer.reason].format(out=out)
+
+
+WHY_SHOWN = 30  # copies with a press listed one by one in /why; the rest are counted
+
+
+def explanation(why: Explanation) -> str:
+    """/why for an admin: every copy's press and fairness values, the winner and the deciding key."""
+    view, tz = why.view, why.view.tz
+    winner = why.winner
+    head = f"Why #{view.offer.id} {view.store.code} {view.offer.ref}"
+    if winner is not None and winner.driver is not None:
+        head += f" went to {short_name(winner.driver.name)} (#{winner.driver.id})"
+    elif winner is None:
+        head += f" · {in_words(OFFER_STATES, view.offer.status)}, not awarded"
+    lines = [head]
+    if why.awarded and why.award_at is not None:
+        deciding = why.deciding
+        lines.append(
+            f"Order {why.order} · window closed {show_time(why.award_at, tz)}"
+            + (f" · decided by {KEY_SHORT[deciding]}" if deciding else "")
+        )
+    elif winner is not None:
+        lines.append("First Accept wins (no award window).")
+    pressed = sorted(
+        (copy for copy in why.copies if copy.notice.pressed_at is not None),
+        key=lambda copy: (copy.rank or 10**9, copy.notice.pressed_at or copy.notice.created_at),
+    )
+    for copy in pressed[:WHY_SHOWN]:
+        lines.append(_copy_line(why, copy, tz))
+    if len(pressed) > WHY_SHOWN:
+        lines.append(f"… and {len(pressed) - WHY_SHOWN} more who pressed")
+    silent = len(why.copies) - len(pressed)
+    if silent:
+        lines.append(f"{plural(silent, 'copy', 'copies')} without a press")
+    return "\n".join(lines)
+
+
+def _copy_line(why: Explanation, copy: CopySeen, tz: str) -> str:
+    notice, driver = copy.notice, copy.driver
+    who = f"{short_name(driver.name)} #{driver.id}" if driver else f"driver #{notice.driver_id}"
+    mark = "🏆 " if why.winner is not None and why.winner.notice.id == notice.id else ""
+    rank = f"{copy.rank}. " if copy.rank else "– "
+    delivered = show_time(notice.delivered_at, tz) if notice.delivered_at else "not delivered"
+    press = "pressed"
+    if notice.press_ms is not None:
+        press += f" +{notice.press_ms / 1000:.2f} s" + (" ⚡" if notice.press_ms < why.human_min_ms else "")
+    in_window = why.in_window(copy)
+    window = "" if in_window is None else (" · in window" if in_window else " · after the window")
+    values = ""
+    if copy.standing is not None:
+        values = " · " + " · ".join(
+            f"{KEY_SHORT[key]} {_key_value(key, _value(key, copy), tz)}" for key in ORDERS[why.order]
+        )
+    elif copy.out is not None:
+        values = f" · out: {OUT_NAMES[copy.out]}"
+    if notice.outcome == "declined":
+        press = "declined"
+    return f"{rank}{mark}{who} · wave {notice.wave} · delivered {delivered} · {press}{window}{values}"
+
+
+def _value(key: Key, copy: CopySeen) -> float | datetime | None:
+    standing = copy.standing
+    assert standing is not None
+    return {
+        Key.WON_TODAY: standing.won_today,
+        Key.LAST_AWARD: standing.last_award_at,
+        Key.ON_TIME: 1.0 if standing.on_time is None else standing.on_time,
+        Key.DRAW: standing.draw,
+    }[key]

@@ -15,6 +15,7 @@ class Kind(StrEnum):
 
     WAVE = "wave"  # the next wave of an open offer goes out
     EXPIRE = "expire"  # the acceptance window ends with no taker
+    AWARD = "award"  # the award window closes: the offer goes to one of those who pressed Accept
     PICKUP_REMINDER = "pickup_reminder"  # to the holder, a while before the pickup window opens
     LATE = "late"  # to the holder, when the pickup window closes without a pickup
     NO_SHOW = "no_show"  # a grace period later still no pickup: released and offered again
@@ -62,7 +63,10 @@ def deadlines_of(offer: Offer, timing: Timing) -> list[Deadline]:
 
     if offer.status == Status.OPEN:
         add(Kind.WAVE, offer.next_wave_at)
-        add(Kind.EXPIRE, offer.expires_at)
+        if offer.award_at is not None:
+            add(Kind.AWARD, offer.award_at)  # it expires only if the award finds nobody
+        else:
+            add(Kind.EXPIRE, offer.expires_at)
     elif offer.status == Status.ACCEPTED:
         reminder = offer.pickup_start - timing.pickup_reminder_lead
         if offer.pickup_reminded_at is None and (offer.accepted_at is None or reminder > offer.accepted_at):

@@ -33,6 +33,17 @@ class Rules:
     # driver needs to get to the store (as long as the pickup reminder comes ahead of a window).
     time_to_reach_store: timedelta = timedelta(minutes=15)
     timing: Timing = field(default_factory=Timing)
+    # Accepts are collected this long from the first, then the offer is awarded by the area's
+    # fairness order; zero: the first Accept wins. Areas may have their own (areas.award_window_seconds).
+    award_window: timedelta = timedelta(0)
+    # A press sooner than this after its copy was delivered is a fast tap (quicker than a person).
+    human_min: timedelta = timedelta(seconds=0.6)
+    # Admins are told once when this share of a driver's last presses were fast taps.
+    fast_tap_alert_share: float = 0.5
+
+    def award_window_of(self, area_seconds: int | None) -> timedelta:
+        """The award window of an area: its own, else the setting."""
+        return self.award_window if area_seconds is None else timedelta(seconds=area_seconds)
 
     def stands_until(self, now: datetime, pickup_end: datetime) -> datetime:
         """When an offer put out now expires: after the acceptance window, or sooner, when a
@@ -85,6 +96,7 @@ class Dispatch:
         from dispatch.drivers import DriverDesk
         from dispatch.offers import OfferDesk
         from dispatch.stores import StoreDesk
+        from dispatch.why import FairnessDesk
 
         self.db = db
         self.clock = clock
@@ -97,6 +109,7 @@ class Dispatch:
         self.drivers = DriverDesk(self)
         self.stores = StoreDesk(self)
         self.admin = AdminDesk(self)
+        self.fairness = FairnessDesk(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dispatch.actors import DISPATCH, Actor
+from dispatch.awards import (
+    AWARD_EVENT,
+    ON_TIME_PERIOD,
+    Key,
+    Order,
+    Out,
+    Standing,
+    deciding_key,
+    draw,
+    fast_share,
+    order_of,
+    ranked,
+)
 from dispatch.deadlines import Kind, deadlines_of, no_show_at
 from dispatch.lifecycle import Action, Status, sources
-from dispatch.localtime import LocalTimeError, local_now_date, to_utc, window_to_utc
+from dispatch.localtime import LocalTimeError, local_now_date, start_of_day, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Lane, Outgoing, as_row
 from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
@@ -52,6 +67,7 @@ class Press(StrEnum):
     NEW_WINDOW = "new_window"  # no time is left in its window: a new one was asked for instead
     SLOT_GONE = "slot_gone"  # the chosen new window no longer leaves a driver time
     RELEASED_TOO_LATE = "released_too_late"  # given back with no time left for another driver
+    WINDOW_CLOSED = "window_closed"  # an Accept after the award window closed, before the award
 
 
 class Code(StrEnum):
@@ -63,6 +79,38 @@ class Code(StrEnum):
     JUST_LOCKED = "just_locked"  # this try locked it; the driver was told with the lock itself
     MALFORMED = "malformed"
     NOT_EXPECTED = "not_expected"
+
+
+@dataclass(frozen=True, slots=True)
+class Entered:
+    """An Accept collected in the offer's award window: the driver is told when it is awarded."""
+
+    offer_id: int
+    award_at: datetime
+    tz: str
+
+
+# How a press turned out: a short answer, or in the window with the moment of the award.
+Pressed = Press | Entered
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer to an Accept known on its arrival; `final` when the press changes nothing (it
+    is done once answered), else it is still applied in its turn (an Accept collected in a window)."""
+
+    answer: Pressed
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """How an award window ended."""
+
+    winner_id: int | None
+    entrants: int
+    eligible: int
+    deciding: Key | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +241,9 @@ class OfferDesk:
             offer = await tx.offers.by_id(offer_id)
             if offer is None or offer.status != Status.OPEN or offer.expires_at is None:
                 return False
+            if offer.award_at is not None:  # accepts were collected: the award decides
+                d.plan(tx, offer)
+                return False
             if offer.expires_at > now:
                 d.plan(tx, offer)
                 return False
@@ -200,7 +251,7 @@ class OfferDesk:
                 return False
             view = await offer_view(tx, offer_id)
             assert view is not None
-            unanswered = await tx.notices.close_all(offer_id, "sent", "expired")
+            unanswered = await tx.notices.close_all(offer_id, LIVE, "expired")
             await self._edit_copies(tx, unanswered, d.messages.copy_expired(view))
             for driver in await tx.drivers.timed_out([notice.driver_id for notice in unanswered]):
                 await self._set_offline_if_missed_too_many(tx, driver)
@@ -214,7 +265,7 @@ class OfferDesk:
         """The driver can no longer answer (offline, suspended): every copy still waiting for an
         answer is withdrawn and edited so its buttons are gone; a withdrawn copy never counts as
         missed, and the offer may reach the driver again once they are back online."""
-        withdrawn = await tx.notices.withdraw_all(driver.id)
+        withdrawn = await tx.notices.withdraw_all(driver.id, LIVE)
         for notice in withdrawn:
             view = await offer_view(tx, notice.offer_id)
             assert view is not None
@@ -318,13 +369,14 @@ class OfferDesk:
                 finished_at=now,
                 cancel_reason=reason[:200],
                 next_wave_at=None,
+                award_at=None,
             )
             if not cancelled:
                 return Press.DONE if before.offer.status == Status.CANCELLED else Press.NOT_OPEN
             await tx.events.add(now, actor, "cancel", reason, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            live = await tx.notices.close_all(offer_id, "sent", "cancelled")
+            live = await tx.notices.close_all(offer_id, LIVE, "cancelled")
             held = await tx.notices.close_all(offer_id, "accepted", "cancelled")
             await self._edit_copies(tx, [*live, *held], d.messages.copy_cancelled(view))
             await self._edit_cards(tx, "job", offer_id, d.messages.copy_cancelled(view))
@@ -343,6 +395,8 @@ class OfferDesk:
             await self.send_wave(offer_id)
         elif kind is Kind.EXPIRE:
             await self.expire(offer_id)
+        elif kind is Kind.AWARD:
+            await self.award(offer_id)
         elif kind is Kind.NO_SHOW:
             await self.no_show(offer_id)
         else:
@@ -518,24 +572,40 @@ class OfferDesk:
 
     # --- a driver's presses ---
 
-    @staticmethod
-    async def refusals(tx: Transaction, presses: Collection[tuple[int, int]]) -> dict[tuple[int, int], Press]:
-        """For Accepts (offer id, pressing Telegram user) that cannot win, as what is committed
-        says, the answer: it changes nothing, so it may be given before the press takes its turn.
-        A press that might win is not in the result."""
-        contexts = await tx.notices.press_contexts(presses)
-        refused = {press: _refusal(context) for press, context in contexts.items()}
-        return {press: refusal for press, refusal in refused.items() if refusal is not None}
+    async def on_arrival(
+        self, tx: Transaction, presses: Mapping[tuple[int, int], datetime]
+    ) -> dict[tuple[int, int], Verdict]:
+        """For Accepts (offer id, pressing Telegram user → when it arrived), the answers that what
+        is committed already gives: a refusal (final: it changes nothing), or, in an award window,
+        the driver is in and when they will hear (not final: the press is still recorded in its
+        turn). An Accept that might win at once (no window) is not in the result."""
+        contexts = await tx.notices.press_contexts(list(presses))
+        verdicts: dict[tuple[int, int], Verdict] = {}
+        for press, context in contexts.items():
+            refusal = _refusal(context)
+            if refusal is not None:
+                verdicts[press] = Verdict(refusal, final=True)
+                continue
+            window = self.dispatch.rules.award_window_of(context.award_window_seconds)
+            if not window:
+                continue
+            offer_id, _ = press
+            award_at = context.award_at or presses[press] + window
+            if context.notice_outcome == ENTERED:
+                verdicts[press] = Verdict(Entered(offer_id, award_at, context.tz or "UTC"), final=True)
+            elif context.award_at is not None and presses[press] > context.award_at:
+                verdicts[press] = Verdict(Press.WINDOW_CLOSED, final=False)
+            else:
+                verdicts[press] = Verdict(Entered(offer_id, award_at, context.tz or "UTC"), final=False)
+        return verdicts
 
-    async def accept(self, offer_id: int, tg_user_id: int) -> Press:
-        """Award the offer to this driver if it is still open and was sent to them."""
+    async def accept(self, offer_id: int, tg_user_id: int, pressed_at: datetime | None = None) -> Pressed:
+        """The driver pressed Accept (at `pressed_at`, when it reached the bot; now if not given).
+        With no award window the offer is theirs if it is still open and was sent to them; with
+        one, their Accept is collected until the window closes (the first opens it)."""
         d = self.dispatch
-        # Most presses in a rush lose: a read that waits for no lock answers them at once.
-        async with d.db.read() as tx:
-            refusal = (await self.refusals(tx, [(offer_id, tg_user_id)])).get((offer_id, tg_user_id))
-        if refusal is not None:
-            return refusal
         now = d.clock.now()
+        at = pressed_at or now
         async with d.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
@@ -545,36 +615,202 @@ class OfferDesk:
                 return Press.DECLINED_BEFORE
             if driver.status != "approved":
                 return Press.NOT_APPROVED
+            view = await offer_view(tx, offer_id)
+            assert view is not None
+            window = d.rules.award_window_of(view.area.award_window_seconds)
+            if window and view.offer.status == Status.OPEN and notice.outcome in LIVE:
+                return await self._enter(tx, view, driver, notice, at, window)
             won = (
                 notice.outcome == "sent" and len(await tx.offers.held_by(driver.id)) < d.rules.max_offers_held
             )
             if won:
                 won = await tx.offers.transition(
-                    offer_id,
-                    Status.OPEN,
-                    Status.ACCEPTED,
-                    holder_id=driver.id,
-                    accepted_at=now,
-                    next_wave_at=None,
-                    pickup_reminded_at=None,
-                    late_reminded_at=None,
-                    delivery_reminded_at=None,
-                    code_asked_at=None,
+                    offer_id, Status.OPEN, Status.ACCEPTED, **_taken_by(driver.id, now)
                 )
+            await tx.notices.pressed(notice.id, at)
+            await self._watch_taps(tx, driver)
             if not won:
                 return await self._why_not(tx, offer_id, driver, notice)
-            await tx.notices.set_outcome(notice.id, ["sent"], "accepted")
-            await tx.drivers.count(driver.id, accepted=1)
-            await tx.drivers.update(driver.id, timeouts_in_a_row=0)
-            await tx.events.add(now, Actor.driver(driver.id).encode(), "accept", offer_id=offer_id)
-            view = await offer_view(tx, offer_id)
-            assert view is not None
-            await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
-            others = await tx.notices.close_all(offer_id, "sent", "taken")
-            await self._edit_copies(tx, others, d.messages.copy_taken(view))
-            await d.tell_store(tx, view.store.id, d.messages.store_accepted(view, driver))
-            d.plan(tx, view.offer)
+            await self._hand_over(tx, offer_id, driver, notice, Actor.driver(driver.id), "accept", "")
         return Press.AWARDED
+
+    async def _enter(
+        self,
+        tx: Transaction,
+        view: OfferView,
+        driver: Driver,
+        notice: Notice,
+        at: datetime,
+        window: timedelta,
+    ) -> Pressed:
+        """Collect an Accept in the offer's award window (the first opens it)."""
+        d = self.dispatch
+        offer = view.offer
+        if notice.outcome == ENTERED:
+            assert offer.award_at is not None
+            return Entered(offer.id, offer.award_at, view.tz)
+        if offer.award_at is not None and at > offer.award_at:
+            await tx.notices.pressed(notice.id, at)
+            await self._watch_taps(tx, driver)
+            return Press.WINDOW_CLOSED
+        if len(await tx.offers.held_by(driver.id)) >= d.rules.max_offers_held:
+            await tx.notices.pressed(notice.id, at)
+            return Press.FULL
+        if not await tx.notices.pressed(notice.id, at, to=ENTERED, from_outcome="sent"):
+            return await self._why_not(tx, offer.id, driver, notice)
+        award_at = await tx.offers.open_award_window(offer.id, at + window)
+        await tx.events.add(d.clock.now(), Actor.driver(driver.id).encode(), "enter", offer_id=offer.id)
+        await self._watch_taps(tx, driver)
+        if award_at == at + window:  # this press opened it: the award is due then
+            await self._plan(tx, offer.id)
+        return Entered(offer.id, award_at, view.tz)
+
+    async def _hand_over(
+        self,
+        tx: Transaction,
+        offer_id: int,
+        driver: Driver,
+        notice: Notice,
+        actor: Actor,
+        kind: str,
+        detail: str,
+    ) -> OfferView:
+        """The offer is now the driver's: their copy becomes the job card, every other live copy
+        says it went to another driver, the store is told, and its deadlines are planned."""
+        d = self.dispatch
+        now = d.clock.now()
+        await tx.notices.set_outcome(notice.id, LIVE, "accepted")
+        await tx.notices.record_award({}, notice.id, now)
+        await tx.drivers.count(driver.id, accepted=1)
+        await tx.drivers.update(driver.id, timeouts_in_a_row=0)
+        await tx.events.add(now, actor.encode(), kind, detail, offer_id=offer_id)
+        view = await offer_view(tx, offer_id)
+        assert view is not None
+        await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
+        others = await tx.notices.close_all(offer_id, LIVE, "taken")
+        awarded = kind == AWARD_EVENT
+        await self._edit_copies(tx, others, d.messages.copy_taken(view, why_button=awarded))
+        await d.tell_store(tx, view.store.id, d.messages.store_accepted(view, driver))
+        d.plan(tx, view.offer)
+        return view
+
+    async def award(self, offer_id: int) -> Award | None:
+        """The award window closed: give the offer to the eligible driver who comes first in the
+        area's fairness order, in one conditional write, and keep what the award saw of each. None
+        if there was nothing to award (done before, cancelled, or not yet due)."""
+        d = self.dispatch
+        await self._wait_for_arrivals(offer_id)
+        now = d.clock.now()
+        async with d.transaction() as tx:
+            view = await offer_view(tx, offer_id)
+            if view is None or view.offer.status != Status.OPEN or view.offer.award_at is None:
+                return None
+            award_at = view.offer.award_at
+            if award_at > now:
+                d.plan(tx, view.offer)  # a timer that fired early
+                return None
+            order = order_of(view.area.fairness_order)
+            entrants = await tx.notices.for_offer_with_drivers(offer_id)
+            entrants = [
+                (notice, driver) for notice, driver in entrants if notice.outcome == ENTERED and driver
+            ]
+            outs: dict[int, Out] = {}
+            held = {driver.id: len(await tx.offers.held_by(driver.id)) for _, driver in entrants if driver}
+            in_area = await tx.drivers.in_area([driver.id for _, driver in entrants if driver], view.area.id)
+            for notice, driver in entrants:
+                assert driver is not None
+                out = _out_of_award(
+                    notice, driver, award_at, held[driver.id], d.rules.max_offers_held, in_area
+                )
+                if out is not None:
+                    outs[driver.id] = out
+            standings = await self._standings(
+                tx, view, [driver.id for _, driver in entrants if driver and driver.id not in outs]
+            )
+            ranking = ranked(order, standings)
+            details = {
+                notice.id: _award_detail(order, ranking, driver.id, outs.get(driver.id), standings)
+                for notice, driver in entrants
+                if driver is not None
+            }
+            await tx.notices.record_award(details, None, now)
+            if not ranking:
+                # Nobody can take it: it stays open (or expires, if its time is up) for the next press.
+                await tx.offers.update(offer_id, award_at=None)
+                await tx.notices.close_all(offer_id, ENTERED, "sent")
+                await tx.events.add(
+                    now, DISPATCH.encode(), AWARD_EVENT, f"{order} · nobody eligible", offer_id=offer_id
+                )
+                await self._plan(tx, offer_id)
+                return Award(None, len(entrants), 0)
+            winner = ranking[0]
+            notice, driver = next(
+                (n, dr) for n, dr in entrants if dr is not None and dr.id == winner.driver_id
+            )
+            assert driver is not None
+            taken = await tx.offers.transition(
+                offer_id, Status.OPEN, Status.ACCEPTED, award_at=None, **_taken_by(driver.id, now)
+            )
+            if not taken:
+                return None
+            deciding = deciding_key(order, winner, ranking[1]) if len(ranking) > 1 else None
+            detail = f"{order} · {len(ranking)} of {len(entrants)} in the window" + (
+                f" · decided by {deciding}" if deciding else ""
+            )
+            await self._hand_over(tx, offer_id, driver, notice, DISPATCH, AWARD_EVENT, detail)
+        return Award(driver.id, len(entrants), len(ranking), deciding)
+
+    async def _wait_for_arrivals(self, offer_id: int) -> None:
+        """Presses that reached the bot before the window closed count even if their turn to be
+        applied has not come yet: wait (a little, at most AWARD_WAIT_TRIES) until none is pending."""
+        d = self.dispatch
+        for _ in range(AWARD_WAIT_TRIES):
+            async with d.db.read() as tx:
+                offer = await tx.offers.by_id(offer_id)
+                if offer is None or offer.award_at is None:
+                    return
+                if not await tx.inbox.pending_from_before(offer.award_at):
+                    return
+            await asyncio.sleep(AWARD_WAIT_STEP)
+
+    async def _standings(self, tx: Transaction, view: OfferView, driver_ids: list[int]) -> list[Standing]:
+        now = self.dispatch.clock.now()
+        records = await tx.notices.award_records(
+            driver_ids, view.area.id, start_of_day(now, view.tz), now - ON_TIME_PERIOD
+        )
+        standings = []
+        for driver_id in driver_ids:
+            record = records.get(driver_id)
+            on_time = None
+            if record is not None and record.pickups:
+                on_time = record.pickups_in_time / record.pickups
+            standings.append(
+                Standing(
+                    driver_id,
+                    record.won_today if record else 0,
+                    record.last_award_at if record else None,
+                    on_time,
+                    draw(view.offer.id, driver_id),
+                )
+            )
+        return standings
+
+    async def _watch_taps(self, tx: Transaction, driver: Driver) -> None:
+        """Tell the admins once when most of a driver's last presses came faster than a person taps.
+        Nothing is done to the driver: a person decides."""
+        d = self.dispatch
+        if driver.fast_taps_told_at is not None:
+            return
+        last = await tx.notices.last_presses(driver.id, FAST_TAP_SAMPLE)
+        human_min_ms = round(d.rules.human_min.total_seconds() * 1000)
+        if len(last) < FAST_TAP_SAMPLE or fast_share(last, human_min_ms) < d.rules.fast_tap_alert_share:
+            return
+        fast = sum(1 for ms in last if ms is not None and ms < human_min_ms)
+        await tx.drivers.update(driver.id, fast_taps_told_at=d.clock.now())
+        await tx.events.add(
+            d.clock.now(), DISPATCH.encode(), "fast_taps", f"driver {driver.id}: {fast} of {len(last)}"
+        )
+        await d.tell_admins(tx, d.messages.admin_fast_taps(driver, fast, len(last)))
 
     async def _why_not(self, tx: Transaction, offer_id: int, driver: Driver, notice: Notice) -> Press:
         offer = await tx.offers.by_id(offer_id)
@@ -584,7 +820,7 @@ class OfferDesk:
         if offer.status == Status.OPEN:
             if notice.outcome == "withdrawn":
                 return Press.WITHDRAWN
-            return Press.FULL if notice.outcome == "sent" else Press.NOT_YOURS
+            return Press.FULL if notice.outcome in LIVE else Press.NOT_YOURS
         return {
             Status.EXPIRED: Press.EXPIRED,
             Status.CANCELLED: Press.CANCELLED,
@@ -602,10 +838,11 @@ class OfferDesk:
             if notice.outcome == "declined":
                 return Press.DECLINED
             offer = await tx.offers.by_id(offer_id)
-            if offer is None or offer.status != Status.OPEN or notice.outcome != "sent":
+            if offer is None or offer.status != Status.OPEN or notice.outcome not in LIVE:
                 return await self._why_not(tx, offer_id, driver, notice)
-            if not await tx.notices.set_outcome(notice.id, ["sent"], "declined"):
+            if not await tx.notices.pressed(notice.id, now, to="declined", from_outcome=notice.outcome):
                 return Press.DECLINED
+            await self._watch_taps(tx, driver)
             await tx.drivers.count(driver.id, declined=1)
             await tx.drivers.update(driver.id, timeouts_in_a_row=0)
             await tx.events.add(now, Actor.driver(driver.id).encode(), "decline", offer_id=offer_id)
@@ -940,6 +1177,66 @@ def _refusal(seen: PressContext) -> Press | None:
         Status(seen.offer_status or Status.CANCELLED), Press.TAKEN
     )
 
+
+def _taken_by(driver_id: int, now: datetime) -> dict[str, Any]:
+    """The offer's fields as a new holder takes it: reminders and the code asked start afresh."""
+    return {
+        "holder_id": driver_id,
+        "accepted_at": now,
+        "next_wave_at": None,
+        "pickup_reminded_at": None,
+        "late_reminded_at": None,
+        "delivery_reminded_at": None,
+        "code_asked_at": None,
+    }
+
+
+def _out_of_award(
+    notice: Notice, driver: Driver, award_at: datetime, held: int, max_held: int, in_area: Collection[int]
+) -> Out | None:
+    """Why a driver who pressed Accept cannot be awarded the offer now; None if they can."""
+    if notice.pressed_at is not None and notice.pressed_at > award_at:
+        return Out.LATE
+    if driver.status != "approved":
+        return Out.NOT_APPROVED
+    if not driver.online:
+        return Out.OFFLINE
+    if held >= max_held:
+        return Out.FULL
+    if driver.id not in in_area:
+        return Out.NOT_IN_AREA
+    return None
+
+
+def _award_detail(
+    order: Order, ranking: list[Standing], driver_id: int, out: Out | None, standings: list[Standing]
+) -> str:
+    """What the award saw of one driver, as kept on their copy (JSON): their rank and their value
+    for each key, or why they were out."""
+    if out is not None:
+        return json.dumps({"order": order, "out": out})
+    standing = next(standing for standing in standings if standing.driver_id == driver_id)
+    rank = next(index for index, ranked_one in enumerate(ranking) if ranked_one.driver_id == driver_id) + 1
+    return json.dumps(
+        {
+            "order": order,
+            "rank": rank,
+            Key.WON_TODAY: standing.won_today,
+            Key.LAST_AWARD: standing.last_award_at.isoformat() if standing.last_award_at else None,
+            Key.ON_TIME: standing.on_time,
+            Key.DRAW: standing.draw,
+        }
+    )
+
+
+# A copy that may still win its offer: sent and unanswered, or collected in its award window.
+ENTERED = "entered"
+LIVE = ("sent", ENTERED)
+# The award waits for presses that arrived in time but were not applied yet: at most this long.
+AWARD_WAIT_TRIES = 50
+AWARD_WAIT_STEP = 0.1
+# How many of a driver's last presses are looked at for fast taps.
+FAST_TAP_SAMPLE = 20
 
 # What this module keeps of the questions it asks (cards.kind), to close every copy once answered.
 WINDOW_ASK = "window_ask"  # no time left in an order's window: give it a new one, or cancel it

@@ -13,6 +13,8 @@ class Area:
     name: str
     tz: str
     active: bool
+    award_window_seconds: int | None = None  # None: the AWARD_WINDOW_SECONDS setting
+    fairness_order: str | None = None  # None: the default order
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Driver:
     prompt: str | None = None
     prompt_offer_id: int | None = None
     timeouts_in_a_row: int = 0
+    fast_taps_told_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class Offer:
     delivery_reminded_at: datetime | None = None
     cancel_reason: str | None = None
     code_asked_at: datetime | None = None
+    award_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,11 @@ class Notice:
     wave: int
     outcome: str
     created_at: datetime
+    delivered_at: datetime | None = None
+    pressed_at: datetime | None = None
+    press_ms: int | None = None
+    won_at: datetime | None = None
+    award_detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +195,7 @@ class InboxUpdate:
     next_attempt_at: datetime
     done_at: datetime | None = None
     error: str | None = None
+    answered_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

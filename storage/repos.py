@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -122,6 +123,12 @@ class Areas(_Repo):
         if active_only:
             query = query.where(schema.areas.c.active.is_(True))
         return _records(Area, await self.connection.execute(query))
+
+    async def update(self, area_id: int, **values: Any) -> None:
+        """Set an area's dispatch settings (award window, fairness order)."""
+        await self.connection.execute(
+            update(schema.areas).where(schema.areas.c.id == area_id).values(**values)
+        )
 
     async def set_active(self, slug: str, active: bool) -> bool:
         statement = update(schema.areas).where(schema.areas.c.slug == slug).values(active=active)
@@ -279,6 +286,14 @@ class Drivers(_Repo):
             driver_id=driver_id, area_id=area_id
         )
         await self.connection.execute(statement)
+
+    async def in_area(self, driver_ids: Collection[int], area_id: int) -> set[int]:
+        """Which of these drivers work in the area."""
+        if not driver_ids:
+            return set()
+        da = schema.driver_areas
+        query = select(da.c.driver_id).where(da.c.driver_id.in_(list(driver_ids)), da.c.area_id == area_id)
+        return {int(driver_id) for driver_id in (await self.connection.execute(query)).scalars()}
 
     async def areas_of(self, driver_id: int) -> list[Area]:
         query = (
@@ -563,14 +578,23 @@ class Inbox(_Repo):
         )
         return _records(InboxUpdate, await self.connection.execute(query))
 
+    async def pending_from_before(self, moment: datetime) -> bool:
+        """Whether an update that arrived before `moment` is still waiting to be applied."""
+        i = schema.inbox
+        query = select(i.c.update_id).where(i.c.status == "pending", i.c.received_at <= moment).limit(1)
+        return (await self.connection.execute(query)).first() is not None
+
     async def has_due(self, now: datetime) -> bool:
         """Whether any pending update is due (a cheap look before taking a write lock)."""
         i = schema.inbox
         query = select(i.c.update_id).where(i.c.status == "pending", i.c.next_attempt_at <= now).limit(1)
         return (await self.connection.execute(query)).first() is not None
 
-    async def release(self, update_ids: Sequence[int], at: datetime) -> None:
-        """Make these held updates, if still pending, due now."""
+    async def release(
+        self, update_ids: Sequence[int], at: datetime, *, answered: Collection[int] = ()
+    ) -> None:
+        """Make these held updates, if still pending, due now; those in `answered` were answered
+        as they arrived (their turn answers nothing more)."""
         i = schema.inbox
         statement = (
             update(i)
@@ -578,6 +602,10 @@ class Inbox(_Repo):
             .values(next_attempt_at=at)
         )
         await self.connection.execute(statement)
+        if answered:
+            await self.connection.execute(
+                update(i).where(i.c.update_id.in_(list(answered))).values(answered_at=at)
+            )
 
     async def settle(self, update_ids: Sequence[int], at: datetime) -> list[int]:
         """Conditional write: pending → done for those of these updates still pending and first in
@@ -799,6 +827,16 @@ class Offers(_Repo):
         statement = update(schema.offers).where(and_(*conditions)).values(status=to_status, **values)
         return (await self.connection.execute(statement)).rowcount == 1
 
+    async def open_award_window(self, offer_id: int, award_at: datetime) -> datetime:
+        """Open the offer's award window to close at `award_at`, unless an earlier press opened it
+        already (a conditional write); returns when it closes."""
+        o = schema.offers
+        await self.connection.execute(
+            update(o).where(o.c.id == offer_id, o.c.award_at.is_(None)).values(award_at=award_at)
+        )
+        closes = (await self.connection.execute(select(o.c.award_at).where(o.c.id == offer_id))).scalar_one()
+        return closes if closes is not None else award_at
+
     async def update(self, offer_id: int, **values: Any) -> None:
         """Set fields that are not the status (wave times, wrong codes, proof)."""
         await self.connection.execute(
@@ -858,6 +896,19 @@ class PressContext:
     notice_outcome: str | None
     offer_status: str | None
     holder_id: int | None
+    award_at: datetime | None = None  # the offer's award window closes then (None: not open)
+    award_window_seconds: int | None = None  # the offer's area's own window (None: the setting)
+    tz: str | None = None  # the offer's area's time zone
+
+
+@dataclass(frozen=True, slots=True)
+class AwardRecord:
+    """What counts for a driver's standing in an area (see dispatch.awards.Standing)."""
+
+    won_today: int = 0
+    last_award_at: datetime | None = None
+    pickups: int = 0
+    pickups_in_time: int = 0
 
 
 class Notices(_Repo):
@@ -906,13 +957,26 @@ class Notices(_Repo):
         and the offer's state, all read in one round trip."""
         if not presses:
             return {}
-        d, n, o = schema.drivers, schema.notices, schema.offers
+        d, n, o, s, a = schema.drivers, schema.notices, schema.offers, schema.stores, schema.areas
         offer_ids = {offer_id for offer_id, _ in presses}
         query = (
-            select(d.c.tg_user_id, n.c.offer_id, d.c.id, d.c.status, n.c.outcome, o.c.status, o.c.holder_id)
+            select(
+                d.c.tg_user_id,
+                n.c.offer_id,
+                d.c.id,
+                d.c.status,
+                n.c.outcome,
+                o.c.status,
+                o.c.holder_id,
+                o.c.award_at,
+                a.c.award_window_seconds,
+                a.c.tz,
+            )
             .select_from(d)
             .outerjoin(n, and_(n.c.driver_id == d.c.id, n.c.offer_id.in_(offer_ids)))
             .outerjoin(o, o.c.id == n.c.offer_id)
+            .outerjoin(s, s.c.id == o.c.store_id)
+            .outerjoin(a, a.c.id == s.c.area_id)
             .where(d.c.tg_user_id.in_({tg_user_id for _, tg_user_id in presses}))
         )
         drivers: dict[int, PressContext] = {}
@@ -977,28 +1041,121 @@ class Notices(_Repo):
         statement = update(n).where(n.c.id == notice_id, n.c.outcome.in_(from_outcomes)).values(outcome=to)
         return (await self.connection.execute(statement)).rowcount == 1
 
-    async def close_all(self, offer_id: int, from_outcome: str, to: str) -> list[Notice]:
-        """Move every copy in one outcome to another; returns those copies."""
-        changed = await self.for_offer(offer_id, from_outcome)
+    async def close_all(self, offer_id: int, from_outcome: str | Sequence[str], to: str) -> list[Notice]:
+        """Move every copy in one outcome (or any of several) to another; returns those copies."""
+        froms = [from_outcome] if isinstance(from_outcome, str) else list(from_outcome)
+        changed = await self.for_offer(offer_id, *froms)
         if changed:
             n = schema.notices
             await self.connection.execute(
-                update(n).where(n.c.offer_id == offer_id, n.c.outcome == from_outcome).values(outcome=to)
+                update(n).where(n.c.offer_id == offer_id, n.c.outcome.in_(froms)).values(outcome=to)
             )
         return changed
 
-    async def withdraw_all(self, driver_id: int) -> list[Notice]:
-        """Withdraw every copy this driver has not answered yet; returns those copies."""
+    async def withdraw_all(self, driver_id: int, live: Sequence[str]) -> list[Notice]:
+        """Withdraw every copy of this driver in one of the `live` outcomes (not answered yet, or
+        in an award window); returns those copies."""
         n = schema.notices
-        live = select(n).where(n.c.driver_id == driver_id, n.c.outcome == "sent").order_by(n.c.id)
-        changed = _records(Notice, await self.connection.execute(live))
+        query = select(n).where(n.c.driver_id == driver_id, n.c.outcome.in_(live)).order_by(n.c.id)
+        changed = _records(Notice, await self.connection.execute(query))
         if changed:
             await self.connection.execute(
                 update(n)
-                .where(n.c.id.in_([notice.id for notice in changed]), n.c.outcome == "sent")
+                .where(n.c.id.in_([notice.id for notice in changed]), n.c.outcome.in_(live))
                 .values(outcome="withdrawn")
             )
         return changed
+
+    async def pressed(
+        self, notice_id: int, at: datetime, *, to: str | None = None, from_outcome: str = ""
+    ) -> bool:
+        """Record the driver's first press on this copy (when, and how many ms after the copy was
+        delivered); with `to`, also move its outcome, only from `from_outcome` (a conditional
+        write: False if the copy was no longer in it)."""
+        n = schema.notices
+        query = select(n.c.delivered_at, n.c.pressed_at).where(n.c.id == notice_id)
+        copy = (await self.connection.execute(query)).first()
+        values: dict[str, Any] = {}
+        if copy is not None and copy.pressed_at is None:
+            values["pressed_at"] = at
+            if copy.delivered_at is not None:
+                values["press_ms"] = max(0, round((at - copy.delivered_at).total_seconds() * 1000))
+        conditions = [n.c.id == notice_id]
+        if to is not None:
+            values["outcome"] = to
+            conditions.append(n.c.outcome == from_outcome)
+        if not values:
+            return copy is not None
+        statement = update(n).where(*conditions).values(**values)
+        return (await self.connection.execute(statement)).rowcount == 1
+
+    async def last_presses(self, driver_id: int, count: int) -> list[int | None]:
+        """How many ms after delivery each of the driver's last `count` presses came (newest first)."""
+        n = schema.notices
+        query = (
+            select(n.c.press_ms)
+            .where(n.c.driver_id == driver_id, n.c.pressed_at.is_not(None))
+            .order_by(n.c.pressed_at.desc())
+            .limit(count)
+        )
+        return [None if ms is None else int(ms) for ms in (await self.connection.execute(query)).scalars()]
+
+    async def press_tally(self, driver_id: int, human_min_ms: int) -> tuple[int, int]:
+        """(fast presses, all presses) of this driver, ever."""
+        n = schema.notices
+        query = select(func.count().filter(n.c.press_ms < human_min_ms), func.count()).where(
+            n.c.driver_id == driver_id, n.c.pressed_at.is_not(None)
+        )
+        fast, presses = (await self.connection.execute(query)).one()
+        return int(fast), int(presses)
+
+    async def award_records(
+        self, driver_ids: Collection[int], area_id: int, day_start: datetime, on_time_since: datetime
+    ) -> dict[int, AwardRecord]:
+        """For each driver: offers won in the area since `day_start`, their last award there, and
+        their pickups (and those in time) since `on_time_since`; two grouped reads."""
+        if not driver_ids:
+            return {}
+        n, o, s = schema.notices, schema.offers, schema.stores
+        wins = (
+            select(
+                n.c.driver_id,
+                func.count().filter(n.c.won_at >= day_start),
+                func.max(n.c.won_at),
+            )
+            .select_from(n)
+            .join(o, o.c.id == n.c.offer_id)
+            .join(s, s.c.id == o.c.store_id)
+            .where(n.c.driver_id.in_(list(driver_ids)), n.c.won_at.is_not(None), s.c.area_id == area_id)
+            .group_by(n.c.driver_id)
+        )
+        found = {
+            int(driver_id): AwardRecord(int(today), last)
+            for driver_id, today, last in await self.connection.execute(wins)
+        }
+        pickups = (
+            select(o.c.holder_id, func.count(), func.count().filter(o.c.picked_up_at <= o.c.pickup_end))
+            .where(o.c.holder_id.in_(list(driver_ids)), o.c.picked_up_at >= on_time_since)
+            .group_by(o.c.holder_id)
+        )
+        for driver_id, total, in_time in await self.connection.execute(pickups):
+            known = found.get(int(driver_id), AwardRecord())
+            found[int(driver_id)] = replace(known, pickups=int(total), pickups_in_time=int(in_time))
+        return found
+
+    async def record_award(
+        self, details: Mapping[int, str], winner_notice_id: int | None, at: datetime
+    ) -> None:
+        """Keep what the award saw of each copy in its window (JSON by notice id), and when the
+        winner's copy won."""
+        n = schema.notices
+        if details:
+            await self.connection.execute(
+                update(n).where(n.c.id == bindparam("notice")).values(award_detail=bindparam("detail")),
+                [{"notice": notice_id, "detail": detail} for notice_id, detail in details.items()],
+            )
+        if winner_notice_id is not None:
+            await self.connection.execute(update(n).where(n.c.id == winner_notice_id).values(won_at=at))
 
     async def outbox_row(self, notice_id: int) -> int | None:
         """The outbox row that sent (or will send) this copy, for edits."""
@@ -1104,7 +1261,7 @@ class Outbox(_Repo):
             await self.connection.execute(
                 update(schema.notices)
                 .where(schema.notices.c.id == marked.notice_id)
-                .values(message_id=message_id)
+                .values(message_id=message_id, delivered_at=at)
             )
         return True
 

@@ -69,6 +69,10 @@ areas = Table(
     Column("name", String(120), nullable=False),
     Column("tz", String(64), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    # How long accepts are collected before the offer is awarded (None: the setting), and by which
+    # published fairness order (None: the default order).
+    Column("award_window_seconds", Integer),
+    Column("fairness_order", String(24)),
 )
 
 stores = Table(
@@ -118,6 +122,8 @@ drivers = Table(
     Column("prompt", String(16)),
     Column("prompt_offer_id", Id),
     Column("timeouts_in_a_row", Integer, nullable=False, default=0, server_default="0"),
+    # When an admin was told that this driver's presses come faster than a person taps (once).
+    _when("fast_taps_told_at"),
 )
 Index("ix_drivers_status_id", drivers.c.status, drivers.c.id)
 Index("ix_drivers_chat_id", drivers.c.chat_id)
@@ -165,6 +171,8 @@ offers = Table(
     Column("cancel_reason", String(200)),
     # When the holder pressed Confirm pickup: the offer waits for its code (reset on a new holder).
     _when("code_asked_at"),
+    # When the award window opened by the first Accept closes: the offer is awarded then.
+    _when("award_at"),
     UniqueConstraint("store_id", "ref", name="uq_offers_store_ref"),
 )
 Index("ix_offers_status", offers.c.status)
@@ -184,8 +192,18 @@ notices = Table(
     Column("wave", Integer, nullable=False),
     Column("outcome", String(16), nullable=False, default="sent"),
     _when("created_at", nullable=False),
+    # When Telegram took the copy, when the driver first pressed Accept or Decline on it, and how
+    # many ms after the copy's delivery that was (a fast tap is one too quick for a person).
+    _when("delivered_at"),
+    _when("pressed_at"),
+    Column("press_ms", Integer),
+    # When this copy won the offer, and what the award saw of its driver (rank, fairness keys).
+    _when("won_at"),
+    Column("award_detail", Text),
     UniqueConstraint("offer_id", "driver_id", name="uq_notices_offer_driver"),
 )
+Index("ix_notices_driver_id_pressed_at", notices.c.driver_id, notices.c.pressed_at)
+Index("ix_notices_driver_id_won_at", notices.c.driver_id, notices.c.won_at)
 
 events = Table(
     "events",
@@ -292,6 +310,9 @@ inbox = Table(
     _when("next_attempt_at", nullable=False),
     _when("done_at"),
     Column("error", String(300)),
+    # When the person was answered on arrival, ahead of the update's turn (its handler's answer
+    # then goes nowhere: a press is answered once).
+    _when("answered_at"),
 )
 Index("ix_inbox_status_chat_key", inbox.c.status, inbox.c.chat_key, inbox.c.update_id)
 Index("ix_inbox_status_done_at", inbox.c.status, inbox.c.done_at)

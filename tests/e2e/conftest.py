@@ -45,6 +45,7 @@ def make_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any)
         # The emulator's limits are off unless a test turns them on; so is the sender's spacing.
         "outbox_chat_interval_seconds": 0,
         "http_listen": "",  # tests that need the HTTP server give it a free port
+        "award_window_seconds": 0,  # first Accept wins, unless a test collects accepts in a window
         **overrides,
     }
     return load_settings(_env_file=None, **values)

@@ -254,7 +254,7 @@ HOT_QUERIES: dict[str, HotQuery] = {
     "Notices.outbox_row": lambda tx, s: tx.notices.outbox_row(s.notice_id),
     "Notices.outbox_rows": lambda tx, s: tx.notices.outbox_rows([s.notice_id, s.notice_id - 1]),
     "Notices.press_context": lambda tx, s: tx.notices.press_context(s.offer_id, s.tg_user_id),
-    "Notices.withdraw_all": lambda tx, s: tx.notices.withdraw_all(s.driver_id),
+    "Notices.withdraw_all": lambda tx, s: tx.notices.withdraw_all(s.driver_id, ("sent", "entered")),
     "Offers.by_ref": lambda tx, s: tx.offers.by_ref(s.store_id, s.ref),
     "Offers.held_by": lambda tx, s: tx.offers.held_by(s.driver_id),
     "Offers.delivered_since (day tally)": lambda tx, s: tx.offers.delivered_since(
