@@ -601,6 +601,21 @@ def _has_copy(emulator: BotApiEmulator, user: int) -> bool:
     return message is not None and message.text is not None and "📦 New offer" in message.text
 
 
+def _holds_job(emulator: BotApiEmulator, user: int) -> bool:
+    message = emulator.last_bot_message(user)
+    return message is not None and message.buttons == ["Confirm pickup", "Release"]
+
+
+async def _job_cards(emulator: BotApiEmulator, drivers: Sequence[int], timeout: float) -> int:
+    """How many of the drivers' copies became the job card once the award window closed."""
+    with contextlib.suppress(TimeoutError):
+        await emulator.wait_until(
+            lambda: any(_holds_job(emulator, user) for user in drivers), timeout=timeout
+        )
+    await asyncio.sleep(2.0)  # a second award would have shown by now
+    return sum(1 for user in drivers if _holds_job(emulator, user))
+
+
 async def wave_and_race(
     emulator: BotApiEmulator, seeded: Seeded, wave: int, timeout: float, seed_value: int
 ) -> tuple[dict[str, Any], list[int]]:
@@ -621,6 +636,9 @@ async def wave_and_race(
     floor = expected / RATE
     results = await press_all(reached, lambda d: emulator.press(d, "Accept", timeout=timeout), seed_value)
     won = texts.PRESS_ANSWERS[Press.AWARDED]
+    winners = sum(1 for result in results if result.text == won)
+    if not winners:  # an award window: every press was told "you're in"; the award comes at its close
+        winners = await _job_cards(emulator, reached, timeout)
     race = _figures(results)
     return {
         "wave_drivers": expected,
@@ -630,7 +648,7 @@ async def wave_and_race(
         "wave_ratio_to_floor": round(last_copy / floor, 3) if floor else None,
         "wave_429s": emulator.stats.too_many_requests,
         "race_presses": len(results),
-        "race_winners": sum(1 for result in results if result.text == won),
+        "race_winners": winners,
         "race_answered": race["answered"],
         "race_p50_ms": race["p50_ms"],
         "race_p99_ms": race["p99_ms"],
@@ -657,6 +675,7 @@ async def scale(
     workdir: Path,
     database_url: str | None = None,
     seed_value: int = 1,
+    award_window: int | None = None,
     say: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Seed, start the bot, measure; every figure in one dict."""
@@ -672,6 +691,7 @@ async def scale(
     report: dict[str, Any] = {
         "benchmark": "scale",
         "backend": backend,
+        "award_window_s": award_window,
         "drivers": drivers,
         "offers": offers,
         "notices": seeded.notices,
@@ -699,6 +719,7 @@ async def scale(
             "MAX_OFFERS_HELD": "1000",
             "ACCEPTANCE_WINDOW_SECONDS": "3600",
             "WAVE_INTERVAL_SECONDS": "3600",
+            **({} if award_window is None else {"AWARD_WINDOW_SECONDS": str(award_window)}),
         }
         bot = BotProcess(environment, workdir)
         sampler: MemorySampler | None = None
@@ -796,6 +817,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--command-timeout", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        help="AWARD_WINDOW_SECONDS for the race (default: the setting's; 0: first Accept wins)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.drivers < 2 or arguments.offers < 1 or arguments.wave < 1 or arguments.runs < 1:
         parser.error("--drivers must be at least 2, and --offers, --wave and --runs at least 1")
@@ -815,6 +841,7 @@ def main(argv: list[str] | None = None) -> None:
                 workdir=Path(scratch),
                 database_url=arguments.database_url,
                 seed_value=arguments.seed,
+                award_window=arguments.window,
             )
         )
     print_report(report)

@@ -49,6 +49,9 @@ PRUNE_EVERY_SECONDS = 3600.0
 # How long a stored press waits for the receiving side to settle it before the workers may take it
 # (the settling makes it due at once either way; this only bounds a settling that never ends).
 SETTLE_HOLD = timedelta(seconds=5)
+# A press answered on arrival that still changes something (an Accept collected in an award window)
+# is applied this much later: in a rush, answering the rest comes first (the award waits for it).
+APPLY_ANSWERED_AFTER = timedelta(seconds=1)
 
 
 def kind_of(payload: dict[str, Any]) -> str:
@@ -259,6 +262,7 @@ class InboxWorker:
                 [entry.update_id for entry, _ in presses if entry.update_id not in done],
                 now,
                 answered=answered,
+                answered_due=now + APPLY_ANSWERED_AFTER,
             )
             settled = [(entry, update) for entry, update in presses if entry.update_id in done]
             await tx.chats.seen([entry.chat_key for entry, _ in settled if entry.chat_key], now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +33,16 @@ ORDERS: dict[Order, tuple[Key, ...]] = {
     Order.ON_TIME: (Key.ON_TIME, Key.WON_TODAY, Key.LAST_AWARD, Key.DRAW),
 }
 DEFAULT_ORDER = Order.FEWEST_TODAY
-AWARD_EVENT = "award"  # events.kind of an award; its detail starts with the order used
+# The trail: an award is the accept step, by dispatch, its detail "award ORDER · closed ISO-TIME · …";
+# a window that found nobody eligible is a "no_award" event with the same start.
+AWARD_DETAIL = re.compile(r"^award (?P<order>[a-z-]+) · closed (?P<closed>\S+)")
+NO_AWARD_EVENT = "no_award"
+
+
+def award_detail(order: Order, closed: datetime, rest: str) -> str:
+    """The trail's detail of an award window's end (see AWARD_DETAIL)."""
+    return f"award {order} · closed {closed.isoformat(timespec='milliseconds')} · {rest}"
+
 
 # How far back a driver's on-time pickup record reaches.
 ON_TIME_PERIOD = timedelta(days=30)

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from dispatch.actors import DISPATCH, Actor
 from dispatch.awards import (
-    AWARD_EVENT,
+    NO_AWARD_EVENT,
     ON_TIME_PERIOD,
     Key,
     Order,
     Out,
     Standing,
+    award_detail,
     deciding_key,
     draw,
     fast_share,
@@ -591,7 +592,9 @@ class OfferDesk:
                 continue
             offer_id, _ = press
             award_at = context.award_at or presses[press] + window
-            if context.notice_outcome == ENTERED:
+            if context.notice_outcome != ENTERED and context.held >= self.dispatch.rules.max_offers_held:
+                verdicts[press] = Verdict(Press.FULL, final=False)  # the press is still recorded
+            elif context.notice_outcome == ENTERED:
                 verdicts[press] = Verdict(Entered(offer_id, award_at, context.tz or "UTC"), final=True)
             elif context.award_at is not None and presses[press] > context.award_at:
                 verdicts[press] = Verdict(Press.WINDOW_CLOSED, final=False)
@@ -631,7 +634,7 @@ class OfferDesk:
             await self._watch_taps(tx, driver)
             if not won:
                 return await self._why_not(tx, offer_id, driver, notice)
-            await self._hand_over(tx, offer_id, driver, notice, Actor.driver(driver.id), "accept", "")
+            await self._hand_over(tx, offer_id, driver, notice, Actor.driver(driver.id), "", awarded=False)
         return Press.AWARDED
 
     async def _enter(
@@ -658,11 +661,18 @@ class OfferDesk:
             return Press.FULL
         if not await tx.notices.pressed(notice.id, at, to=ENTERED, from_outcome="sent"):
             return await self._why_not(tx, offer.id, driver, notice)
-        award_at = await tx.offers.open_award_window(offer.id, at + window)
-        await tx.events.add(d.clock.now(), Actor.driver(driver.id).encode(), "enter", offer_id=offer.id)
+        opened = await tx.offers.open_award_window(offer.id, at + window)
         await self._watch_taps(tx, driver)
-        if award_at == at + window:  # this press opened it: the award is due then
+        if opened is not None:  # this press opened it: the award is due then
+            # The trail records the window once; each press is kept on its copy (see /why).
+            detail = f"closes {opened.isoformat(timespec='seconds')}"
+            actor = Actor.driver(driver.id).encode()
+            await tx.events.add(d.clock.now(), actor, WINDOW_EVENT, detail, offer_id=offer.id)
             await self._plan(tx, offer.id)
+        award_at = opened or offer.award_at
+        if award_at is None:  # opened since this transaction read the offer (PostgreSQL)
+            refreshed = await tx.offers.by_id(offer.id)
+            award_at = refreshed.award_at if refreshed and refreshed.award_at else at + window
         return Entered(offer.id, award_at, view.tz)
 
     async def _hand_over(
@@ -672,23 +682,24 @@ class OfferDesk:
         driver: Driver,
         notice: Notice,
         actor: Actor,
-        kind: str,
         detail: str,
+        *,
+        awarded: bool,
     ) -> OfferView:
-        """The offer is now the driver's: their copy becomes the job card, every other live copy
-        says it went to another driver, the store is told, and its deadlines are planned."""
+        """The offer is now the driver's (the accept step of the lifecycle, by their press or by
+        an award): their copy becomes the job card, every other live copy says it went to another
+        driver (with Why not me? after an award), the store is told, and its deadlines are planned."""
         d = self.dispatch
         now = d.clock.now()
         await tx.notices.set_outcome(notice.id, LIVE, "accepted")
         await tx.notices.record_award({}, notice.id, now)
         await tx.drivers.count(driver.id, accepted=1)
         await tx.drivers.update(driver.id, timeouts_in_a_row=0)
-        await tx.events.add(now, actor.encode(), kind, detail, offer_id=offer_id)
+        await tx.events.add(now, actor.encode(), Action.ACCEPT, detail, offer_id=offer_id)
         view = await offer_view(tx, offer_id)
         assert view is not None
         await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
         others = await tx.notices.close_all(offer_id, LIVE, "taken")
-        awarded = kind == AWARD_EVENT
         await self._edit_copies(tx, others, d.messages.copy_taken(view, why_button=awarded))
         await d.tell_store(tx, view.store.id, d.messages.store_accepted(view, driver))
         d.plan(tx, view.offer)
@@ -739,7 +750,11 @@ class OfferDesk:
                 await tx.offers.update(offer_id, award_at=None)
                 await tx.notices.close_all(offer_id, ENTERED, "sent")
                 await tx.events.add(
-                    now, DISPATCH.encode(), AWARD_EVENT, f"{order} · nobody eligible", offer_id=offer_id
+                    now,
+                    DISPATCH.encode(),
+                    NO_AWARD_EVENT,
+                    award_detail(order, award_at, "nobody eligible"),
+                    offer_id=offer_id,
                 )
                 await self._plan(tx, offer_id)
                 return Award(None, len(entrants), 0)
@@ -754,10 +769,10 @@ class OfferDesk:
             if not taken:
                 return None
             deciding = deciding_key(order, winner, ranking[1]) if len(ranking) > 1 else None
-            detail = f"{order} · {len(ranking)} of {len(entrants)} in the window" + (
+            detail = award_detail(order, award_at, f"{len(ranking)} of {len(entrants)} in the window") + (
                 f" · decided by {deciding}" if deciding else ""
             )
-            await self._hand_over(tx, offer_id, driver, notice, DISPATCH, AWARD_EVENT, detail)
+            await self._hand_over(tx, offer_id, driver, notice, DISPATCH, detail, awarded=True)
         return Award(driver.id, len(entrants), len(ranking), deciding)
 
     async def _wait_for_arrivals(self, offer_id: int) -> None:
@@ -1232,6 +1247,7 @@ def _award_detail(
 # A copy that may still win its offer: sent and unanswered, or collected in its award window.
 ENTERED = "entered"
 LIVE = ("sent", ENTERED)
+WINDOW_EVENT = "window"  # events.kind: the first Accept opened the offer's award window
 # The award waits for presses that arrived in time but were not applied yet: at most this long.
 AWARD_WAIT_TRIES = 50
 AWARD_WAIT_STEP = 0.1

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from dispatch.actors import Actor
-from dispatch.awards import AWARD_EVENT, Key, Order, Out, Standing, deciding_key, order_of
+from dispatch.awards import AWARD_DETAIL, Key, Order, Out, Standing, deciding_key, order_of
 from dispatch.lifecycle import Status
 from dispatch.views import OfferView, offer_view
 from storage.records import Area, Driver, Notice
@@ -128,11 +128,10 @@ async def explain(
     copies = [
         copy_seen(notice, driver) for notice, driver in await tx.notices.for_offer_with_drivers(offer_id)
     ]
-    awards = [event for event in await tx.events.for_offer(offer_id) if event.kind == AWARD_EVENT]
-    award_at = view.offer.award_at or (awards[-1].at if awards else None)
-    order = order_of(view.area.fairness_order)
-    if awards:
-        order = order_of(awards[-1].detail.split(" ", 1)[0])
+    ends = [AWARD_DETAIL.match(event.detail) for event in await tx.events.for_offer(offer_id)]
+    awards = [end for end in ends if end is not None]
+    order = order_of(awards[-1]["order"] if awards else view.area.fairness_order)
+    award_at = view.offer.award_at or (datetime.fromisoformat(awards[-1]["closed"]) if awards else None)
     human_min_ms = round(human_min.total_seconds() * 1000)
     return Explanation(view, order, copies, window, award_at, bool(awards), human_min_ms)
 

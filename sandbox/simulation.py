@@ -720,7 +720,13 @@ class PilotDay:
             return
         if roll < 0.22:
             return  # lets it time out
-        if await self.press(driver, "Accept", message_id) == "It's yours!":
+        answer = await self.press(driver, "Accept", message_id)
+        if answer is not None and answer.startswith("Got it: you're in"):
+            # An award window: the copy becomes the job card, or says it went to another driver.
+            decided = await self.until(driver, lambda message: _decides(message, offer_id), within=600)
+            won = decided is not None and f"It's yours: #{offer_id} ·" in (decided.text or "")
+            answer = "It's yours!" if won else None
+        if answer == "It's yours!":
             driver.believed.add(offer_id)
             await self._do_the_job(driver, offer_id)
 
@@ -881,7 +887,9 @@ async def check_invariants(bot: StorerunBot, drivers: list[Driver]) -> list[str]
         accepts: dict[int, int] = dict(
             (
                 await tx.connection.execute(
-                    select(e.c.offer_id, func.count()).where(e.c.kind == "accept").group_by(e.c.offer_id)
+                    select(e.c.offer_id, func.count())
+                    .where(e.c.kind.in_(["accept", "award"]))
+                    .group_by(e.c.offer_id)
                 )
             ).all()
         )
@@ -975,6 +983,16 @@ def morning() -> datetime:
 
 def _soonest(*moments: datetime | None) -> datetime | None:
     return min((moment for moment in moments if moment is not None), default=None)
+
+
+def _decides(message: ChatMessage, offer_id: int) -> bool:
+    """Whether the message tells how an award window ended for the driver: their job card, or their
+    copy saying it went to someone else (or nobody)."""
+    text = message.text or ""
+    if f"It's yours: #{offer_id} ·" in text:
+        return True
+    ended = ("went to another driver", "cancelled", "expired")
+    return f"#{offer_id} ·" in text and any(word in text for word in ended)
 
 
 def held_in_chat(chat: list[ChatMessage]) -> set[int]:

@@ -591,20 +591,28 @@ class Inbox(_Repo):
         return (await self.connection.execute(query)).first() is not None
 
     async def release(
-        self, update_ids: Sequence[int], at: datetime, *, answered: Collection[int] = ()
+        self,
+        update_ids: Sequence[int],
+        at: datetime,
+        *,
+        answered: Collection[int] = (),
+        answered_due: datetime | None = None,
     ) -> None:
         """Make these held updates, if still pending, due now; those in `answered` were answered
-        as they arrived (their turn answers nothing more)."""
+        as they arrived (their turn answers nothing more) and are due at `answered_due`."""
         i = schema.inbox
+        due_now = [update_id for update_id in update_ids if update_id not in answered]
         statement = (
             update(i)
-            .where(i.c.update_id.in_(update_ids), i.c.status == "pending", i.c.next_attempt_at > at)
+            .where(i.c.update_id.in_(due_now), i.c.status == "pending", i.c.next_attempt_at > at)
             .values(next_attempt_at=at)
         )
         await self.connection.execute(statement)
         if answered:
             await self.connection.execute(
-                update(i).where(i.c.update_id.in_(list(answered))).values(answered_at=at)
+                update(i)
+                .where(i.c.update_id.in_(list(answered)), i.c.status == "pending")
+                .values(answered_at=at, next_attempt_at=answered_due or at)
             )
 
     async def settle(self, update_ids: Sequence[int], at: datetime) -> list[int]:
@@ -827,15 +835,14 @@ class Offers(_Repo):
         statement = update(schema.offers).where(and_(*conditions)).values(status=to_status, **values)
         return (await self.connection.execute(statement)).rowcount == 1
 
-    async def open_award_window(self, offer_id: int, award_at: datetime) -> datetime:
-        """Open the offer's award window to close at `award_at`, unless an earlier press opened it
-        already (a conditional write); returns when it closes."""
+    async def open_award_window(self, offer_id: int, award_at: datetime) -> datetime | None:
+        """Open the offer's award window to close at `award_at`, unless a press opened it already
+        (a conditional write); returns `award_at` if this opened it, else None."""
         o = schema.offers
-        await self.connection.execute(
+        opened = await self.connection.execute(
             update(o).where(o.c.id == offer_id, o.c.award_at.is_(None)).values(award_at=award_at)
         )
-        closes = (await self.connection.execute(select(o.c.award_at).where(o.c.id == offer_id))).scalar_one()
-        return closes if closes is not None else award_at
+        return award_at if opened.rowcount == 1 else None
 
     async def update(self, offer_id: int, **values: Any) -> None:
         """Set fields that are not the status (wave times, wrong codes, proof)."""
@@ -899,6 +906,7 @@ class PressContext:
     award_at: datetime | None = None  # the offer's award window closes then (None: not open)
     award_window_seconds: int | None = None  # the offer's area's own window (None: the setting)
     tz: str | None = None  # the offer's area's time zone
+    held: int = 0  # how many offers the driver holds now
 
 
 @dataclass(frozen=True, slots=True)
@@ -959,6 +967,12 @@ class Notices(_Repo):
             return {}
         d, n, o, s, a = schema.drivers, schema.notices, schema.offers, schema.stores, schema.areas
         offer_ids = {offer_id for offer_id, _ in presses}
+        mine = o.alias("mine")
+        held = (
+            select(func.count())
+            .where(mine.c.holder_id == d.c.id, mine.c.status.in_(["accepted", "picked_up"]))
+            .scalar_subquery()
+        )
         query = (
             select(
                 d.c.tg_user_id,
@@ -971,6 +985,7 @@ class Notices(_Repo):
                 o.c.award_at,
                 a.c.award_window_seconds,
                 a.c.tz,
+                held,
             )
             .select_from(d)
             .outerjoin(n, and_(n.c.driver_id == d.c.id, n.c.offer_id.in_(offer_ids)))

@@ -65,7 +65,7 @@ async def test_twenty_drivers_press_in_the_window_and_exactly_one_gets_the_job(
     assert len(store_told) == 1  # the store hears once, at the award
     async with bot.db.read() as tx:
         events = [event.kind for event in await tx.events.for_offer(offer.offer_id)]
-    assert events.count("award") == 1 and events.count("enter") == len(DRIVERS)
+    assert events.count("accept") == 1 and events.count("window") == 1
 
     # Why not me? names nobody, and gives the deciding key's two values.
     loser = others[0]
@@ -114,7 +114,7 @@ async def test_an_offer_cancelled_in_its_window_goes_to_nobody(
         cancelled = await tx.offers.by_id(offer.offer_id)
         events = [event.kind for event in await tx.events.for_offer(offer.offer_id)]
     assert cancelled is not None and cancelled.status == "cancelled" and cancelled.holder_id is None
-    assert "award" not in events
+    assert "accept" not in events
 
 
 async def test_fairness_is_shown_to_everyone_and_an_admin_sets_an_area_order(
