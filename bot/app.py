@@ -204,6 +204,7 @@ class StorerunBot:
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
             ),
             answers_at_once=self._answers_at_once,
+            applies_at_once=lambda tx, presses: handlers.applies_at_once(self.dispatch, tx, presses),
         )
         self.exports = ExportWorker(self.dispatch)
         self.poller = (

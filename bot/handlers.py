@@ -367,6 +367,21 @@ async def answers_at_once(
     return answers
 
 
+async def applies_at_once(
+    dispatch: Dispatch, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
+) -> None:
+    """Apply in bulk the presses answered on arrival that still change something (bot.inbox): the
+    Accepts collected in an award window, as on_button would have, one by one."""
+    accepts: dict[datetime, set[tuple[int, int]]] = {}
+    for update, arrived in presses:
+        query = update.callback_query
+        button = Button.parse(query.data) if query is not None else None
+        if query is not None and button is not None and button.act is Act.ACCEPT:
+            accepts.setdefault(arrived, set()).add((button.subject, query.from_user.id))
+    for arrived, accepted in accepts.items():
+        await dispatch.offers.enter_all(tx, accepted, arrived)
+
+
 async def _press(button: Button, update: Update, context: Context) -> str:
     """Carry out one pressed button; returns the short answer shown to the person."""
     user, chat = update.effective_user, update.effective_chat

@@ -49,9 +49,6 @@ PRUNE_EVERY_SECONDS = 3600.0
 # How long a stored press waits for the receiving side to settle it before the workers may take it
 # (the settling makes it due at once either way; this only bounds a settling that never ends).
 SETTLE_HOLD = timedelta(seconds=5)
-# A press answered on arrival that still changes something (an Accept collected in an award window)
-# is applied this much later: in a rush, answering the rest comes first (the award waits for it).
-APPLY_ANSWERED_AFTER = timedelta(seconds=1)
 
 
 def kind_of(payload: dict[str, Any]) -> str:
@@ -138,6 +135,9 @@ class ArrivalAnswer:
 AnswersAtOnce = Callable[
     [Transaction, Sequence[tuple[Update, datetime]]], Awaitable[dict[int, ArrivalAnswer]]
 ]
+# Applies, in bulk and in the given transaction, presses (each with when it arrived) that were
+# answered on arrival with a non-final answer: their effects, as their handler would have had them.
+AppliesAtOnce = Callable[[Transaction, Sequence[tuple[Update, datetime]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +164,11 @@ class InboxWorker:
         metrics: Metrics,
         limits: InboxLimits,
         answers_at_once: AnswersAtOnce | None = None,
+        applies_at_once: AppliesAtOnce | None = None,
     ) -> None:
         self.db = db
         self.answers_at_once = answers_at_once
+        self.applies_at_once = applies_at_once
         self.clock = clock
         self.application = application
         self.dispatch = dispatch
@@ -231,7 +233,7 @@ class InboxWorker:
                 if answer is not None and not answer.final:
                     assert update.callback_query is not None
                     self._answer(update.callback_query.id, answer.text)
-            await self._settled_at_once(presses, answers)
+            await self._settled_at_once(presses, answers, at)
         except Exception as error:  # nothing is lost: the workers apply them once their hold ends
             log.warning("inbox: presses not answered on arrival (%s); applying them in turn", _short(error))
         finally:
@@ -249,20 +251,31 @@ class InboxWorker:
             )
 
     async def _settled_at_once(
-        self, presses: Sequence[tuple[InboxEntry, Update]], answers: dict[int, ArrivalAnswer]
+        self, presses: Sequence[tuple[InboxEntry, Update]], answers: dict[int, ArrivalAnswer], at: datetime
     ) -> None:
-        """Mark done those answered finally, still pending and first in their chat, and answer
-        them; the others are due for the workers now (those already answered marked so)."""
+        """Mark done those answered, still pending and first in their chat: a press that changes
+        nothing is done once answered (it is answered now, after the commit); one answered already
+        that changes something (an Accept collected in a window) is applied here with the others
+        of its kind, in bulk (applies_at_once), in the same transaction as its done mark. The rest
+        are due for the workers now (those already answered marked so)."""
         now = self.clock.now()
         final = [update_id for update_id, answer in answers.items() if answer.final]
         answered = [update_id for update_id, answer in answers.items() if not answer.final]
+        bulk = answered if self.applies_at_once is not None else []
         async with self.db.transaction(urgent=True) as tx:
-            done = set(await tx.inbox.settle(final, now)) if final else set()
+            done = set(await tx.inbox.settle([*final, *bulk], now)) if final or bulk else set()
+            applied = [
+                (update, at)
+                for entry, update in presses
+                if entry.update_id in done and entry.update_id in bulk
+            ]
+            if applied:
+                assert self.applies_at_once is not None
+                await self.applies_at_once(tx, applied)
             await tx.inbox.release(
                 [entry.update_id for entry, _ in presses if entry.update_id not in done],
                 now,
                 answered=answered,
-                answered_due=now + APPLY_ANSWERED_AFTER,
             )
             settled = [(entry, update) for entry, update in presses if entry.update_id in done]
             await tx.chats.seen([entry.chat_key for entry, _ in settled if entry.chat_key], now)
@@ -270,7 +283,8 @@ class InboxWorker:
         for entry, update in settled:
             assert update.callback_query is not None
             self.metrics.update_applied(entry.kind, 0.0)
-            self._answer(update.callback_query.id, answers[entry.update_id].text)
+            if answers[entry.update_id].final:
+                self._answer(update.callback_query.id, answers[entry.update_id].text)
 
     def wake(self) -> None:
         """Updates were stored: look for them now."""

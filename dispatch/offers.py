@@ -593,14 +593,45 @@ class OfferDesk:
             offer_id, _ = press
             award_at = context.award_at or presses[press] + window
             if context.notice_outcome != ENTERED and context.held >= self.dispatch.rules.max_offers_held:
-                verdicts[press] = Verdict(Press.FULL, final=False)  # the press is still recorded
+                verdicts[press] = Verdict(Press.FULL, final=True)
             elif context.notice_outcome == ENTERED:
                 verdicts[press] = Verdict(Entered(offer_id, award_at, context.tz or "UTC"), final=True)
             elif context.award_at is not None and presses[press] > context.award_at:
-                verdicts[press] = Verdict(Press.WINDOW_CLOSED, final=False)
+                verdicts[press] = Verdict(Press.WINDOW_CLOSED, final=True)
             else:
                 verdicts[press] = Verdict(Entered(offer_id, award_at, context.tz or "UTC"), final=False)
         return verdicts
+
+    async def enter_all(self, tx: Transaction, presses: Collection[tuple[int, int]], at: datetime) -> int:
+        """Collect in their award windows, in bulk, Accepts (offer id, pressing Telegram user) that
+        reached the bot at `at` and were answered on arrival that they are in (see on_arrival): the
+        same effects as `accept` for each, in a few statements. Returns how many were collected."""
+        d = self.dispatch
+        entered = await tx.notices.enter_many(presses, at)
+        offers = {copy.offer_id for copy in entered}
+        for offer_id in sorted(offers):
+            view = await offer_view(tx, offer_id)
+            assert view is not None
+            first = next(copy for copy in entered if copy.offer_id == offer_id)
+            window = d.rules.award_window_of(view.area.award_window_seconds)
+            opened = await tx.offers.open_award_window(offer_id, at + window)
+            if opened is not None:
+                await self._window_opened(tx, offer_id, first.driver_id, opened)
+        human_min_ms = round(d.rules.human_min.total_seconds() * 1000)
+        for copy in entered:
+            if copy.press_ms is not None and copy.press_ms < human_min_ms:
+                driver = await tx.drivers.by_id(copy.driver_id)
+                if driver is not None:
+                    await self._watch_taps(tx, driver)
+        return len(entered)
+
+    async def _window_opened(self, tx: Transaction, offer_id: int, driver_id: int, closes: datetime) -> None:
+        """The trail records the window once (each press is kept on its copy, see /why); the award
+        is planned for its close."""
+        detail = f"closes {closes.isoformat(timespec='seconds')}"
+        actor = Actor.driver(driver_id).encode()
+        await tx.events.add(self.dispatch.clock.now(), actor, WINDOW_EVENT, detail, offer_id=offer_id)
+        await self._plan(tx, offer_id)
 
     async def accept(self, offer_id: int, tg_user_id: int, pressed_at: datetime | None = None) -> Pressed:
         """The driver pressed Accept (at `pressed_at`, when it reached the bot; now if not given).
@@ -664,11 +695,7 @@ class OfferDesk:
         opened = await tx.offers.open_award_window(offer.id, at + window)
         await self._watch_taps(tx, driver)
         if opened is not None:  # this press opened it: the award is due then
-            # The trail records the window once; each press is kept on its copy (see /why).
-            detail = f"closes {opened.isoformat(timespec='seconds')}"
-            actor = Actor.driver(driver.id).encode()
-            await tx.events.add(d.clock.now(), actor, WINDOW_EVENT, detail, offer_id=offer.id)
-            await self._plan(tx, offer.id)
+            await self._window_opened(tx, offer.id, driver.id, opened)
         award_at = opened or offer.award_at
         if award_at is None:  # opened since this transaction read the offer (PostgreSQL)
             refreshed = await tx.offers.by_id(offer.id)
@@ -721,20 +748,31 @@ class OfferDesk:
                 d.plan(tx, view.offer)  # a timer that fired early
                 return None
             order = order_of(view.area.fairness_order)
-            entrants = await tx.notices.for_offer_with_drivers(offer_id)
-            entrants = [
-                (notice, driver) for notice, driver in entrants if notice.outcome == ENTERED and driver
+            copies = [
+                (notice, driver)
+                for notice, driver in await tx.notices.for_offer_with_drivers(offer_id)
+                if driver
             ]
-            outs: dict[int, Out] = {}
-            held = {driver.id: len(await tx.offers.held_by(driver.id)) for _, driver in entrants if driver}
+            entrants = [(notice, driver) for notice, driver in copies if notice.outcome == ENTERED]
+            held = await tx.offers.held_counts([driver.id for _, driver in entrants if driver])
             in_area = await tx.drivers.in_area([driver.id for _, driver in entrants if driver], view.area.id)
+            outs: dict[int, Out] = {}
             for notice, driver in entrants:
                 assert driver is not None
                 out = _out_of_award(
-                    notice, driver, award_at, held[driver.id], d.rules.max_offers_held, in_area
+                    notice, driver, award_at, held.get(driver.id, 0), d.rules.max_offers_held, in_area
                 )
                 if out is not None:
                     outs[driver.id] = out
+            # Those who pressed in (or after) this window but were never collected, or left it, are
+            # kept too, so that Why not me? can tell them why.
+            opened = award_at - d.rules.award_window_of(view.area.award_window_seconds)
+            passed_over = [
+                (notice, driver, out)
+                for notice, driver in copies
+                if driver is not None
+                and (out := _pressed_but_out(notice, driver, opened, award_at)) is not None
+            ]
             standings = await self._standings(
                 tx, view, [driver.id for _, driver in entrants if driver and driver.id not in outs]
             )
@@ -744,6 +782,12 @@ class OfferDesk:
                 for notice, driver in entrants
                 if driver is not None
             }
+            details.update(
+                {
+                    notice.id: _award_detail(order, [], driver.id, out, [])
+                    for notice, driver, out in passed_over
+                }
+            )
             await tx.notices.record_award(details, None, now)
             if not ranking:
                 # Nobody can take it: it stays open (or expires, if its time is up) for the next press.
@@ -818,6 +862,8 @@ class OfferDesk:
             return
         last = await tx.notices.last_presses(driver.id, FAST_TAP_SAMPLE)
         human_min_ms = round(d.rules.human_min.total_seconds() * 1000)
+        if not last or last[0] is None or last[0] >= human_min_ms:
+            return  # only a fast press can tip the share over
         if len(last) < FAST_TAP_SAMPLE or fast_share(last, human_min_ms) < d.rules.fast_tap_alert_share:
             return
         fast = sum(1 for ms in last if ms is not None and ms < human_min_ms)
@@ -1220,6 +1266,19 @@ def _out_of_award(
         return Out.FULL
     if driver.id not in in_area:
         return Out.NOT_IN_AREA
+    return None
+
+
+def _pressed_but_out(notice: Notice, driver: Driver, opened: datetime, award_at: datetime) -> Out | None:
+    """Why a copy pressed in (or after) this award window was not among its entrants: the press
+    came after it closed, the driver was told they held too many, or they left (offline,
+    suspended) before it closed; None for a copy not pressed in this window (or an entrant)."""
+    if notice.pressed_at is None or notice.pressed_at < opened or notice.outcome == ENTERED:
+        return None
+    if notice.outcome == "withdrawn" and notice.pressed_at <= award_at:
+        return Out.OFFLINE if not driver.online else Out.NOT_APPROVED
+    if notice.outcome == "sent":
+        return Out.LATE if notice.pressed_at > award_at else Out.FULL
     return None
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatch.actors import Actor
 from dispatch.awards import AWARD_DETAIL, Key, Order, Out, Standing, deciding_key, order_of
-from dispatch.lifecycle import Status
+from dispatch.lifecycle import Action, Status
 from dispatch.views import OfferView, offer_view
 from storage.records import Area, Driver, Notice
 from storage.repos import Transaction
@@ -128,7 +128,11 @@ async def explain(
     copies = [
         copy_seen(notice, driver) for notice, driver in await tx.notices.for_offer_with_drivers(offer_id)
     ]
-    ends = [AWARD_DETAIL.match(event.detail) for event in await tx.events.for_offer(offer_id)]
+    ends = [
+        AWARD_DETAIL.match(event.detail)
+        for event in await tx.events.for_offer(offer_id)
+        if event.kind == Action.ACCEPT  # an award; a window that found nobody is not one
+    ]
     awards = [end for end in ends if end is not None]
     order = order_of(awards[-1]["order"] if awards else view.area.fairness_order)
     award_at = view.offer.award_at or (datetime.fromisoformat(awards[-1]["closed"]) if awards else None)

@@ -596,23 +596,20 @@ class Inbox(_Repo):
         at: datetime,
         *,
         answered: Collection[int] = (),
-        answered_due: datetime | None = None,
     ) -> None:
         """Make these held updates, if still pending, due now; those in `answered` were answered
-        as they arrived (their turn answers nothing more) and are due at `answered_due`."""
+        as they arrived (their turn answers nothing more)."""
         i = schema.inbox
-        due_now = [update_id for update_id in update_ids if update_id not in answered]
         statement = (
             update(i)
-            .where(i.c.update_id.in_(due_now), i.c.status == "pending", i.c.next_attempt_at > at)
+            .where(i.c.update_id.in_(update_ids), i.c.status == "pending", i.c.next_attempt_at > at)
             .values(next_attempt_at=at)
         )
         await self.connection.execute(statement)
-        if answered:
+        marked = [update_id for update_id in update_ids if update_id in answered]
+        if marked:
             await self.connection.execute(
-                update(i)
-                .where(i.c.update_id.in_(list(answered)), i.c.status == "pending")
-                .values(answered_at=at, next_attempt_at=answered_due or at)
+                update(i).where(i.c.update_id.in_(marked), i.c.status == "pending").values(answered_at=at)
             )
 
     async def settle(self, update_ids: Sequence[int], at: datetime) -> list[int]:
@@ -861,6 +858,18 @@ class Offers(_Repo):
         )
         return int((await self.connection.execute(statement)).scalar_one())
 
+    async def held_counts(self, driver_ids: Collection[int]) -> dict[int, int]:
+        """How many offers each of these drivers holds now (those holding none are left out)."""
+        if not driver_ids:
+            return {}
+        o = schema.offers
+        query = (
+            select(o.c.holder_id, func.count())
+            .where(o.c.holder_id.in_(list(driver_ids)), o.c.status.in_(["accepted", "picked_up"]))
+            .group_by(o.c.holder_id)
+        )
+        return {int(holder_id): int(count) for holder_id, count in await self.connection.execute(query)}
+
     async def held_by(self, driver_id: int) -> list[Offer]:
         o = schema.offers
         query = select(o).where(o.c.holder_id == driver_id, o.c.status.in_(["accepted", "picked_up"]))
@@ -944,7 +953,18 @@ class Notices(_Repo):
             await self.connection.execute(
                 update(n)
                 .where(n.c.id.in_(list(notice_ids.values())))
-                .values(wave=wave, outcome="sent", message_id=None, created_at=at, chat_id=chat_now)
+                .values(
+                    wave=wave,
+                    outcome="sent",
+                    message_id=None,
+                    created_at=at,
+                    chat_id=chat_now,
+                    # A new copy: its delivery, press and award are its own (wins are kept).
+                    delivered_at=None,
+                    pressed_at=None,
+                    press_ms=None,
+                    award_detail=None,
+                )
             )
         rows = [
             {"offer_id": offer_id, "driver_id": driver_id, "chat_id": chat_id, "wave": wave, "created_at": at}
@@ -1103,6 +1123,50 @@ class Notices(_Repo):
             return copy is not None
         statement = update(n).where(*conditions).values(**values)
         return (await self.connection.execute(statement)).rowcount == 1
+
+    async def enter_many(self, presses: Collection[tuple[int, int]], at: datetime) -> list[Notice]:
+        """Collect these Accepts (offer id, pressing Telegram user), all pressed at `at`, in their
+        offers' award windows: each copy still unanswered (outcome sent) on an offer still open,
+        whose window is not closed by then, becomes entered, with when it was pressed and how many
+        ms after its delivery. A few statements however many they are; returns the copies entered."""
+        if not presses:
+            return []
+        n, d, o = schema.notices, schema.drivers, schema.offers
+        pairs = {(offer_id, tg_user_id) for offer_id, tg_user_id in presses}
+        found = (
+            select(n.c.id, n.c.offer_id, d.c.tg_user_id)
+            .join(d, d.c.id == n.c.driver_id)
+            .where(
+                n.c.offer_id.in_({offer_id for offer_id, _ in pairs}),
+                d.c.tg_user_id.in_({tg_user_id for _, tg_user_id in pairs}),
+            )
+        )
+        ids = [
+            int(notice_id)
+            for notice_id, offer_id, tg_user_id in await self.connection.execute(found)
+            if (offer_id, tg_user_id) in pairs
+        ]
+        if not ids:
+            return []
+        in_time = select(o.c.id).where(o.c.status == "open", or_(o.c.award_at.is_(None), o.c.award_at >= at))
+        entered = await self.connection.execute(
+            update(n)
+            .where(n.c.id.in_(ids), n.c.outcome == "sent", n.c.offer_id.in_(in_time))
+            .values(outcome="entered", pressed_at=func.coalesce(n.c.pressed_at, at))
+            .returning(*n.c)
+        )
+        copies = _records(Notice, entered)
+        timed = [
+            {"notice": copy.id, "ms": max(0, round((at - copy.delivered_at).total_seconds() * 1000))}
+            for copy in copies
+            if copy.delivered_at is not None and copy.press_ms is None
+        ]
+        if timed:
+            await self.connection.execute(
+                update(n).where(n.c.id == bindparam("notice")).values(press_ms=bindparam("ms")), timed
+            )
+        ms = {row["notice"]: row["ms"] for row in timed}
+        return [replace(copy, press_ms=ms.get(copy.id, copy.press_ms)) for copy in copies]
 
     async def last_presses(self, driver_id: int, count: int) -> list[int | None]:
         """How many ms after delivery each of the driver's last `count` presses came (newest first)."""

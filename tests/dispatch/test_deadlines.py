@@ -98,3 +98,22 @@ def test_no_pickup_reminder_for_an_offer_taken_after_its_moment() -> None:
         OFFER, status="accepted", holder_id=3, accepted_at=OFFER.pickup_start - timedelta(minutes=5)
     )
     assert [kind for kind, _ in kinds(taken_late)] == [Kind.LATE, Kind.NO_SHOW]
+
+
+def test_an_open_offer_with_an_award_window_waits_for_the_award_not_the_expiry() -> None:
+    collecting = replace(OFFER, award_at=T0 + timedelta(seconds=30))
+    assert kinds(collecting) == [
+        (Kind.AWARD, T0 + timedelta(seconds=30)),
+        (Kind.WAVE, T0 + timedelta(minutes=1)),
+    ]
+
+
+def test_an_award_window_closing_after_the_acceptance_window_is_still_awarded() -> None:
+    # The first Accept came just before the offer would have expired: the award decides, not expiry.
+    late_window = replace(OFFER, next_wave_at=None, award_at=T0 + timedelta(minutes=10, seconds=20))
+    assert kinds(late_window) == [(Kind.AWARD, T0 + timedelta(minutes=10, seconds=20))]
+
+
+def test_an_award_time_left_on_an_offer_no_longer_open_is_not_a_deadline() -> None:
+    taken = replace(OFFER, status="accepted", holder_id=3, next_wave_at=None, award_at=T0)
+    assert Kind.AWARD not in [kind for kind, _ in kinds(taken)]

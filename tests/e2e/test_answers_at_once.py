@@ -106,3 +106,30 @@ async def test_a_press_waits_behind_an_earlier_update_of_its_chat(
     await bot.inbox.drain()
     assert await _inbox_status(bot, late) == ["done"]
     assert "/status" in emulator.transcript(LATE)
+
+
+async def test_accepts_in_an_award_window_are_answered_and_collected_as_they_arrive(
+    emulator: BotApiEmulator, start_bot: BotFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await start_bot(database_url=database_url, wave_size=len(DRIVERS), award_window_seconds=30)
+    await seed_online_drivers(bot, emulator, DRIVERS)
+    offer = await new_offer(emulator)
+    await asyncio.gather(*(emulator.wait_for_message(d, f"New offer #{offer.offer_id}") for d in DRIVERS))
+    _hold_workers(bot, monkeypatch)
+
+    presses = await asyncio.gather(*(_accept(emulator, driver, offer, timeout=5) for driver in DRIVERS))
+
+    assert all(press.answered and (press.text or "").startswith("Got it: you're in") for press in presses)
+    # Answered first, collected in the same moment's write: no worker applied them.
+    async with asyncio.timeout(5):
+        while True:
+            if await _inbox_status(bot, *presses) == ["done"] * len(DRIVERS):
+                break
+            await asyncio.sleep(0.02)
+    async with bot.db.read() as tx:
+        copies = await tx.notices.for_offer(offer.offer_id)
+        opened = await tx.offers.by_id(offer.offer_id)
+        windows = [event for event in await tx.events.for_offer(offer.offer_id) if event.kind == "window"]
+    assert sorted(copy.outcome for copy in copies) == ["entered"] * len(DRIVERS)
+    assert all(copy.pressed_at is not None and copy.press_ms is not None for copy in copies)
+    assert opened is not None and opened.award_at is not None and len(windows) == 1
