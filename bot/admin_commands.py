@@ -168,7 +168,9 @@ async def on_driver(update: Update, context: Context) -> None:
     if profile is None:
         await context.dispatch.send(reply(update, texts.NO_SUCH_DRIVER_ID.format(id=driver_id)))
         return
-    text = texts.driver_profile(profile.driver, profile.areas, profile.on_time_rate)
+    text = texts.driver_profile(
+        profile.driver, profile.areas, profile.on_time_rate, profile.presses, profile.fast_taps
+    )
     await context.dispatch.send(reply(update, text))
 
 

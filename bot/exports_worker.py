@@ -140,7 +140,11 @@ class ExportWorker:
         try:
             # The period ends when it was asked for: counted again after a restart, it is the same.
             stats = await compute_stats(
-                d.db, now=request.requested_at, days=request.days, area_slug=request.area_slug
+                d.db,
+                now=request.requested_at,
+                days=request.days,
+                area_slug=request.area_slug,
+                human_min=d.rules.human_min,
             )
             if request.told_at is None:
                 async with d.transaction() as tx:

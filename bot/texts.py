@@ -702,15 +702,24 @@ def driver_line(driver: Driver) -> str:
     return f"#{driver.id} {driver.name}{handle} · {in_words(DRIVER_STATES, driver.status)}{online}"
 
 
-def driver_profile(driver: Driver, areas: Sequence[Area], on_time_rate: float | None) -> str:
+def driver_profile(
+    driver: Driver,
+    areas: Sequence[Area],
+    on_time_rate: float | None,
+    presses: int = 0,
+    fast_taps: int = 0,
+) -> str:
+    """/driver ID: who they are, their counters, and how many of their presses were fast taps."""
     rate = "—" if on_time_rate is None else f"{on_time_rate:.0%}"
+    fast = f"{fast_taps} ({fast_taps / presses:.0%})" if presses else "—"
     return (
         f"{driver_line(driver)}\n"
         f"Areas: {', '.join(area.name for area in areas) or '—'} · phone {driver.phone or 'not shared'}\n"
         f"Offered {driver.offered} · accepted {driver.accepted} · declined {driver.declined} · "
         f"timed out {driver.timed_out}\n"
         f"Released {driver.released} · no-shows {driver.no_shows} · delivered {driver.delivered} · "
-        f"on-time pickups {rate}"
+        f"on-time pickups {rate}\n"
+        f"Presses {presses} · fast taps {fast}"
     )
 
 
@@ -839,8 +848,30 @@ def _rate(part: int, whole: int) -> str:
     return f"{round(part / whole * 100)}% ({part} of {whole})" if whole else NO_DATA
 
 
+def _fairness_line(area: AreaStats, top_winners: int = 3) -> str | None:
+    """How evenly the awards went (the `top_winners` who won the most, each with their share),
+    and how many presses were fast taps: "awards 120 to 38 drivers · top #12 9%, #4 8%, #31 7%
+    · Gini 0.21 · fast taps 3% of 410 presses"; None when nobody won or pressed."""
+    if not area.awards_won and not area.timed_presses:
+        return None
+    gini = area.awards_gini
+    if gini is None:
+        awards = "awards none"
+    else:
+        top = ", ".join(f"#{driver} {round(share * 100)}%" for driver, share in area.top_shares(top_winners))
+        awards = f"awards {area.awards} to {plural(area.winners, 'driver')} · top {top} · Gini {gini:.2f}"
+    fast = area.fast_tap_share
+    taps = (
+        NO_DATA
+        if fast is None
+        else f"{round(fast * 100)}% of {plural(area.timed_presses, 'press', 'presses')}"
+    )
+    return f"{awards} · fast taps {taps}"
+
+
 def _stats_block(area: AreaStats, heading: str) -> str:
     median = area.median_accept_seconds
+    fairness = _fairness_line(area)
     return (
         f"{heading}\n"
         f"created {area.created} · reopened {area.reopened} · accepted {area.accepted}"
@@ -851,7 +882,7 @@ def _stats_block(area: AreaStats, heading: str) -> str:
         f" · median time to accept {NO_DATA if median is None else show_duration(median)}\n"
         f"on-time pickup {_rate(area.picked_up_on_time, area.picked_up)}"
         f" · delivered, not returned {_rate(area.delivered, area.delivered + area.returned)}"
-    )
+    ) + (f"\n{fairness}" if fairness else "")
 
 
 def stats_text(stats: Stats) -> str:

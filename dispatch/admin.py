@@ -51,6 +51,8 @@ class DriverProfile:
     driver: Driver
     areas: list[Area]
     on_time_rate: float | None
+    presses: int = 0  # their first presses on copies, Accept or Decline, ever
+    fast_taps: int = 0  # of those, sooner after delivery than Rules.human_min
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +118,18 @@ class AdminDesk:
         return Page(drivers, number, total)
 
     async def driver(self, driver_id: int) -> DriverProfile | None:
+        human_min_ms = round(self.dispatch.rules.human_min.total_seconds() * 1000)
         async with self.dispatch.db.read() as tx:
             driver = await tx.drivers.by_id(driver_id)
             if driver is None:
                 return None
+            fast, presses = await tx.notices.press_tally(driver_id, human_min_ms)
             return DriverProfile(
-                driver, await tx.drivers.areas_of(driver_id), await tx.drivers.on_time_rate(driver_id)
+                driver,
+                await tx.drivers.areas_of(driver_id),
+                await tx.drivers.on_time_rate(driver_id),
+                presses=presses,
+                fast_taps=fast,
             )
 
     async def decide(self, driver_id: int, admin_id: int, admin_name: str, approve: bool) -> Decision:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dispatch.awards import gini
 from dispatch.deadlines import Kind
 from dispatch.lifecycle import Action
 from storage.db import Database
 from storage.records import Area
-from storage.reports import EventCounts, Reports, RoundEnds
+from storage.reports import DriverPresses, EventCounts, Reports, RoundEnds
 
 MAX_DAYS = 365
 HOURS = 24
@@ -35,6 +36,8 @@ ACCEPT_TIME_EDGES = (30, 60, 120, 300, 600)
 # How long before the period a round may have begun and still end in it: far more than any
 # acceptance window, so the zone's offsets are known wherever such a round began.
 LONGEST_ROUND = timedelta(days=7)
+# A press sooner than this after its copy's delivery is a fast tap (Rules.human_min's default).
+HUMAN_MIN = timedelta(seconds=0.6)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -47,7 +50,8 @@ class AreaStats:
 
     Every count is of events: an offer that expired, was re-offered and then delivered counts
     once as expired, once as reopened, once as accepted and once as delivered. The rates are None
-    when nothing could be measured.
+    when nothing could be measured. Awards and presses count by when the copy won, or was first
+    pressed.
     """
 
     slug: str
@@ -71,6 +75,12 @@ class AreaStats:
     # Rounds that ended accepted, and expired, by the area's local hour (0–23) each round began.
     accepted_per_hour: tuple[int, ...] = (0,) * HOURS
     expired_per_hour: tuple[int, ...] = (0,) * HOURS
+    # (driver id, offers won) of every driver who won or pressed Accept here in the period (0 for
+    # those who won nothing), the most won first, then by id.
+    awards_won: tuple[tuple[int, int], ...] = ()
+    # Presses (Accept or Decline) timed from their copy's delivery, and those under HUMAN_MIN.
+    timed_presses: int = 0
+    fast_taps: int = 0
 
     @property
     def median_accept_seconds(self) -> float | None:
@@ -91,6 +101,32 @@ class AreaStats:
     def delivery_rate(self) -> float | None:
         """Of the deliveries that ended, the share delivered rather than returned to the store."""
         return _share(self.delivered, self.delivered + self.returned)
+
+    @property
+    def awards(self) -> int:
+        """Offers won (awarded, or taken by the first Accept) in the period."""
+        return sum(won for _, won in self.awards_won)
+
+    @property
+    def winners(self) -> int:
+        """Drivers who won at least one offer in the period."""
+        return sum(1 for _, won in self.awards_won if won)
+
+    def top_shares(self, count: int = 3) -> list[tuple[int, float]]:
+        """(driver id, share of the awards) of the `count` drivers who won the most."""
+        total = self.awards
+        return [(driver, won / total) for driver, won in self.awards_won[:count] if won]
+
+    @property
+    def awards_gini(self) -> float | None:
+        """How unevenly the awards went among the drivers who won or pressed Accept (0: evenly,
+        towards 1: all to one); None without awards."""
+        return gini([won for _, won in self.awards_won]) if self.awards else None
+
+    @property
+    def fast_tap_share(self) -> float | None:
+        """Of the timed presses, the share of fast taps."""
+        return _share(self.fast_taps, self.timed_presses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +163,22 @@ class Stats:
             accept_seconds=tuple(seconds for area in areas for seconds in area.accept_seconds),
             accepted_per_hour=_sum_hours(area.accepted_per_hour for area in areas),
             expired_per_hour=_sum_hours(area.expired_per_hour for area in areas),
+            awards_won=_most_first(_sum_per_driver(area.awards_won for area in areas)),
+            timed_presses=sum(area.timed_presses for area in areas),
+            fast_taps=sum(area.fast_taps for area in areas),
         )
+
+
+def _sum_per_driver(per_area: Iterable[Iterable[tuple[int, int]]]) -> dict[int, int]:
+    totals: dict[int, int] = {}
+    for awards_won in per_area:
+        for driver, won in awards_won:
+            totals[driver] = totals.get(driver, 0) + won
+    return totals
+
+
+def _most_first(won_per_driver: dict[int, int]) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted(won_per_driver.items(), key=lambda pair: (-pair[1], pair[0])))
 
 
 def _sum_hours(per_hour: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
@@ -147,11 +198,18 @@ def accept_time_counts(seconds: Iterable[float]) -> tuple[int, ...]:
 
 
 def area_stats(
-    area: Area, first_day: date, last_day: date, counts: EventCounts, rounds: RoundEnds
+    area: Area,
+    first_day: date,
+    last_day: date,
+    counts: EventCounts,
+    rounds: RoundEnds,
+    presses: Iterable[DriverPresses] = (),
 ) -> AreaStats:
     """One area's numbers on its local days `first_day` to `last_day`, from its events counted
-    per kind and its rounds counted per local hour and time to accept."""
+    per kind, its rounds counted per local hour and time to accept, and its drivers' presses
+    and awards counted per driver."""
     kinds = counts.per_kind
+    presses = list(presses)
     return AreaStats(
         slug=area.slug,
         name=area.name,
@@ -175,6 +233,9 @@ def area_stats(
         ),
         accepted_per_hour=tuple(rounds.per_hour.get((Action.ACCEPT, hour), 0) for hour in range(HOURS)),
         expired_per_hour=tuple(rounds.per_hour.get((Action.EXPIRE, hour), 0) for hour in range(HOURS)),
+        awards_won=_most_first({p.driver_id: p.won for p in presses if p.won or p.accepts}),
+        timed_presses=sum(p.timed for p in presses),
+        fast_taps=sum(p.fast for p in presses),
     )
 
 
@@ -212,14 +273,23 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
-async def compute_stats(db: Database, *, now: datetime, days: int = 7, area_slug: str | None = None) -> Stats:
+async def compute_stats(
+    db: Database,
+    *,
+    now: datetime,
+    days: int = 7,
+    area_slug: str | None = None,
+    human_min: timedelta = HUMAN_MIN,
+) -> Stats:
     """Statistics for every area (or only the one with this slug) over its last `days` local days.
 
     Today, in the area's own zone, is the last of them, up to `now`: one day is today so far, and
     a week ends today. Events count on the day they happened. Areas without events are listed
-    too, with zeros.
+    too, with zeros. A press sooner than `human_min` after its copy's delivery is a fast tap
+    (pass the dispatch's Rules.human_min).
     """
     check_days(days)
+    human_min_ms = round(human_min.total_seconds() * 1000)
     async with db.read() as tx:
         if area_slug is None:
             areas = await tx.areas.all()
@@ -231,7 +301,8 @@ async def compute_stats(db: Database, *, now: datetime, days: int = 7, area_slug
         reports = Reports(tx.connection)
         found = []
         for area in areas:
-            # A few rows per area whatever the history: counts per kind, per hour, per wait.
+            # A few rows per area whatever the history: counts per kind, per hour, per wait; and
+            # one per driver who won or pressed there in the period.
             zone = ZoneInfo(area.tz)
             last_day = now.astimezone(zone).date()
             first_day = last_day - timedelta(days=days - 1)
@@ -246,5 +317,6 @@ async def compute_stats(db: Database, *, now: datetime, days: int = 7, area_slug
                 round_starts=ROUND_STARTS,
                 utc_offsets=utc_offsets(zone, since - LONGEST_ROUND, now),
             )
-            found.append(area_stats(area, first_day, last_day, counts, rounds))
+            presses = await reports.presses_per_driver(area.id, since, now, human_min_ms)
+            found.append(area_stats(area, first_day, last_day, counts, rounds, presses))
     return Stats(until=now, days=days, areas=tuple(found))

@@ -101,6 +101,19 @@ class RoundEnds:
     accept_waits: list[tuple[int, int]]
 
 
+@dataclass(frozen=True, slots=True)
+class DriverPresses:
+    """One driver's part in an area's offers over a period: the offers they won, their presses of
+    Accept, and their presses timed from their copy's delivery (Accept or Decline), and how many of
+    those were fast taps."""
+
+    driver_id: int
+    won: int = 0
+    accepts: int = 0
+    timed: int = 0
+    fast: int = 0
+
+
 _REPORTED_OFFER_FIELDS = [field.name for field in fields(ReportedOffer)]
 
 
@@ -266,6 +279,41 @@ class Reports:
             if seconds is not None:
                 waits[int(seconds)] += int(count)
         return RoundEnds(per_hour=dict(per_hour), accept_waits=sorted(waits.items()))
+
+    async def presses_per_driver(
+        self, area_id: int, since: datetime, until: datetime, human_min_ms: int
+    ) -> list[DriverPresses]:
+        """Per driver, in the area's offers from `since` to `until` (inclusive): the copies that won
+        their offer then, and the first presses then on their copies: of Accept (the copy was not
+        declined), timed from delivery, and sooner than `human_min_ms` (fast taps). One row per
+        driver who won or pressed, counted in the database; drivers by id.
+
+        The period picks the copies (by ix_notices_won_at and ix_notices_pressed_at, one range
+        each, so a short period reads only its own copies), then their offer's store the area.
+        """
+        n, o, s = schema.notices, schema.offers, schema.stores
+        won = and_(n.c.won_at >= since, n.c.won_at <= until)
+        pressed = and_(n.c.pressed_at >= since, n.c.pressed_at <= until)
+        query = (
+            select(
+                n.c.driver_id,
+                func.count().filter(won),
+                func.count().filter(pressed, n.c.outcome != "declined"),
+                func.count().filter(pressed, n.c.press_ms.is_not(None)),
+                func.count().filter(pressed, n.c.press_ms < human_min_ms),
+            )
+            .select_from(n)
+            .join(o, o.c.id == n.c.offer_id)
+            # The area's stores as a list: SQLite then starts from the period's copies (by the
+            # indexes on won_at and pressed_at), not from the area's whole history of offers.
+            .where(o.c.store_id.in_(select(s.c.id).where(s.c.area_id == area_id)), or_(won, pressed))
+            .group_by(n.c.driver_id)
+            .order_by(n.c.driver_id)
+        )
+        return [
+            DriverPresses(int(driver), int(wins), int(accepts), int(timed), int(fast))
+            for driver, wins, accepts, timed, fast in await self.connection.execute(query)
+        ]
 
     async def drivers(
         self, *, active_since: datetime, chunk_rows: int

@@ -204,6 +204,11 @@ notices = Table(
 )
 Index("ix_notices_driver_id_pressed_at", notices.c.driver_id, notices.c.pressed_at)
 Index("ix_notices_driver_id_won_at", notices.c.driver_id, notices.c.won_at)
+# A period's awards and presses (/stats): only the few copies that were won or pressed.
+_won = notices.c.won_at.is_not(None)
+Index("ix_notices_won_at", notices.c.won_at, sqlite_where=_won, postgresql_where=_won)
+_pressed = notices.c.pressed_at.is_not(None)
+Index("ix_notices_pressed_at", notices.c.pressed_at, sqlite_where=_pressed, postgresql_where=_pressed)
 
 events = Table(
     "events",

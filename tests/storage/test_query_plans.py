@@ -255,8 +255,17 @@ HOT_QUERIES: dict[str, HotQuery] = {
     "Notices.outbox_rows": lambda tx, s: tx.notices.outbox_rows([s.notice_id, s.notice_id - 1]),
     "Notices.press_context": lambda tx, s: tx.notices.press_context(s.offer_id, s.tg_user_id),
     "Notices.withdraw_all": lambda tx, s: tx.notices.withdraw_all(s.driver_id, ("sent", "entered")),
+    "Notices.last_presses (fast taps)": lambda tx, s: tx.notices.last_presses(s.driver_id, 20),
+    "Notices.award_records (an award)": lambda tx, s: tx.notices.award_records(
+        [s.driver_id, s.driver_id - 1], s.area_id, NOW - timedelta(hours=12), NOW - timedelta(days=30)
+    ),
+    "Notices.enter_many (an award window)": lambda tx, s: tx.notices.enter_many(
+        [(s.offer_id, s.tg_user_id)], NOW
+    ),
+    "Inbox.pending_from_before (an award)": lambda tx, s: tx.inbox.pending_from_before(NOW),
     "Offers.by_ref": lambda tx, s: tx.offers.by_ref(s.store_id, s.ref),
     "Offers.held_by": lambda tx, s: tx.offers.held_by(s.driver_id),
+    "Offers.held_counts (an award)": lambda tx, s: tx.offers.held_counts([s.driver_id, s.driver_id - 1]),
     "Offers.delivered_since (day tally)": lambda tx, s: tx.offers.delivered_since(
         s.driver_id, NOW - timedelta(hours=12)
     ),
@@ -318,6 +327,9 @@ HOT_QUERIES: dict[str, HotQuery] = {
     "Reports.pickups_per_driver (/export drivers)": lambda tx, s: Reports(tx.connection).pickups_per_driver(
         NOW - timedelta(days=7), NOW
     ),
+    "Reports.presses_per_driver (/stats)": lambda tx, s: Reports(tx.connection).presses_per_driver(
+        s.area_id, NOW - timedelta(days=1), NOW, 600
+    ),
 }
 
 
@@ -339,8 +351,11 @@ ABOUT_ONE_THING = {
     "Notices.outbox_rows",
     "Notices.press_context",
     "Notices.withdraw_all",
+    "Notices.last_presses (fast taps)",
+    "Notices.enter_many (an award window)",
     "Offers.by_ref",
     "Offers.held_by",
+    "Offers.held_counts (an award)",
     "Offers.delivered_since (day tally)",
     "Drivers.eligible_for",
     "Drivers.on_time_rate",

@@ -40,9 +40,15 @@ def upgrade() -> None:
     # A driver's last presses (fast-tap share), their awards of a day and their last award.
     op.create_index("ix_notices_driver_id_pressed_at", "notices", ["driver_id", "pressed_at"])
     op.create_index("ix_notices_driver_id_won_at", "notices", ["driver_id", "won_at"])
+    # A period's awards and presses (/stats): partial, only the copies that were won or pressed.
+    for name, column in (("ix_notices_won_at", "won_at"), ("ix_notices_pressed_at", "pressed_at")):
+        only = sa.text(f"{column} IS NOT NULL")
+        op.create_index(name, "notices", [column], sqlite_where=only, postgresql_where=only)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notices_pressed_at", "notices")
+    op.drop_index("ix_notices_won_at", "notices")
     op.drop_index("ix_notices_driver_id_won_at", "notices")
     op.drop_index("ix_notices_driver_id_pressed_at", "notices")
     with op.batch_alter_table("inbox") as table:
