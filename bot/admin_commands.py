@@ -12,8 +12,8 @@ from telegram import Update
 
 from bot import keyboards, texts
 from bot.callbacks import Act, Button
+from bot.chat import Context, in_private_chat, private_chat_please, reply
 from bot.exports_worker import uploading
-from bot.handlers import Context, in_private_chat, private_chat_please, reply
 from dispatch.actors import Actor
 from dispatch.awards import Order
 from dispatch.drivers import Decision

@@ -24,9 +24,9 @@ from telegram.ext import (
 )
 
 from bot import admin_commands, fairness_commands, handlers, store_commands
+from bot.chat import Context
 from bot.config import ConfigError, Settings
 from bot.exports_worker import ExportWorker
-from bot.handlers import Context
 from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, ArrivalAnswer, InboxLimits, InboxWorker, Poller
 from bot.metrics import CountingRequest, Metrics, Snapshot
 from bot.sender import OutboxSender, SenderLimits

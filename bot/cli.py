@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
+import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.config import ConfigError, DatabaseSettings, load_database_settings, load_settings
 from bot.startup import RejectedToken, open_database
 from dispatch.pilot import PILOT_FILE, SeedError, read_pilot, seed
+
+SANDBOX_ONCE_LOG_LEVEL = "WARNING"
 
 
 class RedactSecrets(logging.Filter):
@@ -64,6 +69,33 @@ async def _run() -> None:
     await StorerunBot(settings).run_until_stopped()
 
 
+@contextlib.asynccontextmanager
+async def _sandbox_bot(*, api_url: str, token: str, admin_id: int) -> AsyncIterator[None]:
+    """The real bot for `storerun sandbox --once`, polling the emulator at `api_url`: a fresh SQLite
+    database in a temporary folder, the pilot seeded, no HTTP server; stopped when the context ends.
+    (sandbox.run.StartBot: the sandbox gets the bot from here and never imports the CLI.)"""
+    from bot.app import StorerunBot
+
+    with tempfile.TemporaryDirectory(prefix="storerun-sandbox-") as folder:
+        settings = load_settings(
+            _env_file=None,
+            telegram_bot_token=token,
+            telegram_api_url=api_url,
+            database_url=f"sqlite+aiosqlite:///{Path(folder) / 'storerun.db'}",
+            admin_ids=str(admin_id),
+            http_listen="",  # no health or metrics server inside a tool
+            log_level=SANDBOX_ONCE_LOG_LEVEL,
+        )
+        bot = StorerunBot(settings)
+        await bot.db.upgrade()
+        await seed(bot.db, read_pilot(PILOT_FILE))
+        await bot.start()
+        try:
+            yield
+        finally:
+            await bot.stop()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="storerun", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -103,7 +135,8 @@ def _sandbox(arguments: argparse.Namespace) -> int:
     from sandbox.simulation import DayPlan
 
     if arguments.once:
-        asyncio.run(run_once(port=0))
+        configure_logging(SANDBOX_ONCE_LOG_LEVEL)
+        asyncio.run(run_once(_sandbox_bot, port=0))
         return 0
     if arguments.speed is None:
         arguments.speed = 10.0 if arguments.interactive else 600.0
@@ -119,6 +152,7 @@ def _sandbox(arguments: argparse.Namespace) -> int:
         transcript_dir=arguments.transcript,
         chart_path=arguments.chart,
     )
+    configure_logging("ERROR")  # the live view and the chat page's instructions stay readable
     if arguments.interactive:
         asyncio.run(run_interactive(plan, port=arguments.port))
         return 0

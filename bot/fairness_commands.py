@@ -7,7 +7,7 @@ from telegram import Update
 
 from bot import texts
 from bot.admin_commands import one_id
-from bot.handlers import Context, reply
+from bot.chat import Context, reply
 
 
 async def on_fairness(update: Update, context: Context) -> None:

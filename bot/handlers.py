@@ -7,53 +7,27 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import wraps
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
-from telegram.constants import ChatType
-from telegram.ext import CallbackContext, ExtBot
 
 from bot import keyboards, texts
+from bot.admin_commands import press_broadcast, turn_page
 from bot.callbacks import Act, Button
+from bot.chat import Context, in_private_chat, private_chat_please, reply
 from bot.inbox import ArrivalAnswer, answer_query, arrived_at, record_failure
+from bot.store_commands import answer_step, press_draft, press_staff_cancel, redeem_invite
 from dispatch.actors import Actor
 from dispatch.drivers import Availability, Enrollment
 from dispatch.offers import Code
 from dispatch.orders import OrderLineError, example_line, parse_order_line
-from dispatch.outbox import Outgoing
 from dispatch.views import FailReason
 
 if TYPE_CHECKING:
-    from bot.app import StorerunBot
     from dispatch.dispatcher import Dispatch, Person
     from storage.repos import Transaction
 
 log = logging.getLogger(__name__)
-
-
-class Context(
-    CallbackContext[ExtBot[None], dict[object, object], dict[object, object], dict[object, object]]
-):
-    """The handler context, carrying the running storerun bot (and so every service)."""
-
-    @property
-    def storerun(self) -> StorerunBot:
-        return cast("StorerunBot", self.application.bot_data["storerun"])
-
-    @property
-    def dispatch(self) -> Dispatch:
-        return self.storerun.dispatch
-
-
-def reply(update: Update, text: str, markup: dict[str, object] | None = None) -> Outgoing:
-    """A text answer to the chat an update came from."""
-    assert update.effective_chat is not None
-    if len(text) > texts.MESSAGE_LIMIT:  # Telegram refuses longer messages; a long trail or list is cut
-        text = text[: texts.MESSAGE_LIMIT - 40].rsplit("\n", 1)[0] + "\n… (cut: too long for one message)"
-    params: dict[str, object] = {"text": text}
-    if markup is not None:
-        params["reply_markup"] = markup
-    return Outgoing(chat_id=update.effective_chat.id, method="sendMessage", params=params)
 
 
 def _arguments(update: Update) -> str:
@@ -81,16 +55,6 @@ GROUP_ACTS = frozenset(
 ADMIN_ACTS = frozenset(
     {Act.APPROVE, Act.REJECT, Act.REOPEN, Act.PAGE, Act.BROADCAST_SEND, Act.BROADCAST_DROP}
 )
-
-
-def in_private_chat(update: Update) -> bool:
-    """Whether the update comes from the person's own chat with the bot, not from a group."""
-    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
-
-
-def private_chat_please(context: Context, *, admin: bool = False) -> str:
-    """The answer to a driver's (or an admin's) step taken outside their private chat."""
-    return (texts.ADMIN_IN_PRIVATE if admin else texts.DRIVERS_IN_PRIVATE).format(bot=context.bot.username)
 
 
 def private_chat_only(handler: Handler) -> Handler:
@@ -132,8 +96,6 @@ async def on_start(update: Update, context: Context) -> None:
     if user is None or chat is None:
         return
     if context.args:  # opened from a deep link: a store's invite, which may link a group too
-        from bot.store_commands import redeem_invite
-
         await redeem_invite(update, context, context.args[0])
         return
     person = await roles_here(update, context)
@@ -280,7 +242,6 @@ async def on_text(update: Update, context: Context) -> None:
         return
     if in_private_chat(update) and await _answer_as_driver(update, context, message.text):
         return
-    from bot.store_commands import answer_step
 
     if await answer_step(update, context, message.text):
         return
@@ -427,20 +388,12 @@ async def _press(button: Button, update: Update, context: Context) -> str:
         case Act.ONLINE | Act.OFFLINE:
             return await _set_online(update, context, button.act is Act.ONLINE)
         case Act.PAGE:
-            from bot.admin_commands import turn_page
-
             return await turn_page(update, context, button)
         case Act.BROADCAST_SEND | Act.BROADCAST_DROP:
-            from bot.admin_commands import press_broadcast
-
             return await press_broadcast(update, context, button, send=button.act is Act.BROADCAST_SEND)
         case Act.STAFF_CANCEL:
-            from bot.store_commands import press_staff_cancel
-
             return await press_staff_cancel(update, context, button)
         case Act.DRAFT | Act.DRAFT_CONFIRM | Act.DRAFT_CANCEL:
-            from bot.store_commands import press_draft
-
             return await press_draft(update, context, button)
         case Act.AREA:
             outcome = await drivers.choose_area(

@@ -6,7 +6,7 @@ from telegram import Update
 
 from bot import keyboards, texts
 from bot.callbacks import Button
-from bot.handlers import Context, reply
+from bot.chat import Context, reply
 from dispatch.offers import Created
 from dispatch.orders import OrderLineError, example_line, parse_order_line
 from dispatch.stores import DraftState

@@ -1,23 +1,25 @@
-"""`storerun sandbox`: the real bot and the Bot API emulator on loopback, with a simulated pilot day."""
+"""`storerun sandbox`: the real bot and the Bot API emulator on loopback, with a simulated pilot day.
+
+The bot's CLI (`bot.cli`, the `sandbox` command) calls these and sets up logging first; nothing
+here imports the CLI. The bot talks to the emulator over HTTP, as it would to Telegram: for the
+scripted visit the CLI hands in a `StartBot` that runs the real bot against the emulator's URL,
+and a simulated day (`sandbox.simulation.PilotDay`) runs it in-process on its simulated clock.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
-import tempfile
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from pathlib import Path
+from typing import Protocol
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from bot.app import StorerunBot
-from bot.cli import configure_logging
-from bot.config import load_settings
-from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator
 from sandbox.simulation import FIRST_CLERK, VEGAS, DayPlan, PilotDay, summary_text
 
@@ -27,6 +29,13 @@ VISITOR = (2001, "Sam", "sam_visitor")
 STATUSES = ("open", "accepted", "picked_up", "delivered", "expired")
 # How long, in real seconds, the simulated admin leaves an application to the person at the page.
 ADMIN_LEAVES_IT_SECONDS = 60.0
+
+
+class StartBot(Protocol):
+    """Runs the real bot, polling the Bot API at `api_url` with `token` and `admin_id` its admin,
+    on a fresh database seeded with the pilot, for as long as the context lasts."""
+
+    def __call__(self, *, api_url: str, token: str, admin_id: int) -> AbstractAsyncContextManager[object]: ...
 
 
 async def tour(emulator: BotApiEmulator) -> str:
@@ -40,30 +49,13 @@ async def tour(emulator: BotApiEmulator) -> str:
     )
 
 
-async def run_once(*, port: int = 8081, log_level: str = "WARNING") -> None:
-    """Start the emulator and the bot, seed the pilot, play one scripted visit and print it."""
-    configure_logging(log_level)
-    with tempfile.TemporaryDirectory(prefix="storerun-sandbox-") as folder:
-        async with BotApiEmulator(token=SANDBOX_TOKEN, port=port) as emulator:
-            for user_id, name, username in (ADMIN, VISITOR):
-                emulator.add_user(user_id, name, username=username)
-            settings = load_settings(
-                _env_file=None,
-                telegram_bot_token=SANDBOX_TOKEN,
-                telegram_api_url=emulator.url,
-                database_url=f"sqlite+aiosqlite:///{Path(folder) / 'storerun.db'}",
-                admin_ids=str(ADMIN[0]),
-                http_listen="",  # no health or metrics server inside a tool
-                log_level=log_level,
-            )
-            bot = StorerunBot(settings)
-            await bot.db.upgrade()
-            await seed(bot.db, read_pilot(PILOT_FILE))
-            await bot.start()
-            try:
-                print(await tour(emulator))
-            finally:
-                await bot.stop()
+async def run_once(start_bot: StartBot, *, port: int = 8081) -> None:
+    """Start the emulator and, with `start_bot`, the bot; play one scripted visit and print it."""
+    async with BotApiEmulator(token=SANDBOX_TOKEN, port=port) as emulator:
+        for user_id, name, username in (ADMIN, VISITOR):
+            emulator.add_user(user_id, name, username=username)
+        async with start_bot(api_url=emulator.url, token=SANDBOX_TOKEN, admin_id=ADMIN[0]):
+            print(await tour(emulator))
 
 
 def live_view(day: PilotDay, board: list[tuple[str, dict[str, int], int]], progress: Progress) -> Group:
@@ -80,7 +72,6 @@ def live_view(day: PilotDay, board: list[tuple[str, dict[str, int], int]], progr
 
 async def run_day(plan: DayPlan, console: Console | None = None) -> int:
     """Play a pilot day with a live view; print the summary; 0 if every invariant held."""
-    configure_logging("ERROR")
     console = console or Console()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
     clock_task = progress.add_task("opening the day: drivers enroll, stores link", total=plan.hours * 3600)
@@ -110,7 +101,6 @@ async def run_interactive(plan: DayPlan, *, port: int = 8080) -> None:
     """The bot, the emulator and the chat page on 127.0.0.1, with simulated drivers working around."""
     from sandbox.web import ChatPage
 
-    configure_logging("ERROR")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
