@@ -27,7 +27,7 @@ from dispatch.awards import (
     ranked,
 )
 from dispatch.deadlines import Kind, deadlines_of, no_show_at
-from dispatch.lifecycle import Action, Status, sources
+from dispatch.lifecycle import Action, Status, step
 from dispatch.localtime import LocalTimeError, local_now_date, start_of_day, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Lane, Outgoing, as_row
@@ -248,7 +248,7 @@ class OfferDesk:
             if offer.expires_at > now:
                 d.plan(tx, offer)
                 return False
-            if not await tx.offers.transition(offer_id, Status.OPEN, Status.EXPIRED, next_wave_at=None):
+            if not await step(tx, offer_id, Action.EXPIRE, only_from=Status.OPEN, next_wave_at=None):
                 return False
             view = await offer_view(tx, offer_id)
             assert view is not None
@@ -363,10 +363,10 @@ class OfferDesk:
             before = await offer_view(tx, offer_id)
             if before is None:
                 return Press.NOT_YOURS
-            cancelled = await tx.offers.transition(
+            cancelled = await step(
+                tx,
                 offer_id,
-                sources(Action.CANCEL),
-                Status.CANCELLED,
+                Action.CANCEL,
                 finished_at=now,
                 cancel_reason=reason[:200],
                 next_wave_at=None,
@@ -419,10 +419,10 @@ class OfferDesk:
             if no_time_left(view.offer.pickup_end, now, d.rules.time_to_reach_store):
                 await self._ask_new_window(tx, view, [admin_id], NewWindow(self._slots(view, now)))
                 return Press.NEW_WINDOW
-            reopened = await tx.offers.transition(
+            reopened = await step(
+                tx,
                 offer_id,
-                Status.EXPIRED,
-                Status.OPEN,
+                Action.REOPEN,
                 next_wave_at=now,
                 expires_at=d.rules.stands_until(now, view.offer.pickup_end),
             )
@@ -461,10 +461,10 @@ class OfferDesk:
                 return Press.SLOT_GONE
             offer = view.offer
             shift = slot.start - offer.pickup_start
-            moved = await tx.offers.transition(
+            moved = await step(
+                tx,
                 offer_id,
-                Status.EXPIRED,
-                Status.OPEN,
+                Action.REOPEN,
                 pickup_start=slot.start,
                 pickup_end=slot.end,
                 deliver_by=offer.deliver_by + shift if offer.deliver_by is not None else None,
@@ -658,9 +658,7 @@ class OfferDesk:
                 notice.outcome == "sent" and len(await tx.offers.held_by(driver.id)) < d.rules.max_offers_held
             )
             if won:
-                won = await tx.offers.transition(
-                    offer_id, Status.OPEN, Status.ACCEPTED, **_taken_by(driver.id, now)
-                )
+                won = await step(tx, offer_id, Action.ACCEPT, **_taken_by(driver.id, now)) is not None
             await tx.notices.pressed(notice.id, at)
             await self._watch_taps(tx, driver)
             if not won:
@@ -807,9 +805,7 @@ class OfferDesk:
                 (n, dr) for n, dr in entrants if dr is not None and dr.id == winner.driver_id
             )
             assert driver is not None
-            taken = await tx.offers.transition(
-                offer_id, Status.OPEN, Status.ACCEPTED, award_at=None, **_taken_by(driver.id, now)
-            )
+            taken = await step(tx, offer_id, Action.ACCEPT, award_at=None, **_taken_by(driver.id, now))
             if not taken:
                 return None
             deciding = deciding_key(order, winner, ranking[1]) if len(ranking) > 1 else None
@@ -945,17 +941,28 @@ class OfferDesk:
         offer = await tx.offers.by_id(offer_id)
         if offer is None:
             return None
+        next_wave_at: datetime | None
         if no_time_left(offer.pickup_end, now, d.rules.time_to_reach_store):
-            to, times = Status.EXPIRED, {"next_wave_at": None, "expires_at": now}
+            # Given back with no time left for another driver: it expires until a new window.
+            action, next_wave_at, expires_at = Action.EXPIRE, None, now
         else:
-            to, times = (
-                Status.OPEN,
-                {"next_wave_at": now, "expires_at": d.rules.stands_until(now, offer.pickup_end)},
+            action, next_wave_at, expires_at = (
+                Action.RELEASE,
+                now,
+                d.rules.stands_until(now, offer.pickup_end),
             )
-        released = await tx.offers.transition(
-            offer_id, Status.ACCEPTED, to, held_by=holder_id, holder_id=None, accepted_at=None, **times
+        to = await step(
+            tx,
+            offer_id,
+            action,
+            only_from=Status.ACCEPTED,
+            held_by=holder_id,
+            holder_id=None,
+            accepted_at=None,
+            next_wave_at=next_wave_at,
+            expires_at=expires_at,
         )
-        if not released:
+        if to is None:
             return None
         notice = await tx.notices.of(offer_id, holder_id)
         if notice is not None:
@@ -1018,9 +1025,7 @@ class OfferDesk:
             if matching is None:
                 return await self._wrong_code(tx, driver, open_counters) if open_counters else Code.LOCKED
             offer_id = matching.id
-            if not await tx.offers.transition(
-                offer_id, Status.ACCEPTED, Status.PICKED_UP, held_by=driver.id, picked_up_at=now
-            ):
+            if not await step(tx, offer_id, Action.PICKUP, held_by=driver.id, picked_up_at=now):
                 return Code.NOT_EXPECTED
             await tx.events.add(now, actor, "pickup", "code accepted", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
@@ -1074,9 +1079,7 @@ class OfferDesk:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None:
                 return Press.NOT_YOURS
-            delivered = await tx.offers.transition(
-                offer_id, Status.PICKED_UP, Status.DELIVERED, held_by=driver.id, finished_at=now
-            )
+            delivered = await step(tx, offer_id, Action.DELIVER, held_by=driver.id, finished_at=now)
             if not delivered:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.drivers.count(driver.id, delivered=1)
@@ -1114,10 +1117,10 @@ class OfferDesk:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None:
                 return Press.NOT_YOURS
-            failed = await tx.offers.transition(
+            failed = await step(
+                tx,
                 offer_id,
-                Status.PICKED_UP,
-                Status.RETURNED,
+                Action.FAIL,
                 held_by=driver.id,
                 finished_at=now,
                 failure_reason=reason.value,
@@ -1249,6 +1252,10 @@ def _taken_by(driver_id: int, now: datetime) -> dict[str, Any]:
         "late_reminded_at": None,
         "delivery_reminded_at": None,
         "code_asked_at": None,
+        # The pickup code's tries are each holder's own: a lock by one who gave it back does not
+        # keep the next from picking it up.
+        "wrong_codes": 0,
+        "pickup_locked": False,
     }
 
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-import pytest
 import pytest_asyncio
 
 from bot.texts import TelegramMessages
@@ -588,11 +587,6 @@ async def test_wrong_codes_are_counted_and_the_last_try_locks_pickup_and_tells_t
     assert await desk.queued(mark) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wrong_codes/pickup_locked survive a release: the offer is offered again to drivers who can "
-    "never pick it up (dispatch/offers.py _taken_by/_give_back)",
-)
 async def test_an_offer_locked_by_one_driver_is_not_handed_to_another_who_cannot_pick_it_up(
     desk: Desk,
 ) -> None:
