@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +19,7 @@ from prometheus_client import (
 )
 
 # The type PTB itself uses for a timeout that may be left to the request's default.
+from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.constants import UpdateType
 from telegram.error import NetworkError, TimedOut
@@ -192,6 +194,12 @@ class CountingRequest(HTTPXRequest):
     def __init__(self, metrics: Metrics, **httpx_request_kwargs: Any) -> None:
         super().__init__(**httpx_request_kwargs)
         self._metrics = metrics
+        # At most as many calls under way as the pool has connections: the rest wait here, not in
+        # httpcore's pool, whose every hand-over looks at each waiting request and connection (a
+        # thousand answers to a rush of presses queued there cost the bot's CPU quadratically).
+        self._slots = asyncio.Semaphore(int(httpx_request_kwargs.get("connection_pool_size", 1)))
+        pool_timeout = httpx_request_kwargs.get("pool_timeout")
+        self._pool_timeout = float(pool_timeout) if pool_timeout is not None else None
 
     async def do_request(
         self,
@@ -205,6 +213,13 @@ class CountingRequest(HTTPXRequest):
     ) -> tuple[int, bytes]:
         """See `BaseRequest.do_request`; the answer or the error is passed on unchanged."""
         api_method = bot_api_method(url, method)
+        wait = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
+        try:
+            async with asyncio.timeout(wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            self._metrics.bot_api_call(api_method, Outcome.TIMEOUT)
+            raise TimedOut("Pool timeout: all connections are busy") from None
         try:
             status_code, payload = await super().do_request(
                 url,
@@ -221,5 +236,7 @@ class CountingRequest(HTTPXRequest):
         except NetworkError:
             self._metrics.bot_api_call(api_method, Outcome.NETWORK)
             raise
+        finally:
+            self._slots.release()
         self._metrics.bot_api_call(api_method, outcome_of(status_code))
         return status_code, payload
