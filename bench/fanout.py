@@ -20,7 +20,7 @@ from telegram.request import HTTPXRequest
 
 from bot.sender import OutboxSender, SenderLimits
 from dispatch.clock import SystemClock
-from dispatch.outbox import Lane, Outgoing, enqueue
+from dispatch.outbox import Delivery, Lane, Outgoing, enqueue
 from sandbox.emulator import BotApiEmulator
 from storage.db import Database
 
@@ -48,7 +48,7 @@ async def fanout(chats: int, replies: int, folder: Path) -> dict[str, float | in
             sender = OutboxSender(db, bot, clock, SenderLimits(per_second=RATE))
             async with db.transaction() as tx:
                 for chat in bulk_chats:
-                    message = Outgoing(chat, "sendMessage", {"text": "New offer near you"}, lane=Lane.BULK)
+                    message = Outgoing(chat, Delivery.MESSAGE, {"text": "New offer near you"}, lane=Lane.BULK)
                     await enqueue(tx, message, clock.now())
             started = time.monotonic()
             await sender.start()
@@ -58,7 +58,7 @@ async def fanout(chats: int, replies: int, folder: Path) -> dict[str, float | in
             for chat in reply_chats:
                 await asyncio.sleep(spacing)
                 async with db.transaction() as tx:
-                    reply = Outgoing(chat, "sendMessage", {"text": "It's yours"}, lane=Lane.INTERACTIVE)
+                    reply = Outgoing(chat, Delivery.MESSAGE, {"text": "It's yours"}, lane=Lane.INTERACTIVE)
                     reply_ids.append(await enqueue(tx, reply, clock.now()))
                 sender.wake()
             await sender.drain(timeout=120)

@@ -45,6 +45,7 @@ from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator, ChatMessage, PressResult
 from storage import schema
 from storage.db import Database
+from storage.records import Delivery
 
 TOKEN = "123456:SCALE-BENCH"
 ADMINS = range(1000, 1016)  # one chat per command: a chat's replies are paced a second apart
@@ -297,6 +298,11 @@ class _Seeder:
                 winner = held and driver_id == holder
                 chat_id = FIRST_DRIVER + driver_id
                 sent_at = created + timedelta(seconds=rng.uniform(0, 60))
+                outcome = "accepted" if winner else rng.choice(["taken", "declined", "expired"])
+                # A winner pressed and won; most who lost or declined pressed too (what /stats and
+                # /why read: presses, how long after delivery, awards).
+                pressed = winner or (outcome in ("taken", "declined") and rng.random() < 0.7)
+                press_ms = rng.randint(300, 20_000) if pressed else None
                 notices.append(
                     {
                         "id": self.notice_id,
@@ -305,15 +311,19 @@ class _Seeder:
                         "chat_id": chat_id,
                         "message_id": self.outbox_id,
                         "wave": 1,
-                        "outcome": "accepted" if winner else rng.choice(["taken", "declined", "expired"]),
+                        "outcome": outcome,
                         "created_at": sent_at,
+                        "delivered_at": sent_at,
+                        "pressed_at": sent_at + timedelta(milliseconds=press_ms) if press_ms else None,
+                        "press_ms": press_ms,
+                        "won_at": accepted_at if winner else None,
                     }
                 )
                 copy_row = self.outbox_id
                 outbox.append(
                     self._sent(
                         chat_id,
-                        "sendMessage",
+                        Delivery.MESSAGE,
                         _copy_payload(chat_id, offer_id),
                         sent_at,
                         notice=self.notice_id,
@@ -323,12 +333,12 @@ class _Seeder:
                 if not winner and rng.random() < 0.5:
                     self.outbox_id += 1
                     edit = f'{{"chat_id": {chat_id}, "text": "Someone else took this one."}}'
-                    outbox.append(self._sent(chat_id, "editMessageText", edit, sent_at, target=copy_row))
+                    outbox.append(self._sent(chat_id, Delivery.EDIT, edit, sent_at, target=copy_row))
             # The admin's and the store's messages about it.
             for chat_id in (ADMINS[0], CLERK):
                 self.outbox_id += 1
                 note = f'{{"chat_id": {chat_id}, "text": "Offer #{offer_id} is {status}."}}'
-                outbox.append(self._sent(chat_id, "sendMessage", note, created))
+                outbox.append(self._sent(chat_id, Delivery.MESSAGE, note, created))
             trail = ["open", "wave"] + {
                 "delivered": ["accept", "pickup", "deliver"],
                 "returned": ["accept", "pickup", "fail"],
@@ -366,7 +376,7 @@ class _Seeder:
     def _sent(
         self,
         chat_id: int,
-        method: str,
+        kind: Delivery,
         payload: str,
         at: datetime,
         *,
@@ -378,7 +388,7 @@ class _Seeder:
             "id": self.outbox_id,
             "lane": lane,
             "chat_id": chat_id,
-            "method": method,
+            "kind": kind.value,  # straight to the driver (see insert)
             "payload": payload,
             "target_id": target,
             "notice_id": notice,

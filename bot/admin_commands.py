@@ -19,7 +19,7 @@ from dispatch.awards import Order
 from dispatch.drivers import Decision
 from dispatch.exports import ExportKind, request_export, request_stats
 from dispatch.offers import Press
-from dispatch.outbox import Outgoing
+from dispatch.outbox import Delivery, Outgoing
 
 STORE_CODE = re.compile(r"[A-Z0-9]{1,12}(-[A-Z0-9]{1,12}){0,3}")
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
@@ -151,7 +151,7 @@ async def turn_page(update: Update, context: Context, button: Button) -> str:
     params: dict[str, object] = {"message_id": message.message_id, "text": text}
     if markup is not None:
         params["reply_markup"] = markup
-    await context.dispatch.send(Outgoing(message.chat_id, "editMessageText", params))
+    await context.dispatch.send(Outgoing(message.chat_id, Delivery.EDIT, params))
     return f"Page {button.subject + 1}"
 
 
@@ -477,5 +477,5 @@ async def press_broadcast(update: Update, context: Context, button: Button, send
         )
     if message is not None and answer != texts.BROADCAST_GONE:
         params = {"message_id": message.message_id, "text": f"{message.text}\n\n{answer}"}
-        await context.dispatch.send(Outgoing(message.chat_id, "editMessageText", params))
+        await context.dispatch.send(Outgoing(message.chat_id, Delivery.EDIT, params))
     return answer

@@ -9,7 +9,7 @@ from telegram.constants import ChatType
 from telegram.ext import CallbackContext, ExtBot
 
 from bot import texts
-from dispatch.outbox import Outgoing
+from dispatch.outbox import Delivery, Outgoing
 
 if TYPE_CHECKING:
     from bot.app import StorerunBot
@@ -38,7 +38,7 @@ def reply(update: Update, text: str, markup: dict[str, object] | None = None) ->
     params: dict[str, object] = {"text": text}
     if markup is not None:
         params["reply_markup"] = markup
-    return Outgoing(chat_id=update.effective_chat.id, method="sendMessage", params=params)
+    return Outgoing(chat_id=update.effective_chat.id, delivery=Delivery.MESSAGE, params=params)
 
 
 def in_private_chat(update: Update) -> bool:

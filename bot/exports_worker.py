@@ -18,7 +18,7 @@ from bot import texts
 from bot.chart_process import ChartDrawer
 from dispatch.dispatcher import Dispatch
 from dispatch.exports import STATS, ExportKind, ExportTooLarge, GeneratedFile, export_file, queue_upload
-from dispatch.outbox import Outgoing
+from dispatch.outbox import Delivery, Outgoing
 from dispatch.stats import compute_stats
 from storage.records import ExportRequest
 
@@ -34,7 +34,7 @@ STILL_UPLOADING_SECONDS = 4.0
 def uploading(chat_id: int) -> Outgoing:
     """The chat's status while its file is built: "sending a file…", no message (so the file,
     when it comes, need not wait a second after one)."""
-    return Outgoing(chat_id, "sendChatAction", {"action": "upload_document"})
+    return Outgoing(chat_id, Delivery.UPLOADING, {"action": "upload_document"})
 
 
 class ExportWorker:
@@ -131,7 +131,7 @@ class ExportWorker:
             return
         caption = texts.export_caption(kind, request.days)
         await self._upload(
-            request, Outgoing(request.chat_id, "sendDocument", {"caption": caption}), "document", file
+            request, Outgoing(request.chat_id, Delivery.DOCUMENT, {"caption": caption}), "document", file
         )
 
     async def _build_stats(self, request: ExportRequest) -> None:
@@ -157,7 +157,9 @@ class ExportWorker:
             )
             await self._answer(request, texts.STATS_FAILED)
             return
-        chart = Outgoing(request.chat_id, "sendPhoto", {"caption": texts.stats_chart_caption(request.days)})
+        chart = Outgoing(
+            request.chat_id, Delivery.PHOTO, {"caption": texts.stats_chart_caption(request.days)}
+        )
         await self._upload(request, chart, "photo", GeneratedFile("stats.png", png))
 
     async def _upload(

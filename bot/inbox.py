@@ -27,7 +27,7 @@ from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
 from bot import texts
 from bot.sender import retry_after_seconds
 from dispatch.clock import Clock
-from dispatch.outbox import Outgoing, backoff_seconds, enqueue
+from dispatch.outbox import Delivery, Outgoing, backoff_seconds, enqueue
 from storage.db import Database
 from storage.records import InboxUpdate
 from storage.repos import InboxEntry, Transaction
@@ -505,7 +505,7 @@ class InboxWorker:
             await tx.inbox.park(row.update_id, attempts=attempts, error=_short(error), at=now)
             if update.effective_chat is not None:
                 sorry = {"text": texts.SOMETHING_WENT_WRONG}
-                await enqueue(tx, Outgoing(update.effective_chat.id, "sendMessage", sorry), now)
+                await enqueue(tx, Outgoing(update.effective_chat.id, Delivery.MESSAGE, sorry), now)
         return True
 
 

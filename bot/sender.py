@@ -1,4 +1,4 @@
-"""The outbox sender: drains queued Telegram calls within Telegram's limits, surviving errors."""
+"""The outbox sender: makes queued deliveries as Bot API calls within Telegram's limits, surviving errors."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from dispatch.clock import Clock
 from dispatch.exports import FILE_REF
 from dispatch.outbox import Verdict, backoff_seconds, judge_bad_request, should_give_up
 from storage.db import Database
-from storage.records import OutboxMessage
+from storage.records import Delivery, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,19 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 # The outbox makes every Bot API call by its method name; PTB would rather see its typed helpers.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
-# Calls that put no message in the chat (a status such as "sending a file…"): the next message
-# to the chat need not wait a second after them.
-UNPACED = frozenset({"sendChatAction"})
+# The Bot API call that makes each kind of delivery: the domain says what to deliver, the bot
+# decides how. Nowhere else is a method name chosen for an outbox row.
+API_METHODS: dict[Delivery, str] = {
+    Delivery.MESSAGE: "sendMessage",
+    Delivery.EDIT: "editMessageText",
+    Delivery.BUTTONS: "editMessageReplyMarkup",
+    Delivery.PHOTO: "sendPhoto",
+    Delivery.DOCUMENT: "sendDocument",
+    Delivery.UPLOADING: "sendChatAction",
+}
+# Deliveries that put no message in the chat (a status such as "sending a file…"): the next
+# message to the chat need not wait a second after them.
+UNPACED = frozenset({Delivery.UPLOADING})
 # Requests reach Telegram a little unevenly; this margin keeps a chat's spacing above its limit.
 CHAT_SPACING_MARGIN = 0.05
 RESCAN_SECONDS = 5.0
@@ -279,7 +289,7 @@ class OutboxSender:
         self._busy_chats.add(row.chat_id)
         if row.tag is not None:
             self._flying_tags[row.tag] += 1
-        if row.method not in UNPACED:
+        if row.kind not in UNPACED:
             self._chat_ready_at[row.chat_id] = now + self.limits.chat_interval + CHAT_SPACING_MARGIN
         task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
         self._tasks.add(task)
@@ -291,7 +301,7 @@ class OutboxSender:
         try:
             await self._attempt(row)
         except Exception:
-            log.exception("outbox call %s (%s) failed unexpectedly", row.id, row.method)
+            log.exception("outbox call %s (%s) failed unexpectedly", row.id, row.kind)
             await self._give_up(row, "failed", "internal error", row.attempts + 1)
         finally:
             if row.id not in self._queue:
@@ -340,7 +350,7 @@ class OutboxSender:
             if judge_bad_request(error.message) is Verdict.SENT:
                 await self._sent(row, params.get("message_id"), attempts)
             else:
-                log.warning("Telegram refused outbox call %s (%s): %s", row.id, row.method, error)
+                log.warning("Telegram refused outbox call %s (%s): %s", row.id, row.kind, error)
                 await self._give_up(row, "failed", error.message, attempts)
             return
         except NetworkError as error:  # includes timeouts and 5xx
@@ -348,7 +358,7 @@ class OutboxSender:
             await self._retry_later(row, attempts, f"{type(error).__name__}: {error}")
             return
         except TelegramError as error:
-            log.warning("outbox call %s (%s) failed: %s", row.id, row.method, error)
+            log.warning("outbox call %s (%s) failed: %s", row.id, row.kind, error)
             await self._give_up(row, "failed", str(error), attempts)
             return
         message_id = result.get("message_id") if isinstance(result, dict) else None
@@ -359,11 +369,12 @@ class OutboxSender:
     async def _call(self, row: OutboxMessage, params: dict[str, Any]) -> Any:
         """Make the call; a new message whose answer is late counts as timed out (and is sent
         again), while its first call is still heard out in the background."""
-        if not row.method.startswith("send"):
-            return await self.bot.do_api_request(row.method, api_kwargs=params)
+        method = API_METHODS[row.kind]
+        if row.kind.is_edit:
+            return await self.bot.do_api_request(method, api_kwargs=params)
         patience = self.bot.request.read_timeout or LATE_ANSWER_SECONDS
         call = asyncio.ensure_future(
-            self.bot.do_api_request(row.method, api_kwargs=params, read_timeout=LATE_ANSWER_SECONDS)
+            self.bot.do_api_request(method, api_kwargs=params, read_timeout=LATE_ANSWER_SECONDS)
         )
         done, _ = await asyncio.wait({call}, timeout=patience)
         if call in done:
@@ -408,7 +419,7 @@ class OutboxSender:
             except FileGone:
                 return  # an edit that uploads a file is done with it once it is made
             params.update(chat_id=edit.chat_id, message_id=message_id)
-            await self._call_on_copy(edit.method, params)
+            await self._call_on_copy(edit.kind, params)
 
     async def _edit_copies(self, row: OutboxMessage, params: dict[str, Any]) -> None:
         """An edit reaches every further copy of its message too."""
@@ -416,12 +427,12 @@ class OutboxSender:
         async with self.db.read() as tx:
             copies = await tx.outbox.copies_of(row.target_id)
         for message_id in copies:
-            await self._call_on_copy(row.method, {**params, "message_id": message_id})
+            await self._call_on_copy(row.kind, {**params, "message_id": message_id})
 
-    async def _call_on_copy(self, method: str, params: dict[str, Any]) -> None:
+    async def _call_on_copy(self, kind: Delivery, params: dict[str, Any]) -> None:
         # The copy's own message stands or falls with it: a failure here changes nothing else.
         try:
-            await self.bot.do_api_request(method, api_kwargs=params)
+            await self.bot.do_api_request(API_METHODS[kind], api_kwargs=params)
         except TelegramError as error:
             log.info("editing a second copy (message %s) failed: %s", params.get("message_id"), error)
 

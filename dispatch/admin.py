@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from dispatch.actors import Actor, Role
 from dispatch.drivers import Decision
 from dispatch.lifecycle import Status
-from dispatch.outbox import Lane, Outgoing, as_row
+from dispatch.outbox import Delivery, Lane, Outgoing, as_row
 from dispatch.views import OfferView, listed_view, offer_view
 from storage.records import Area, Driver, Event, Notice, Store
 from storage.repos import Transaction
@@ -276,7 +276,9 @@ class AdminDesk:
             drivers = await tx.drivers.listed(status="approved", area_id=area.id)
             params = d.messages.broadcast(area, broadcast.text)
             tag = BROADCAST_TAG.format(id=broadcast_id)
-            messages = [Outgoing(d.chat_id, "sendMessage", params, lane=Lane.BULK, tag=tag) for d in drivers]
+            messages = [
+                Outgoing(d.chat_id, Delivery.MESSAGE, params, lane=Lane.BULK, tag=tag) for d in drivers
+            ]
             await tx.outbox.add_many([as_row(message) for message in messages], now)
             await tx.broadcasts.move(broadcast_id, "sending", "sending", recipients=len(drivers))
             await tx.events.add(

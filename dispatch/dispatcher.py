@@ -11,7 +11,7 @@ from typing import Protocol
 from dispatch.clock import Clock
 from dispatch.deadlines import Timing
 from dispatch.messages import Messages, Params
-from dispatch.outbox import Lane, Outgoing, enqueue
+from dispatch.outbox import Delivery, Lane, Outgoing, enqueue
 from storage.db import Database
 from storage.records import Driver, Offer, Store
 from storage.repos import Transaction
@@ -130,14 +130,14 @@ class Dispatch:
         params: Params,
         *,
         lane: Lane = Lane.INTERACTIVE,
-        method: str = "sendMessage",
+        delivery: Delivery = Delivery.MESSAGE,
         edit_of: int | None = None,
         notice_id: int | None = None,
     ) -> int:
-        """Queue one message (or, with `edit_of`, an edit) in this transaction."""
-        if edit_of is not None and method == "sendMessage":
-            method = "editMessageText"
-        message = Outgoing(chat_id, method, params, lane=lane, edit_of=edit_of, notice_id=notice_id)
+        """Queue one message (or, with `edit_of`, an edit of it) in this transaction."""
+        if edit_of is not None and delivery is Delivery.MESSAGE:
+            delivery = Delivery.EDIT
+        message = Outgoing(chat_id, delivery, params, lane=lane, edit_of=edit_of, notice_id=notice_id)
         return await enqueue(tx, message, self.clock.now())
 
     async def tell_admins(self, tx: Transaction, params: Params) -> list[int]:
@@ -145,11 +145,11 @@ class Dispatch:
         return [await self.say(tx, admin, params) for admin in sorted(self.admin_ids)]
 
     async def tell_store(
-        self, tx: Transaction, store_id: int, params: Params, *, method: str = "sendMessage"
+        self, tx: Transaction, store_id: int, params: Params, *, delivery: Delivery = Delivery.MESSAGE
     ) -> None:
         """Queue the same notice to every staff chat of a store."""
         for chat_id in await tx.stores.staff_chats(store_id):
-            await self.say(tx, chat_id, params, method=method)
+            await self.say(tx, chat_id, params, delivery=delivery)
 
     async def who_is(self, user_id: int, chat_id: int) -> Person:
         """The roles of this Telegram user writing from this chat."""

@@ -30,7 +30,7 @@ from dispatch.deadlines import Kind, deadlines_of, no_show_at
 from dispatch.lifecycle import Action, Status, step
 from dispatch.localtime import LocalTimeError, local_now_date, start_of_day, to_utc, window_to_utc
 from dispatch.orders import OrderLine, pickup_code
-from dispatch.outbox import Lane, Outgoing, as_row
+from dispatch.outbox import Delivery, Lane, Outgoing, as_row
 from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
 from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
 from storage.records import Driver, Notice, Offer
@@ -220,7 +220,7 @@ class OfferDesk:
             )
             copy = d.messages.offer_copy(view)
             copies = [
-                Outgoing(driver.chat_id, "sendMessage", copy, lane=Lane.BULK, notice_id=notices[driver.id])
+                Outgoing(driver.chat_id, Delivery.MESSAGE, copy, lane=Lane.BULK, notice_id=notices[driver.id])
                 for driver in drivers
             ]
             await tx.outbox.add_many([as_row(message) for message in copies], now)
@@ -1153,7 +1153,8 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             assert view is not None
             await d.say(tx, driver.chat_id, d.messages.proof_saved(view))
-            await d.tell_store(tx, view.store.id, d.messages.store_proof(view, file_id), method="sendPhoto")
+            proof = d.messages.store_proof(view, file_id)
+            await d.tell_store(tx, view.store.id, proof, delivery=Delivery.PHOTO)
         return view
 
     async def show_held(self, tg_user_id: int) -> int:
@@ -1194,7 +1195,7 @@ class OfferDesk:
         """Edit many drivers' copies at once, in the bulk lane (a fan-out's worth of edits)."""
         targets = await tx.notices.outbox_rows([notice.id for notice in notices])
         rows = [
-            Outgoing(notice.chat_id, "editMessageText", params, lane=Lane.BULK, edit_of=targets[notice.id])
+            Outgoing(notice.chat_id, Delivery.EDIT, params, lane=Lane.BULK, edit_of=targets[notice.id])
             for notice in notices
             if notice.id in targets
         ]
@@ -1221,7 +1222,7 @@ class OfferDesk:
             await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
         for card in await tx.cards.take(_buttons_of(kind), subject_id):
             await self.dispatch.say(
-                tx, card.chat_id, NO_BUTTONS, method="editMessageReplyMarkup", edit_of=card.outbox_id
+                tx, card.chat_id, NO_BUTTONS, delivery=Delivery.BUTTONS, edit_of=card.outbox_id
             )
 
 

@@ -1,4 +1,4 @@
-"""Outbound policy: lanes, the shape of a queued Telegram call, and what to do when one fails."""
+"""Outbound policy: lanes, the shape of a queued delivery, and what to do when one fails."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+# Re-exported: what a queued delivery is, for everyone who queues one.
+from storage.records import Delivery as Delivery
 from storage.repos import Transaction
 
 
@@ -21,14 +23,15 @@ class Lane(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One Bot API call to make to a chat: the method and its parameters (chat_id is added later).
+    """One thing to deliver to a chat: what it is and its parameters (chat_id is added later).
 
-    `edit_of` names the outbox row that sent the message being edited; its message id is filled
-    in at send time, so an edit can be queued before the original message is even sent.
+    The bot decides which Bot API call delivers it. `edit_of` names the outbox row that sent the
+    message being edited; its message id is filled in at send time, so an edit can be queued
+    before the original message is even sent.
     """
 
     chat_id: int
-    method: str
+    delivery: Delivery
     params: dict[str, Any] = field(default_factory=dict)
     lane: Lane = Lane.INTERACTIVE
     edit_of: int | None = None
@@ -68,11 +71,11 @@ def should_give_up(attempts: int, max_attempts: int) -> bool:
 
 
 def as_row(message: Outgoing) -> dict[str, Any]:
-    """The outbox columns of one call, for a bulk insert."""
+    """The outbox columns of one delivery, for a bulk insert."""
     return {
         "lane": int(message.lane),
         "chat_id": message.chat_id,
-        "method": message.method,
+        "kind": message.delivery,
         "payload": message.payload(),
         "target_id": message.edit_of,
         "notice_id": message.notice_id,
@@ -81,11 +84,11 @@ def as_row(message: Outgoing) -> dict[str, Any]:
 
 
 async def enqueue(tx: Transaction, message: Outgoing, at: datetime) -> int:
-    """Write one call to the outbox in the caller's transaction; returns its outbox id."""
+    """Write one delivery to the outbox in the caller's transaction; returns its outbox id."""
     return await tx.outbox.add(
         lane=int(message.lane),
         chat_id=message.chat_id,
-        method=message.method,
+        kind=message.delivery,
         payload=message.payload(),
         at=at,
         target_id=message.edit_of,

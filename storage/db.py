@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -32,10 +32,10 @@ def alembic_config(url: str = "") -> Config:
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _upgrade(connection: Connection) -> None:
+def _migrate(connection: Connection, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    step(config, revision)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -134,10 +134,15 @@ class Database:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return cls(engine)
 
-    async def upgrade(self) -> None:
-        """Bring the schema to the newest migration."""
+    async def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (or to `revision`)."""
         async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade)
+            await connection.run_sync(_migrate, command.upgrade, revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` (for tests and tools)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_migrate, command.downgrade, revision)
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Transaction]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +90,38 @@ class Offer:
     award_at: datetime | None = None
 
 
+class Delivery(StrEnum):
+    """What an outbox row delivers to its chat, in the domain's words (the outbox's `kind`).
+
+    Which Bot API call makes it is the bot's business (bot.sender.API_METHODS): no method name
+    is stored. An edit names, as its target, the outbox row that sent the message it changes.
+    """
+
+    MESSAGE = "message"  # a new text message (its buttons, if any, come with it)
+    EDIT = "edit"  # new text, and buttons, for a message sent before
+    BUTTONS = "buttons"  # new buttons only (none, to take them off) for a message sent before
+    PHOTO = "photo"  # a new photo with a caption
+    DOCUMENT = "document"  # a new file with a caption
+    UPLOADING = "uploading"  # "sending a file…" shown in the chat for a while: no message
+
+    @property
+    def is_edit(self) -> bool:
+        """Whether it changes a message sent before rather than adding one."""
+        return self in EDITS
+
+
+# The deliveries that change a message sent before (the outbox row named as the target).
+EDITS = frozenset({Delivery.EDIT, Delivery.BUTTONS})
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    """One Telegram call still to make (or made): `method` with `payload` to `chat_id`."""
+    """One delivery still to make (or made): `kind` with `payload` to `chat_id`."""
 
     id: int
     lane: int
     chat_id: int
-    method: str
+    kind: Delivery
     payload: str
     target_id: int | None
     notice_id: int | None

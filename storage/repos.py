@@ -31,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema
 from storage.records import (
+    EDITS,
     Area,
     Broadcast,
     Card,
+    Delivery,
     Driver,
     Event,
     ExportRequest,
@@ -1036,7 +1038,7 @@ class Notices(_Repo):
             return {}
         ob = schema.outbox
         query = select(ob.c.notice_id, func.max(ob.c.id)).where(
-            ob.c.notice_id.in_(notice_ids), ob.c.method == "sendMessage"
+            ob.c.notice_id.in_(notice_ids), ob.c.kind == Delivery.MESSAGE
         )
         rows = await self.connection.execute(query.group_by(ob.c.notice_id))
         return {int(notice_id): int(outbox_id) for notice_id, outbox_id in rows.all()}
@@ -1240,7 +1242,7 @@ class Notices(_Repo):
         """The outbox row that sent (or will send) this copy, for edits."""
         query = (
             select(schema.outbox.c.id)
-            .where(schema.outbox.c.notice_id == notice_id, schema.outbox.c.method == "sendMessage")
+            .where(schema.outbox.c.notice_id == notice_id, schema.outbox.c.kind == Delivery.MESSAGE)
             .order_by(schema.outbox.c.id.desc())
             .limit(1)
         )
@@ -1274,18 +1276,18 @@ class Outbox(_Repo):
         *,
         lane: int,
         chat_id: int,
-        method: str,
+        kind: Delivery,
         payload: str,
         at: datetime,
         target_id: int | None = None,
         notice_id: int | None = None,
         tag: str | None = None,
     ) -> int:
-        """Queue one Telegram call; it is sent once this transaction commits."""
+        """Queue one delivery; it is made once this transaction commits."""
         statement = insert(schema.outbox).values(
             lane=lane,
             chat_id=chat_id,
-            method=method,
+            kind=kind,
             payload=payload,
             target_id=target_id,
             notice_id=notice_id,
@@ -1362,7 +1364,7 @@ class Outbox(_Repo):
         o = schema.outbox
         query = (
             select(o)
-            .where(o.c.target_id == outbox_id, o.c.status == "sent", o.c.method.like("edit%"))
+            .where(o.c.target_id == outbox_id, o.c.status == "sent", o.c.kind.in_(sorted(EDITS)))
             .order_by(o.c.id.desc())
             .limit(1)
         )

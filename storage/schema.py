@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from storage.records import Delivery
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC instant on every backend (SQLite keeps no zone, so it is added back)."""
@@ -42,6 +44,20 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DeliveryKind(TypeDecorator[Delivery]):
+    """An outbox row's kind: a Delivery, stored as its value and read back as the member (the
+    column is VARCHAR(32), as it was when it held Bot API method names: see migration 0014)."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else Delivery(value).value  # a stray name fails here
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Delivery | None:
+        return None if value is None else Delivery(value)
 
 
 metadata = MetaData(
@@ -265,7 +281,8 @@ outbox = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("lane", Integer, nullable=False),
     Column("chat_id", BigInteger, nullable=False),
-    Column("method", String(32), nullable=False),
+    # What is delivered (a Delivery); the bot decides which Bot API call makes it.
+    Column("kind", DeliveryKind(), nullable=False),
     Column("payload", Text, nullable=False),
     # An edit names the outbox row that sent its message; the message id is read at send time.
     Column("target_id", Id, ForeignKey("outbox.id")),

@@ -20,6 +20,7 @@ from dispatch.orders import parse_order_line
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from storage import schema
 from storage.db import Database
+from storage.records import Delivery
 
 ADMIN = 1000
 NOON = datetime(2026, 7, 15, 19, 0, tzinfo=UTC)  # 12:00 PDT; the pickup window is 13:00–13:30 PDT
@@ -135,7 +136,7 @@ async def test_a_bulk_wave_queues_each_copy_with_its_notice_and_counts_it_for_th
         copies = (
             await tx.connection.execute(
                 select(schema.outbox.c.notice_id, schema.outbox.c.chat_id, schema.outbox.c.payload).where(
-                    schema.outbox.c.method == "sendMessage", schema.outbox.c.notice_id.is_not(None)
+                    schema.outbox.c.kind == Delivery.MESSAGE, schema.outbox.c.notice_id.is_not(None)
                 )
             )
         ).all()

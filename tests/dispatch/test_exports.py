@@ -27,7 +27,7 @@ from dispatch.exports import (
     write_drivers_csv,
     write_offers_csv,
 )
-from dispatch.outbox import Outgoing
+from dispatch.outbox import Delivery, Outgoing
 from storage import schema
 from storage.db import Database
 
@@ -495,7 +495,7 @@ async def test_an_upload_is_queued_with_a_reference_to_its_file_not_its_bytes(db
 
     outbox_id = await queue_upload(
         dispatch,
-        Outgoing(42, "sendDocument", {"caption": "Offers"}),
+        Outgoing(42, Delivery.DOCUMENT, {"caption": "Offers"}),
         "document",
         GeneratedFile("o.csv", content),
     )

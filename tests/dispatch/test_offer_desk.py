@@ -23,7 +23,7 @@ from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from dispatch.timers import Timers
 from dispatch.views import FailReason
 from storage.db import Database
-from storage.records import Driver, Event, Notice, Offer, OutboxMessage
+from storage.records import Delivery, Driver, Event, Notice, Offer, OutboxMessage
 from tests.dispatch.test_timers import ADMIN, NOON, PICKUP_END, PICKUP_START, TIMING
 
 # Rules.award_window is left at its default, zero: the first Accept wins at once.
@@ -47,7 +47,7 @@ class Queued:
 
     id: int
     chat_id: int
-    method: str
+    kind: Delivery
     text: str
     target_id: int | None
     lane: int
@@ -62,7 +62,7 @@ def _queued(message: OutboxMessage) -> Queued:
     return Queued(
         message.id,
         message.chat_id,
-        message.method,
+        message.kind,
         params.get("text", ""),
         message.target_id,
         message.lane,
@@ -249,10 +249,10 @@ async def test_the_first_accept_wins_at_once_and_every_other_copy_is_edited_take
     assert "window" not in await desk.kinds(offer_id)  # no award window: nothing is collected
 
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id, q.lane) for q in queued] == [
-        (MARIA, "editMessageText", maria_copy, Lane.INTERACTIVE),  # her copy becomes the job card
-        (JOSE, "editMessageText", jose_copy, Lane.BULK),
-        (CLERK, "sendMessage", None, Lane.INTERACTIVE),
+    assert [(q.chat_id, q.kind, q.target_id, q.lane) for q in queued] == [
+        (MARIA, Delivery.EDIT, maria_copy, Lane.INTERACTIVE),  # her copy becomes the job card
+        (JOSE, Delivery.EDIT, jose_copy, Lane.BULK),
+        (CLERK, Delivery.MESSAGE, None, Lane.INTERACTIVE),
     ]
     job, taken, store = queued
     assert job.text.startswith(f"✅ It's yours: #{offer_id} · Zara · $18.50")
@@ -374,8 +374,8 @@ async def test_a_declined_offer_is_counted_and_never_sent_to_that_driver_again(d
     decline = [event for event in await desk.trail(offer_id) if event.kind == "decline"]
     assert [event.actor for event in decline] == [Actor.driver(maria.id).encode()]
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id, q.text) for q in queued] == [
-        (MARIA, "editMessageText", maria_copy, f"Offer #{offer_id} · Zara · $18.50: declined.")
+    assert [(q.chat_id, q.kind, q.target_id, q.text) for q in queued] == [
+        (MARIA, Delivery.EDIT, maria_copy, f"Offer #{offer_id} · Zara · $18.50: declined.")
     ]
     assert (await desk.row(offer_id)).status == "open"
 
@@ -391,7 +391,7 @@ async def test_a_declined_offer_is_counted_and_never_sent_to_that_driver_again(d
     assert (await desk.notice(offer_id, LENA)).wave == 2
     desk.clock.set(NOON + 2 * RULES.wave_interval)
     assert await desk.offers.send_wave(offer_id) == 0
-    sent = [q for q in await desk.queued(mark) if q.method == "sendMessage"]
+    sent = [q for q in await desk.queued(mark) if q.kind == Delivery.MESSAGE]
     assert [q.chat_id for q in sent] == [LENA]
     assert await desk.outcomes(offer_id) == {MARIA: "declined", JOSE: "sent", LENA: "sent"}
     assert (await desk.person(MARIA)).offered == 1
@@ -423,10 +423,10 @@ async def test_a_release_before_pickup_offers_it_again_with_a_fresh_expiry_but_n
     assert kinds[kinds.index("release") :] == ["release", "wave"]
 
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method) for q in queued] == [
-        (MARIA, "editMessageText"),
-        (CLERK, "sendMessage"),
-        (JOSE, "sendMessage"),
+    assert [(q.chat_id, q.kind) for q in queued] == [
+        (MARIA, Delivery.EDIT),
+        (CLERK, Delivery.MESSAGE),
+        (JOSE, Delivery.MESSAGE),
     ]
     job, store, copy = queued
     assert job.target_id == maria_copy and not job.buttons
@@ -470,10 +470,10 @@ async def test_a_release_with_no_time_left_in_the_window_expires_and_asks_for_a_
     assert [(e.kind, e.detail) for e in trail[-2:]] == [("release", ""), ("expire", NO_TIME_LEFT)]
 
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method) for q in queued] == [
-        (MARIA, "editMessageText"),
-        (ADMIN, "sendMessage"),
-        (CLERK, "sendMessage"),
+    assert [(q.chat_id, q.kind) for q in queued] == [
+        (MARIA, Delivery.EDIT),
+        (ADMIN, Delivery.MESSAGE),
+        (CLERK, Delivery.MESSAGE),
     ]
     job, *asks = queued
     assert job.text == f"Offer #{offer_id} · Zara · $18.50: you released it."
@@ -519,10 +519,10 @@ async def test_the_pickup_code_is_asked_for_and_the_right_one_picks_the_order_up
         (Actor.driver(desk.driver_ids[MARIA]).encode(), "code accepted")
     ]
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id) for q in queued] == [
-        (MARIA, "editMessageText", maria_copy),
-        (MARIA, "sendMessage", None),
-        (CLERK, "sendMessage", None),
+    assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
+        (MARIA, Delivery.EDIT, maria_copy),
+        (MARIA, Delivery.MESSAGE, None),
+        (CLERK, Delivery.MESSAGE, None),
     ]
     job, delivery, store = queued
     assert job.text == f"📦 Picked up: #{offer_id} · Zara · $18.50 · order T1" and not job.buttons
@@ -627,10 +627,10 @@ async def test_a_delivery_finishes_the_offer_counts_it_and_tells_the_store(desk:
     assert (await desk.person(JOSE)).delivered == 0
     assert (await desk.kinds(offer_id))[-1] == "deliver"
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id) for q in queued] == [
-        (MARIA, "editMessageText", card.outbox_id),
-        (MARIA, "sendMessage", None),
-        (CLERK, "sendMessage", None),
+    assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
+        (MARIA, Delivery.EDIT, card.outbox_id),
+        (MARIA, Delivery.MESSAGE, None),
+        (CLERK, Delivery.MESSAGE, None),
     ]
     closed, thanks, store = queued
     assert closed.text == f"✅ Delivered: order T1 to zone 89109 · #{offer_id}" and not closed.buttons
@@ -673,10 +673,10 @@ async def test_an_order_that_cannot_be_delivered_goes_back_with_its_reason(desk:
     fail = [event for event in await desk.trail(offer_id) if event.kind == "fail"]
     assert [(e.actor, e.detail) for e in fail] == [(Actor.driver(desk.driver_ids[MARIA]).encode(), "absent")]
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id) for q in queued] == [
-        (MARIA, "editMessageText", card.outbox_id),
-        (ADMIN, "sendMessage", None),
-        (CLERK, "sendMessage", None),
+    assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
+        (MARIA, Delivery.EDIT, card.outbox_id),
+        (ADMIN, Delivery.MESSAGE, None),
+        (CLERK, Delivery.MESSAGE, None),
     ]
     back, admin, store = queued
     assert back.text.startswith("↩️ Order T1 can't be delivered (customer not there).") and not back.buttons
@@ -721,10 +721,10 @@ async def test_an_offer_expires_on_time_every_unanswered_copy_is_edited_and_the_
     expire = [event for event in await desk.trail(offer_id) if event.kind == "expire"]
     assert [(e.at, e.actor) for e in expire] == [(EXPIRES, DISPATCH.encode())]
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id, q.lane) for q in queued] == [
-        (JOSE, "editMessageText", jose_copy, Lane.BULK),
-        (ADMIN, "sendMessage", None, Lane.INTERACTIVE),
-        (CLERK, "sendMessage", None, Lane.INTERACTIVE),
+    assert [(q.chat_id, q.kind, q.target_id, q.lane) for q in queued] == [
+        (JOSE, Delivery.EDIT, jose_copy, Lane.BULK),
+        (ADMIN, Delivery.MESSAGE, None, Lane.INTERACTIVE),
+        (CLERK, Delivery.MESSAGE, None, Lane.INTERACTIVE),
     ]
     copy, admin, store = queued
     assert copy.text == f"Offer #{offer_id} · Zara · $18.50: expired." and not copy.buttons
@@ -804,9 +804,9 @@ async def test_an_expired_offer_is_offered_again_by_an_admin_but_not_to_who_decl
     assert offer.expires_at == reopened_at + RULES.acceptance_window
     assert await desk.outcomes(offer_id) == {MARIA: "declined", JOSE: "sent"}
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id) for q in queued] == [
-        (ADMIN, "editMessageText", admin_card.id),
-        (JOSE, "sendMessage", None),
+    assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
+        (ADMIN, Delivery.EDIT, admin_card.id),
+        (JOSE, Delivery.MESSAGE, None),
     ]
     assert queued[0].text.endswith("↻ Offered again, pickup 1:00–1:30 PM PDT.") and not queued[0].buttons
     assert await desk.cards(EXPIRY_CARD, offer_id) == []
@@ -839,11 +839,11 @@ async def test_a_no_show_is_released_counted_and_offered_again_never_to_that_dri
     assert [(e.kind, e.actor) for e in trail[-2:]] == [("no_show", "dispatch"), ("expire", "dispatch")]
     assert trail[-2].detail == f"driver {maria.id} released" and trail[-1].detail == NO_TIME_LEFT
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id) for q in queued] == [
-        (MARIA, "editMessageText", maria_copy),
-        (MARIA, "sendMessage", None),
-        (ADMIN, "sendMessage", None),
-        (CLERK, "sendMessage", None),
+    assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
+        (MARIA, Delivery.EDIT, maria_copy),
+        (MARIA, Delivery.MESSAGE, None),
+        (ADMIN, Delivery.MESSAGE, None),
+        (CLERK, Delivery.MESSAGE, None),
     ]
     closed, news, *asks = queued
     assert closed.text == f"Offer #{offer_id} · Zara · $18.50: no longer yours." and not closed.buttons
@@ -864,7 +864,7 @@ async def test_a_no_show_is_released_counted_and_offered_again_never_to_that_dri
     offer = await desk.row(offer_id)
     assert (offer.status, offer.pickup_start, offer.wave) == ("open", two_pm, 2)
     assert await desk.outcomes(offer_id) == {MARIA: "released", JOSE: "sent"}
-    assert [q.chat_id for q in await desk.queued(mark) if q.method == "sendMessage"] == [JOSE]
+    assert [q.chat_id for q in await desk.queued(mark) if q.kind == Delivery.MESSAGE] == [JOSE]
     desk.clock.set(no_show_at + RULES.wave_interval)
     assert await desk.offers.send_wave(offer_id) == 0
     assert (await desk.person(MARIA)).offered == 1
@@ -889,12 +889,12 @@ async def test_a_no_show_with_time_still_left_goes_straight_to_the_next_drivers(
     kinds = await desk.kinds(offer_id)
     assert kinds[kinds.index("no_show") :] == ["no_show", "wave"]
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method) for q in queued] == [
-        (MARIA, "editMessageText"),
-        (MARIA, "sendMessage"),
-        (ADMIN, "sendMessage"),
-        (CLERK, "sendMessage"),
-        (JOSE, "sendMessage"),
+    assert [(q.chat_id, q.kind) for q in queued] == [
+        (MARIA, Delivery.EDIT),
+        (MARIA, Delivery.MESSAGE),
+        (ADMIN, Delivery.MESSAGE),
+        (CLERK, Delivery.MESSAGE),
+        (JOSE, Delivery.MESSAGE),
     ]
     assert queued[2].text.endswith("It's offered again.") and queued[2].text.startswith(
         "🚫 No-show: Driver 2001"
@@ -925,11 +925,11 @@ async def test_a_held_offer_cancelled_tells_the_holder_the_store_and_the_admins(
     assert offer.finished_at == NOON + timedelta(minutes=20)
     assert await desk.outcomes(offer_id) == {MARIA: "cancelled", JOSE: "taken"}
     queued = await desk.queued(mark)
-    assert [(q.chat_id, q.method, q.target_id) for q in queued] == [
-        (MARIA, "editMessageText", maria_copy),  # the job card loses its buttons
-        (MARIA, "sendMessage", None),
-        (CLERK, "sendMessage", None),
-        (ADMIN, "sendMessage", None),
+    assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
+        (MARIA, Delivery.EDIT, maria_copy),  # the job card loses its buttons
+        (MARIA, Delivery.MESSAGE, None),
+        (CLERK, Delivery.MESSAGE, None),
+        (ADMIN, Delivery.MESSAGE, None),
     ]
     assert queued[1].text == f"Offer #{offer_id} · Zara · $18.50: cancelled."
     assert queued[2].text == f"🚫 Order T1 was cancelled (#{offer_id}): customer left"

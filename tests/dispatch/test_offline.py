@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dispatch.offers import Press
 from storage import schema
-from storage.records import Driver
+from storage.records import Delivery, Driver
 from tests.dispatch.test_timers import ADMIN, NOON, World, world
 
 __all__ = ["world"]  # the fixture, imported so pytest finds it here
@@ -19,16 +19,16 @@ MARIA = 2001
 
 
 async def copies(world: World, chat_id: int) -> list[tuple[str, str, bool]]:
-    """What the outbox holds for a chat: (method, text, has buttons), oldest first."""
+    """What the outbox holds for a chat: (kind, text, has buttons), oldest first."""
     async with world.db.read() as tx:
         rows = await tx.connection.execute(
-            select(schema.outbox.c.method, schema.outbox.c.payload)
+            select(schema.outbox.c.kind, schema.outbox.c.payload)
             .where(schema.outbox.c.chat_id == chat_id)
             .order_by(schema.outbox.c.id)
         )
         return [
-            (method, json.loads(payload).get("text", ""), "reply_markup" in json.loads(payload))
-            for method, payload in rows
+            (kind, json.loads(payload).get("text", ""), "reply_markup" in json.loads(payload))
+            for kind, payload in rows
         ]
 
 
@@ -46,8 +46,8 @@ async def test_going_offline_withdraws_the_unanswered_copy_and_it_never_counts(w
 
     await world.dispatch.drivers.set_online(MARIA, False)
 
-    method, text, has_buttons = (await copies(world, MARIA))[-1]
-    assert method == "editMessageText" and "withdrawn" in text and not has_buttons
+    kind, text, has_buttons = (await copies(world, MARIA))[-1]
+    assert kind == Delivery.EDIT and "withdrawn" in text and not has_buttons
     assert await world.dispatch.offers.accept(offer_id, MARIA) is Press.WITHDRAWN
     await world.at(NOON + timedelta(seconds=600))  # the offer expires with nobody online
     assert await world.status(offer_id) == "expired"
@@ -62,7 +62,7 @@ async def test_a_driver_back_online_gets_a_withdrawn_offer_again_on_the_next_wav
     await world.at(NOON + timedelta(seconds=30))
     await world.dispatch.drivers.set_online(MARIA, True)
     await world.at(NOON + timedelta(seconds=60))
-    sent = [text for method, text, _ in await copies(world, MARIA) if method == "sendMessage"]
+    sent = [text for kind, text, _ in await copies(world, MARIA) if kind == Delivery.MESSAGE]
     assert len([text for text in sent if "New offer" in text]) == 2
     assert await world.dispatch.offers.accept(offer_id, MARIA) is Press.AWARDED
 
@@ -78,7 +78,7 @@ async def test_set_offline_for_missed_offers_withdraws_the_rest_and_they_do_not_
     await world.at(NOON + timedelta(minutes=15))  # T5 expires: two missed, set offline
     driver = await driver_row(world, driver_id)
     assert not driver.online and driver.timed_out == 2
-    withdrawn = [text for method, text, _ in await copies(world, MARIA) if "withdrawn" in text]
+    withdrawn = [text for _, text, _ in await copies(world, MARIA) if "withdrawn" in text]
     assert len(withdrawn) == 2  # the copies of T6 and T8
 
     await world.at(NOON + timedelta(minutes=16))  # T6 expires while she is offline: not hers to miss

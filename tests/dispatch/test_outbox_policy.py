@@ -5,7 +5,15 @@ from __future__ import annotations
 import itertools
 import json
 
-from dispatch.outbox import Lane, Outgoing, Verdict, backoff_seconds, judge_bad_request, should_give_up
+from dispatch.outbox import (
+    Delivery,
+    Lane,
+    Outgoing,
+    Verdict,
+    backoff_seconds,
+    judge_bad_request,
+    should_give_up,
+)
 
 
 def test_interactive_lane_sorts_before_bulk() -> None:
@@ -13,7 +21,7 @@ def test_interactive_lane_sorts_before_bulk() -> None:
 
 
 def test_payload_is_the_call_parameters_as_json() -> None:
-    message = Outgoing(chat_id=5, method="sendMessage", params={"text": "Hi", "reply_markup": {"a": 1}})
+    message = Outgoing(chat_id=5, delivery=Delivery.MESSAGE, params={"text": "Hi", "reply_markup": {"a": 1}})
     assert json.loads(message.payload()) == {"text": "Hi", "reply_markup": {"a": 1}}
 
 

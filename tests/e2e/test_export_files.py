@@ -16,7 +16,7 @@ from bot import texts
 from bot.app import StorerunBot
 from dispatch import exports
 from dispatch.exports import GeneratedFile, queue_upload
-from dispatch.outbox import Outgoing
+from dispatch.outbox import Delivery, Outgoing
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from tests.e2e.conftest import ADMIN_ID
@@ -28,11 +28,11 @@ async def stored_files(bot: StorerunBot) -> int:
         return int((await tx.connection.execute(select(func.count()).select_from(schema.files))).scalar_one())
 
 
-async def outbox_payloads(bot: StorerunBot, method: str | None = None) -> list[str]:
+async def outbox_payloads(bot: StorerunBot, kind: Delivery | None = None) -> list[str]:
     o = schema.outbox
     query = select(o.c.payload).order_by(o.c.id)
-    if method is not None:
-        query = query.where(o.c.method == method)
+    if kind is not None:
+        query = query.where(o.c.kind == kind)
     async with bot.db.read() as tx:
         return [str(payload) for payload in (await tx.connection.execute(query)).scalars()]
 
@@ -52,7 +52,7 @@ async def test_admin_gets_the_export_and_no_copy_of_the_file_stays_behind(
     assert message.document is not None and message.document.file_name == "offers-1d.csv"
     assert offer_ids(message.document.content) == [offer.offer_id]
     await storerun.sender.drain()
-    (payload,) = await outbox_payloads(storerun, "sendDocument")
+    (payload,) = await outbox_payloads(storerun, Delivery.DOCUMENT)
     reference = json.loads(payload)["document"]
     assert reference == {"file_ref": reference["file_ref"], "filename": "offers-1d.csv"}
     assert await stored_files(storerun) == 0
@@ -92,7 +92,7 @@ async def test_an_export_too_large_for_telegram_is_refused_plainly(
     await storerun.sender.drain()
     assert not [m for m in emulator.chat(ADMIN_ID) if m.document is not None]
     assert await stored_files(storerun) == 0
-    assert await outbox_payloads(storerun, "sendDocument") == []
+    assert await outbox_payloads(storerun, Delivery.DOCUMENT) == []
 
 
 async def test_stats_chart_is_uploaded_from_a_stored_file_then_removed(
@@ -103,7 +103,7 @@ async def test_stats_chart_is_uploaded_from_a_stored_file_then_removed(
     chart = await emulator.wait_for_message(ADMIN_ID, lambda m: m.photo is not None)
     assert chart.photo is not None and chart.photo.content.startswith(b"\x89PNG")
     await storerun.sender.drain()
-    (payload,) = await outbox_payloads(storerun, "sendPhoto")
+    (payload,) = await outbox_payloads(storerun, Delivery.PHOTO)
     assert json.loads(payload)["photo"]["filename"] == "stats.png"
     assert await stored_files(storerun) == 0
 
@@ -112,7 +112,7 @@ async def test_a_document_for_a_chat_that_blocked_the_bot_is_given_up_and_its_fi
     emulator: BotApiEmulator, storerun: StorerunBot
 ) -> None:
     emulator.block_chat(ADMIN_ID)
-    document = Outgoing(ADMIN_ID, "sendDocument", {"caption": "Offers"})
+    document = Outgoing(ADMIN_ID, Delivery.DOCUMENT, {"caption": "Offers"})
 
     await queue_upload(storerun.dispatch, document, "document", GeneratedFile("offers-1d.csv", b"id\n1\n"))
 
@@ -130,7 +130,9 @@ async def test_a_document_queued_inline_before_files_were_stored_is_still_sent(
     content = b"id,ref\n7,OLD\n"
     inline = {"_file": "offers-7d.csv", "base64": base64.b64encode(content).decode()}
 
-    await storerun.dispatch.send(Outgoing(ADMIN_ID, "sendDocument", {"document": inline, "caption": "Old"}))
+    await storerun.dispatch.send(
+        Outgoing(ADMIN_ID, Delivery.DOCUMENT, {"document": inline, "caption": "Old"})
+    )
 
     message = await emulator.wait_for_message(ADMIN_ID, lambda m: m.document is not None)
     assert message.document is not None

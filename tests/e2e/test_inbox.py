@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot import texts
 from bot.app import StorerunBot
 from dispatch.dispatcher import Dispatch, Person
-from dispatch.outbox import Outgoing
+from dispatch.outbox import Delivery, Outgoing
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from tests.e2e.conftest import TOKEN, BotFactory, make_settings
@@ -45,7 +45,7 @@ async def test_a_handler_that_keeps_failing_is_parked_the_person_told_once_and_t
         nonlocal tries
         if user_id == PERSON:
             tries += 1
-            await self.send(Outgoing(chat_id, "sendMessage", {"text": "half done"}))
+            await self.send(Outgoing(chat_id, Delivery.MESSAGE, {"text": "half done"}))
             raise KeyError("a bug in the help text")
         return await real_who_is(self, user_id, chat_id)
 
@@ -80,7 +80,7 @@ async def test_a_handler_that_fails_once_is_applied_once_on_the_next_try(
         nonlocal tries
         tries += 1
         person = await real_who_is(self, user_id, chat_id)
-        await self.send(Outgoing(chat_id, "sendMessage", {"text": f"try {tries}"}))
+        await self.send(Outgoing(chat_id, Delivery.MESSAGE, {"text": f"try {tries}"}))
         if tries == 1:
             raise ConnectionResetError("the database went away for a moment")
         return person

@@ -14,7 +14,7 @@ from telegram.request import HTTPXRequest
 
 from bot.sender import OutboxSender, SenderLimits
 from dispatch.clock import SystemClock
-from dispatch.outbox import Lane, Outgoing, enqueue
+from dispatch.outbox import Delivery, Lane, Outgoing, enqueue
 from sandbox.emulator import BotApiEmulator
 from storage.db import Database
 from tests.e2e.conftest import TOKEN
@@ -49,7 +49,7 @@ async def queue(db: Database, *messages: Outgoing) -> list[int]:
 
 
 def text(chat: int, body: str, lane: Lane = Lane.INTERACTIVE) -> Outgoing:
-    return Outgoing(chat_id=chat, method="sendMessage", params={"text": body}, lane=lane)
+    return Outgoing(chat_id=chat, delivery=Delivery.MESSAGE, params={"text": body}, lane=lane)
 
 
 def bot_texts(emulator: BotApiEmulator, chat: int) -> list[str]:
@@ -197,9 +197,11 @@ async def test_an_edit_waits_for_its_message_and_an_unchanged_edit_counts_as_sen
     keyboard = {"inline_keyboard": [[{"text": "Accept", "callback_data": "v1:a:1"}]]}
     [original] = await queue(
         db,
-        Outgoing(chat_id=chat, method="sendMessage", params={"text": "Offer #1", "reply_markup": keyboard}),
+        Outgoing(
+            chat_id=chat, delivery=Delivery.MESSAGE, params={"text": "Offer #1", "reply_markup": keyboard}
+        ),
     )
-    taken = Outgoing(chat_id=chat, method="editMessageText", params={"text": "Taken"}, edit_of=original)
+    taken = Outgoing(chat_id=chat, delivery=Delivery.EDIT, params={"text": "Taken"}, edit_of=original)
     [first_edit, second_edit] = await queue(db, taken, taken)
     sender = make_sender(db, telegram_bot, chat_interval=0.05)
     await sender.start()
@@ -277,7 +279,7 @@ async def test_a_message_committed_after_a_higher_id_still_goes_before_the_chats
 
 def with_buttons(chat: int, body: str) -> Outgoing:
     keyboard = {"inline_keyboard": [[{"text": "Accept", "callback_data": "1:acc:1"}]]}
-    return Outgoing(chat_id=chat, method="sendMessage", params={"text": body, "reply_markup": keyboard})
+    return Outgoing(chat_id=chat, delivery=Delivery.MESSAGE, params={"text": body, "reply_markup": keyboard})
 
 
 async def until_copies(db: Database, row: int, count: int) -> None:
@@ -300,7 +302,7 @@ async def test_a_message_telegram_received_twice_after_a_timeout_is_edited_in_bo
     await sender.drain()
     await until_copies(db, row, 1)  # the first call's late answer names the second copy
     assert bot_texts(emulator, CHATS[0]) == ["offer", "offer"]
-    await queue(db, Outgoing(CHATS[0], "editMessageText", {"text": "taken"}, edit_of=row))
+    await queue(db, Outgoing(CHATS[0], Delivery.EDIT, {"text": "taken"}, edit_of=row))
     sender.wake()
     await sender.drain()
     await sender.stop()
@@ -316,7 +318,7 @@ async def test_a_copy_that_lands_after_the_edit_is_edited_too(
     [row] = await queue(db, with_buttons(CHATS[1], "offer"))
     await sender.start()
     await sender.drain()  # the retry's copy is sent; the first call is still stalled
-    await queue(db, Outgoing(CHATS[1], "editMessageText", {"text": "taken"}, edit_of=row))
+    await queue(db, Outgoing(CHATS[1], Delivery.EDIT, {"text": "taken"}, edit_of=row))
     sender.wake()
     await sender.drain()
     await until_copies(db, row, 1)

@@ -14,6 +14,7 @@ from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from dispatch.retention import Pruned, prune_history
 from storage import schema
 from storage.db import Database
+from storage.records import Delivery
 from storage.repos import Transaction
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -23,9 +24,14 @@ RECENT = NOW - timedelta(days=29)
 
 
 async def _call(
-    tx: Transaction, *, status: str = "sent", at: datetime = OLD, method: str = "sendMessage", **values: Any
+    tx: Transaction,
+    *,
+    status: str = "sent",
+    at: datetime = OLD,
+    kind: Delivery = Delivery.MESSAGE,
+    **values: Any,
 ) -> int:
-    outbox_id = await tx.outbox.add(lane=0, chat_id=3001, method=method, payload="{}", at=at, **values)
+    outbox_id = await tx.outbox.add(lane=0, chat_id=3001, kind=kind, payload="{}", at=at, **values)
     await tx.connection.execute(
         update(schema.outbox).where(schema.outbox.c.id == outbox_id).values(status=status)
     )
@@ -64,7 +70,7 @@ async def _old_history(db: Database) -> tuple[set[int], set[int]]:
         copied = await _call(tx)  # a send that reached Telegram twice
         await tx.outbox.add_copy(copied, 777, OLD)
         edited = await _call(tx)
-        its_edit = await _call(tx, method="editMessageText", target_id=edited)
+        its_edit = await _call(tx, kind=Delivery.EDIT, target_id=edited)
         finished_copy = await _call(tx, notice_id=delivered)
         gone = {reply, failed, dropped, copied, edited, its_edit, finished_copy}
 
@@ -73,7 +79,7 @@ async def _old_history(db: Database) -> tuple[set[int], set[int]]:
         carded = await _call(tx)
         await tx.cards.add("job", 1, 3001, carded, OLD)
         awaiting_edit = await _call(tx)
-        edit_to_send = await _call(tx, status="pending", method="editMessageText", target_id=awaiting_edit)
+        edit_to_send = await _call(tx, status="pending", kind=Delivery.EDIT, target_id=awaiting_edit)
         live_copy = await _call(tx, notice_id=held)  # the holder's job card: edited at pickup
         kept = {pending, recent, carded, awaiting_edit, edit_to_send, live_copy}
     return gone, kept

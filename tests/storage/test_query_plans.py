@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema
 from storage.db import Database
+from storage.records import Delivery
 from storage.reports import Reports
 from storage.repos import Transaction
 from tests.conftest import BACKENDS, _admin
@@ -168,7 +169,7 @@ async def _seed(connection: AsyncConnection) -> Seeded:
                 {
                     **message,
                     "id": 2 * notice_id - 1,
-                    "method": "sendMessage",
+                    "kind": Delivery.MESSAGE,
                     "notice_id": notice_id,
                     "target_id": None,
                 }
@@ -177,7 +178,7 @@ async def _seed(connection: AsyncConnection) -> Seeded:
                 {
                     **message,
                     "id": 2 * notice_id,
-                    "method": "editMessageText",
+                    "kind": Delivery.EDIT,
                     "notice_id": None,
                     "target_id": 2 * notice_id - 1,
                 }

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from dispatch.retention import Purged, purge_personal_data
 from storage import schema
 from storage.db import Database
+from storage.records import Delivery
 from storage.repos import InboxEntry, Transaction
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -122,11 +123,13 @@ async def _world(db: Database) -> World:
             )
         card = json_text(ADDRESS)
         outbox = {
-            "sent_old": await tx.outbox.add(lane=0, chat_id=1, method="sendMessage", payload=card, at=OLD),
+            "sent_old": await tx.outbox.add(lane=0, chat_id=1, kind=Delivery.MESSAGE, payload=card, at=OLD),
             "sent_recent": await tx.outbox.add(
-                lane=0, chat_id=1, method="sendMessage", payload=card, at=RECENT
+                lane=0, chat_id=1, kind=Delivery.MESSAGE, payload=card, at=RECENT
             ),
-            "pending_old": await tx.outbox.add(lane=0, chat_id=1, method="sendMessage", payload=card, at=OLD),
+            "pending_old": await tx.outbox.add(
+                lane=0, chat_id=1, kind=Delivery.MESSAGE, payload=card, at=OLD
+            ),
         }
         for key in ("sent_old", "sent_recent"):
             await tx.outbox.mark_sent(outbox[key], at=NOW, message_id=7, attempts=1)

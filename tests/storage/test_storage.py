@@ -13,6 +13,7 @@ from sqlalchemy import inspect, select
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from storage import schema
 from storage.db import Database, alembic_config
+from storage.records import Delivery
 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 
@@ -136,9 +137,9 @@ async def test_outbox_rows_move_from_pending_to_sent_and_record_the_message_id(d
             )
         ).scalar_one()
         first = await tx.outbox.add(
-            lane=1, chat_id=7001, method="sendMessage", payload="{}", at=NOW, notice_id=notice
+            lane=1, chat_id=7001, kind=Delivery.MESSAGE, payload="{}", at=NOW, notice_id=notice
         )
-        second = await tx.outbox.add(lane=0, chat_id=7002, method="sendMessage", payload="{}", at=NOW)
+        second = await tx.outbox.add(lane=0, chat_id=7002, kind=Delivery.MESSAGE, payload="{}", at=NOW)
     async with db.transaction() as tx:
         assert [row.id for row in await tx.outbox.pending()] == [first, second]
         await tx.outbox.mark_sent(first, at=NOW, message_id=55, attempts=1)
