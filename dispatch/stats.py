@@ -299,14 +299,24 @@ async def compute_stats(
                 raise LookupError(f"no area {area_slug}")
             areas = [area]
         reports = Reports(tx.connection)
+        periods = {}
+        for area in areas:
+            zone = ZoneInfo(area.tz)
+            last_day = now.astimezone(zone).date()
+            periods[area.id] = (last_day - timedelta(days=days - 1), last_day)
+        starts = {
+            area_id: _midnight(first, ZoneInfo(next(a.tz for a in areas if a.id == area_id)))
+            for area_id, (first, _) in periods.items()
+        }
+        # One pass over the period's copies for every area: who won and who pressed, per driver.
+        presses = await reports.presses_per_driver(starts, now, human_min_ms)
         found = []
         for area in areas:
             # A few rows per area whatever the history: counts per kind, per hour, per wait; and
             # one per driver who won or pressed there in the period.
             zone = ZoneInfo(area.tz)
-            last_day = now.astimezone(zone).date()
-            first_day = last_day - timedelta(days=days - 1)
-            since = _midnight(first_day, zone)
+            first_day, last_day = periods[area.id]
+            since = starts[area.id]
             counts = await reports.event_counts(area.id, since, now, COUNTED)
             rounds = await reports.round_ends(
                 area.id,
@@ -317,6 +327,5 @@ async def compute_stats(
                 round_starts=ROUND_STARTS,
                 utc_offsets=utc_offsets(zone, since - LONGEST_ROUND, now),
             )
-            presses = await reports.presses_per_driver(area.id, since, now, human_min_ms)
-            found.append(area_stats(area, first_day, last_day, counts, rounds, presses))
+            found.append(area_stats(area, first_day, last_day, counts, rounds, presses[area.id]))
     return Stats(until=now, days=days, areas=tuple(found))

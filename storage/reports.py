@@ -281,39 +281,54 @@ class Reports:
         return RoundEnds(per_hour=dict(per_hour), accept_waits=sorted(waits.items()))
 
     async def presses_per_driver(
-        self, area_id: int, since: datetime, until: datetime, human_min_ms: int
-    ) -> list[DriverPresses]:
-        """Per driver, in the area's offers from `since` to `until` (inclusive): the copies that won
-        their offer then, and the first presses then on their copies: of Accept (the copy was not
-        declined), timed from delivery, and sooner than `human_min_ms` (fast taps). One row per
-        driver who won or pressed, counted in the database; drivers by id.
-
-        The period picks the copies (by ix_notices_won_at and ix_notices_pressed_at, one range
-        each, so a short period reads only its own copies), then their offer's store the area.
-        """
+        self, periods: Mapping[int, datetime], until: datetime, human_min_ms: int
+    ) -> dict[int, list[DriverPresses]]:
+        """Per area (area id → the start of its period, each area's own midnight) and driver, in the
+        area's offers from its start to `until` (inclusive): the copies that won their offer then,
+        and the first presses then on their copies: of Accept (the copy was not declined), timed
+        from delivery, and sooner than `human_min_ms` (fast taps). One row per area and driver who
+        won or pressed, counted in the database in one pass over the period's copies (by
+        ix_notices_won_at and ix_notices_pressed_at, from the earliest start), drivers by id."""
+        if not periods:
+            return {}
         n, o, s = schema.notices, schema.offers, schema.stores
-        won = and_(n.c.won_at >= since, n.c.won_at <= until)
-        pressed = and_(n.c.pressed_at >= since, n.c.pressed_at <= until)
+        earliest = min(periods.values())
+
+        def in_period(column: Any) -> ColumnElement[bool]:
+            return or_(*(and_(s.c.area_id == area_id, column >= since) for area_id, since in periods.items()))
+
+        won = and_(n.c.won_at <= until, in_period(n.c.won_at))
+        pressed = and_(n.c.pressed_at <= until, in_period(n.c.pressed_at))
         query = (
             select(
+                s.c.area_id,
                 n.c.driver_id,
                 func.count().filter(won),
                 func.count().filter(pressed, n.c.outcome != "declined"),
                 func.count().filter(pressed, n.c.press_ms.is_not(None)),
                 func.count().filter(pressed, n.c.press_ms < human_min_ms),
+                func.count().filter(or_(won, pressed)),
             )
             .select_from(n)
             .join(o, o.c.id == n.c.offer_id)
-            # The area's stores as a list: SQLite then starts from the period's copies (by the
-            # indexes on won_at and pressed_at), not from the area's whole history of offers.
-            .where(o.c.store_id.in_(select(s.c.id).where(s.c.area_id == area_id)), or_(won, pressed))
-            .group_by(n.c.driver_id)
-            .order_by(n.c.driver_id)
+            .join(s, s.c.id == o.c.store_id)
+            .where(
+                s.c.area_id.in_(list(periods)),
+                or_(
+                    and_(n.c.won_at >= earliest, n.c.won_at <= until),
+                    and_(n.c.pressed_at >= earliest, n.c.pressed_at <= until),
+                ),
+            )
+            .group_by(s.c.area_id, n.c.driver_id)
+            .order_by(s.c.area_id, n.c.driver_id)
         )
-        return [
-            DriverPresses(int(driver), int(wins), int(accepts), int(timed), int(fast))
-            for driver, wins, accepts, timed, fast in await self.connection.execute(query)
-        ]
+        found: dict[int, list[DriverPresses]] = {area_id: [] for area_id in periods}
+        for area_id, driver, wins, accepts, timed, fast, counted in await self.connection.execute(query):
+            if counted:  # not only before this area's own midnight
+                found[int(area_id)].append(
+                    DriverPresses(int(driver), int(wins), int(accepts), int(timed), int(fast))
+                )
+        return found
 
     async def drivers(
         self, *, active_since: datetime, chunk_rows: int

@@ -329,7 +329,7 @@ HOT_QUERIES: dict[str, HotQuery] = {
         NOW - timedelta(days=7), NOW
     ),
     "Reports.presses_per_driver (/stats)": lambda tx, s: Reports(tx.connection).presses_per_driver(
-        s.area_id, NOW - timedelta(days=1), NOW, 600
+        {s.area_id: NOW - timedelta(days=1), s.area_id + 1: NOW - timedelta(hours=20)}, NOW, 600
     ),
 }
 
