@@ -587,6 +587,9 @@ class OfferDesk:
             if refusal is not None:
                 verdicts[press] = Verdict(refusal, final=True)
                 continue
+            if _stood_until(context.offer_status, context.award_at, context.expires_at, presses[press]):
+                verdicts[press] = Verdict(Press.EXPIRED, final=True)  # its timer has not run yet
+                continue
             window = self.dispatch.rules.award_window_of(context.award_window_seconds)
             if not window:
                 continue
@@ -651,6 +654,9 @@ class OfferDesk:
                 return Press.NOT_APPROVED
             view = await offer_view(tx, offer_id)
             assert view is not None
+            if _stood_until(view.offer.status, view.offer.award_at, view.offer.expires_at, at):
+                await tx.notices.pressed(notice.id, at)
+                return Press.EXPIRED  # pressed after the offer stood: its expiry timer comes next
             window = d.rules.award_window_of(view.area.award_window_seconds)
             if window and view.offer.status == Status.OPEN and notice.outcome in LIVE:
                 return await self._enter(tx, view, driver, notice, at, window)
@@ -1241,6 +1247,14 @@ def _refusal(seen: PressContext) -> Press | None:
     return {Status.EXPIRED: Press.EXPIRED, Status.CANCELLED: Press.CANCELLED}.get(
         Status(seen.offer_status or Status.CANCELLED), Press.TAKEN
     )
+
+
+def _stood_until(
+    status: str | None, award_at: datetime | None, expires_at: datetime | None, at: datetime
+) -> bool:
+    """Whether an Accept at `at` came after the open offer stood (its expiry not yet carried out);
+    once an award window is open, the award decides instead."""
+    return status == Status.OPEN and award_at is None and expires_at is not None and at >= expires_at
 
 
 def _taken_by(driver_id: int, now: datetime) -> dict[str, Any]:

@@ -918,6 +918,7 @@ class PressContext:
     award_window_seconds: int | None = None  # the offer's area's own window (None: the setting)
     tz: str | None = None  # the offer's area's time zone
     held: int = 0  # how many offers the driver holds now
+    expires_at: datetime | None = None  # the offer stands until then
 
 
 @dataclass(frozen=True, slots=True)
@@ -1008,6 +1009,7 @@ class Notices(_Repo):
                 a.c.award_window_seconds,
                 a.c.tz,
                 held,
+                o.c.expires_at,
             )
             .select_from(d)
             .outerjoin(n, and_(n.c.driver_id == d.c.id, n.c.offer_id.in_(offer_ids)))

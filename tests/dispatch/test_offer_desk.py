@@ -938,3 +938,20 @@ async def test_a_held_offer_cancelled_tells_the_holder_the_store_and_the_admins(
     assert await desk.offers.release(offer_id, MARIA) is Press.CANCELLED
     assert await desk.offers.accept(offer_id, MARIA) is Press.CANCELLED
     assert await desk.offers.cancel(offer_id, actor="admin:1000", by="Ada", reason="again") is Press.DONE
+
+
+async def test_an_accept_after_the_offer_stood_is_told_expired_even_before_its_timer_runs(desk: Desk) -> None:
+    await desk.driver(MARIA)
+    offer_id = await desk.offer()
+    desk.clock.set(EXPIRES + timedelta(seconds=1))  # the expiry timer has not run yet
+
+    async with desk.db.read() as tx:
+        on_arrival = await desk.offers.on_arrival(tx, {(offer_id, MARIA): desk.clock.now()})
+    pressed = await desk.offers.accept(offer_id, MARIA, desk.clock.now())
+
+    assert on_arrival[(offer_id, MARIA)].answer is Press.EXPIRED and on_arrival[(offer_id, MARIA)].final
+    assert pressed is Press.EXPIRED
+    offer = await desk.row(offer_id)
+    assert (offer.status, offer.holder_id) == ("open", None)  # the timer expires it next
+    assert await desk.timers.fire_due() >= 1
+    assert (await desk.row(offer_id)).status == "expired"
