@@ -33,7 +33,7 @@ from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
 from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
 from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
-from storage.records import Driver, Notice, Offer
+from storage.records import LIVE_OUTCOMES, Driver, Notice, Offer, Outcome
 from storage.repos import PressContext, Transaction
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ class OfferDesk:
                 return False
             view = await offer_view(tx, offer_id)
             assert view is not None
-            unanswered = await tx.notices.close_all(offer_id, LIVE, "expired")
+            unanswered = await tx.notices.close_all(offer_id, LIVE, Outcome.EXPIRED)
             await self._edit_copies(tx, unanswered, d.messages.copy_expired(view))
             for driver in await tx.drivers.timed_out([notice.driver_id for notice in unanswered]):
                 await self._set_offline_if_missed_too_many(tx, driver)
@@ -377,8 +377,8 @@ class OfferDesk:
             await tx.events.add(now, actor, "cancel", reason, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            live = await tx.notices.close_all(offer_id, LIVE, "cancelled")
-            held = await tx.notices.close_all(offer_id, "accepted", "cancelled")
+            live = await tx.notices.close_all(offer_id, LIVE, Outcome.CANCELLED)
+            held = await tx.notices.close_all(offer_id, Outcome.ACCEPTED, Outcome.CANCELLED)
             await self._edit_copies(tx, [*live, *held], d.messages.copy_cancelled(view))
             await self._edit_cards(tx, "job", offer_id, d.messages.copy_cancelled(view))
             if before.holder is not None:
@@ -648,7 +648,7 @@ class OfferDesk:
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
             if driver is None or notice is None:
                 return Press.NOT_YOURS
-            if notice.outcome == "declined":
+            if notice.outcome == Outcome.DECLINED:
                 return Press.DECLINED_BEFORE
             if driver.status != "approved":
                 return Press.NOT_APPROVED
@@ -661,7 +661,8 @@ class OfferDesk:
             if window and view.offer.status == Status.OPEN and notice.outcome in LIVE:
                 return await self._enter(tx, view, driver, notice, at, window)
             won = (
-                notice.outcome == "sent" and len(await tx.offers.held_by(driver.id)) < d.rules.max_offers_held
+                notice.outcome == Outcome.SENT
+                and len(await tx.offers.held_by(driver.id)) < d.rules.max_offers_held
             )
             if won:
                 won = await step(tx, offer_id, Action.ACCEPT, **_taken_by(driver.id, now)) is not None
@@ -694,7 +695,7 @@ class OfferDesk:
         if len(await tx.offers.held_by(driver.id)) >= d.rules.max_offers_held:
             await tx.notices.pressed(notice.id, at)
             return Press.FULL
-        if not await tx.notices.pressed(notice.id, at, to=ENTERED, from_outcome="sent"):
+        if not await tx.notices.pressed(notice.id, at, to=ENTERED, from_outcome=Outcome.SENT):
             return await self._why_not(tx, offer.id, driver, notice)
         opened = await tx.offers.open_award_window(offer.id, at + window)
         await self._watch_taps(tx, driver)
@@ -722,7 +723,7 @@ class OfferDesk:
         driver (with Why not me? after an award), the store is told, and its deadlines are planned."""
         d = self.dispatch
         now = d.clock.now()
-        await tx.notices.set_outcome(notice.id, LIVE, "accepted")
+        await tx.notices.set_outcome(notice.id, LIVE, Outcome.ACCEPTED)
         await tx.notices.record_award({}, notice.id, now)
         await tx.drivers.count(driver.id, accepted=1)
         await tx.drivers.update(driver.id, timeouts_in_a_row=0)
@@ -730,7 +731,7 @@ class OfferDesk:
         view = await offer_view(tx, offer_id)
         assert view is not None
         await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
-        others = await tx.notices.close_all(offer_id, LIVE, "taken")
+        others = await tx.notices.close_all(offer_id, LIVE, Outcome.TAKEN)
         await self._edit_copies(tx, others, d.messages.copy_taken(view, why_button=awarded))
         await d.tell_store(tx, view.store.id, d.messages.store_accepted(view, driver))
         d.plan(tx, view.offer)
@@ -796,7 +797,7 @@ class OfferDesk:
             if not ranking:
                 # Nobody can take it: it stays open (or expires, if its time is up) for the next press.
                 await tx.offers.update(offer_id, award_at=None)
-                await tx.notices.close_all(offer_id, ENTERED, "sent")
+                await tx.notices.close_all(offer_id, ENTERED, Outcome.SENT)
                 await tx.events.add(
                     now,
                     DISPATCH.encode(),
@@ -881,7 +882,7 @@ class OfferDesk:
         if offer.holder_id == driver.id and offer.status in (Status.ACCEPTED, Status.PICKED_UP):
             return Press.ALREADY_YOURS
         if offer.status == Status.OPEN:
-            if notice.outcome == "withdrawn":
+            if notice.outcome == Outcome.WITHDRAWN:
                 return Press.WITHDRAWN
             return Press.FULL if notice.outcome in LIVE else Press.NOT_YOURS
         return {
@@ -898,12 +899,12 @@ class OfferDesk:
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
             if driver is None or notice is None:
                 return Press.NOT_YOURS
-            if notice.outcome == "declined":
+            if notice.outcome == Outcome.DECLINED:
                 return Press.DECLINED
             offer = await tx.offers.by_id(offer_id)
             if offer is None or offer.status != Status.OPEN or notice.outcome not in LIVE:
                 return await self._why_not(tx, offer_id, driver, notice)
-            if not await tx.notices.pressed(notice.id, now, to="declined", from_outcome=notice.outcome):
+            if not await tx.notices.pressed(notice.id, now, to=Outcome.DECLINED, from_outcome=notice.outcome):
                 return Press.DECLINED
             await self._watch_taps(tx, driver)
             await tx.drivers.count(driver.id, declined=1)
@@ -972,7 +973,7 @@ class OfferDesk:
             return None
         notice = await tx.notices.of(offer_id, holder_id)
         if notice is not None:
-            await tx.notices.set_outcome(notice.id, ["accepted"], "released")
+            await tx.notices.set_outcome(notice.id, [Outcome.ACCEPTED], Outcome.RELEASED)
         return to
 
     async def _after_the_fact(self, tx: Transaction, offer_id: int, driver: Driver) -> Press:
@@ -1236,12 +1237,12 @@ def _refusal(seen: PressContext) -> Press | None:
     """The answer to an Accept that cannot win, judged from a plain read; None if it might win."""
     if seen.driver_id is None or seen.notice_outcome is None:
         return Press.NOT_YOURS
-    if seen.notice_outcome == "declined":
+    if seen.notice_outcome == Outcome.DECLINED:
         return Press.DECLINED_BEFORE
     if seen.driver_status != "approved":
         return Press.NOT_APPROVED
     if seen.offer_status == Status.OPEN:
-        return Press.WITHDRAWN if seen.notice_outcome == "withdrawn" else None
+        return Press.WITHDRAWN if seen.notice_outcome == Outcome.WITHDRAWN else None
     if seen.holder_id == seen.driver_id and seen.offer_status in (Status.ACCEPTED, Status.PICKED_UP):
         return Press.ALREADY_YOURS
     return {Status.EXPIRED: Press.EXPIRED, Status.CANCELLED: Press.CANCELLED}.get(
@@ -1297,9 +1298,9 @@ def _pressed_but_out(notice: Notice, driver: Driver, opened: datetime, award_at:
     suspended) before it closed; None for a copy not pressed in this window (or an entrant)."""
     if notice.pressed_at is None or notice.pressed_at < opened or notice.outcome == ENTERED:
         return None
-    if notice.outcome == "withdrawn" and notice.pressed_at <= award_at:
+    if notice.outcome == Outcome.WITHDRAWN and notice.pressed_at <= award_at:
         return Out.OFFLINE if not driver.online else Out.NOT_APPROVED
-    if notice.outcome == "sent":
+    if notice.outcome == Outcome.SENT:
         return Out.LATE if notice.pressed_at > award_at else Out.FULL
     return None
 
@@ -1326,8 +1327,8 @@ def _award_detail(
 
 
 # A copy that may still win its offer: sent and unanswered, or collected in its award window.
-ENTERED = "entered"
-LIVE = ("sent", ENTERED)
+ENTERED = Outcome.ENTERED
+LIVE = LIVE_OUTCOMES
 WINDOW_EVENT = "window"  # events.kind: the first Accept opened the offer's award window
 # The award waits for presses that arrived in time but were not applied yet: at most this long.
 AWARD_WAIT_TRIES = 50

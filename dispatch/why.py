@@ -12,7 +12,7 @@ from dispatch.actors import Actor
 from dispatch.awards import AWARD_DETAIL, Key, Order, Out, Standing, deciding_key, order_of
 from dispatch.lifecycle import Action, Status
 from dispatch.views import OfferView, offer_view
-from storage.records import Area, Driver, Notice
+from storage.records import Area, Driver, Notice, Outcome
 from storage.repos import Transaction
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def why_not(explanation: Explanation, driver_id: int) -> WhyNot:
     if winner is None:
         status = explanation.view.offer.status
         return WhyNot(NotYou.NOT_DECIDED if status == Status.OPEN else NotYou.NOBODY, tz=tz)
-    if mine.notice.outcome == "declined":
+    if mine.notice.outcome == Outcome.DECLINED:
         return WhyNot(NotYou.DECLINED, tz=tz)
     if not mine.pressed:
         return WhyNot(NotYou.NO_PRESS, tz=tz)

@@ -143,6 +143,24 @@ class Event:
     detail: str
 
 
+class Outcome(StrEnum):
+    """What became of one copy of an offer (notices.outcome)."""
+
+    SENT = "sent"  # out, not answered yet
+    ENTERED = "entered"  # its Accept is collected in the offer's award window
+    ACCEPTED = "accepted"  # its driver holds (or held) the offer
+    DECLINED = "declined"
+    TAKEN = "taken"  # the offer went to another driver
+    EXPIRED = "expired"  # the offer expired unanswered
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"  # its driver went offline (or was suspended) before answering
+    RELEASED = "released"  # its driver gave the offer back
+
+
+# A copy that may still win its offer: not answered yet, or collected in its award window.
+LIVE_OUTCOMES = (Outcome.SENT, Outcome.ENTERED)
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """One copy of an offer sent to one driver."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema
+from storage.records import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +305,7 @@ class Reports:
                 s.c.area_id,
                 n.c.driver_id,
                 func.count().filter(won),
-                func.count().filter(pressed, n.c.outcome != "declined"),
+                func.count().filter(pressed, n.c.outcome != Outcome.DECLINED),
                 func.count().filter(pressed, n.c.press_ms.is_not(None)),
                 func.count().filter(pressed, n.c.press_ms < human_min_ms),
                 func.count().filter(or_(won, pressed)),

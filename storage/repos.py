@@ -46,6 +46,7 @@ from storage.records import (
     Offer,
     OrderDraft,
     OutboxMessage,
+    Outcome,
     Store,
 )
 
@@ -319,7 +320,7 @@ class Drivers(_Repo):
         already = select(n.c.id).where(
             n.c.offer_id == offer_id,
             n.c.driver_id == d.c.id,
-            n.c.outcome.notin_(["taken", "expired", "withdrawn"]),
+            n.c.outcome.notin_([Outcome.TAKEN, Outcome.EXPIRED, Outcome.WITHDRAWN]),
         )
         query = (
             select(d)
@@ -958,7 +959,7 @@ class Notices(_Repo):
                 .where(n.c.id.in_(list(notice_ids.values())))
                 .values(
                     wave=wave,
-                    outcome="sent",
+                    outcome=Outcome.SENT,
                     message_id=None,
                     created_at=at,
                     chat_id=chat_now,
@@ -976,7 +977,7 @@ class Notices(_Repo):
         ]
         if rows:
             # One cached statement, sent as multi-row VALUES (SQLAlchemy's insertmanyvalues).
-            statement = insert(n).values(outcome="sent").returning(n.c.driver_id, n.c.id)
+            statement = insert(n).values(outcome=Outcome.SENT).returning(n.c.driver_id, n.c.id)
             for driver_id, notice_id in await self.connection.execute(statement, rows):
                 notice_ids[int(driver_id)] = int(notice_id)
         return notice_ids
@@ -1101,7 +1102,7 @@ class Notices(_Repo):
             await self.connection.execute(
                 update(n)
                 .where(n.c.id.in_([notice.id for notice in changed]), n.c.outcome.in_(live))
-                .values(outcome="withdrawn")
+                .values(outcome=Outcome.WITHDRAWN)
             )
         return changed
 
@@ -1155,8 +1156,8 @@ class Notices(_Repo):
         in_time = select(o.c.id).where(o.c.status == "open", or_(o.c.award_at.is_(None), o.c.award_at >= at))
         entered = await self.connection.execute(
             update(n)
-            .where(n.c.id.in_(ids), n.c.outcome == "sent", n.c.offer_id.in_(in_time))
-            .values(outcome="entered", pressed_at=func.coalesce(n.c.pressed_at, at))
+            .where(n.c.id.in_(ids), n.c.outcome == Outcome.SENT, n.c.offer_id.in_(in_time))
+            .values(outcome=Outcome.ENTERED, pressed_at=func.coalesce(n.c.pressed_at, at))
             .returning(*n.c)
         )
         copies = _records(Notice, entered)
