@@ -12,7 +12,7 @@ from dispatch.drivers import Decision
 from dispatch.lifecycle import Status
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
 from dispatch.views import OfferView, listed_view, offer_view
-from storage.records import Area, Driver, Event, Notice, Store
+from storage.records import Account, Area, Driver, Event, Notice, Store
 from storage.repos import Transaction
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class AdminDesk:
         None for an unknown filter."""
         filters: dict[str, Any] = {}
         async with self.dispatch.db.read() as tx:
-            if kind in ("pending", "approved", "suspended", "rejected"):
+            if kind in set(Account):
                 filters = {"status": kind}
             elif kind == "online":
                 filters = {"online": True}
@@ -139,7 +139,9 @@ class AdminDesk:
         """Suspend an approved driver (offline, no offers) or reinstate a suspended one."""
         d = self.dispatch
         now = d.clock.now()
-        before, after = ("approved", "suspended") if suspend else ("suspended", "approved")
+        before, after = (
+            (Account.APPROVED, Account.SUSPENDED) if suspend else (Account.SUSPENDED, Account.APPROVED)
+        )
         async with d.transaction() as tx:
             driver = await tx.drivers.by_id(driver_id)
             if driver is None:
@@ -256,7 +258,7 @@ class AdminDesk:
             area = await tx.areas.by_slug(slug)
             if area is None:
                 return BroadcastDraft(None, None, 0, problem=f"there is no area {slug}")
-            recipients = await tx.drivers.count_listed(status="approved", area_id=area.id)
+            recipients = await tx.drivers.count_listed(status=Account.APPROVED, area_id=area.id)
             broadcast_id = await tx.broadcasts.add(area.id, text, admin_id, recipients, d.clock.now())
         return BroadcastDraft(broadcast_id, area, recipients)
 
@@ -273,7 +275,7 @@ class AdminDesk:
                 return None
             area = await tx.areas.by_id(broadcast.area_id)
             assert area is not None
-            drivers = await tx.drivers.listed(status="approved", area_id=area.id)
+            drivers = await tx.drivers.listed(status=Account.APPROVED, area_id=area.id)
             params = d.messages.broadcast(area, broadcast.text)
             tag = BROADCAST_TAG.format(id=broadcast_id)
             messages = [

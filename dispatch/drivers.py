@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from dispatch.actors import Actor
 from dispatch.views import DayTally, OfferView, day_tally, offer_view
-from storage.records import Area, Driver
+from storage.records import Account, Area, Driver
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
@@ -115,11 +115,11 @@ class DriverDesk:
         if admin_id not in d.admin_ids:
             return Decision.NOT_ADMIN
         now = d.clock.now()
-        to = "approved" if approve else "rejected"
+        to = Account.APPROVED if approve else Account.REJECTED
         async with d.transaction() as tx:
             if await tx.drivers.by_id(driver_id) is None:
                 return Decision.NO_SUCH_DRIVER
-            if not await tx.drivers.set_status(driver_id, ["pending"], to):
+            if not await tx.drivers.set_status(driver_id, [Account.PENDING], to):
                 return Decision.ALREADY_DECIDED
             driver = await tx.drivers.by_id(driver_id)
             assert driver is not None

@@ -33,7 +33,7 @@ from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
 from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
 from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
-from storage.records import LIVE_OUTCOMES, Driver, Notice, Offer, Outcome
+from storage.records import LIVE_OUTCOMES, Account, Driver, Notice, Offer, Outcome
 from storage.repos import PressContext, Transaction
 
 if TYPE_CHECKING:
@@ -650,7 +650,7 @@ class OfferDesk:
                 return Press.NOT_YOURS
             if notice.outcome == Outcome.DECLINED:
                 return Press.DECLINED_BEFORE
-            if driver.status != "approved":
+            if driver.status != Account.APPROVED:
                 return Press.NOT_APPROVED
             view = await offer_view(tx, offer_id)
             assert view is not None
@@ -1239,7 +1239,7 @@ def _refusal(seen: PressContext) -> Press | None:
         return Press.NOT_YOURS
     if seen.notice_outcome == Outcome.DECLINED:
         return Press.DECLINED_BEFORE
-    if seen.driver_status != "approved":
+    if seen.driver_status != Account.APPROVED:
         return Press.NOT_APPROVED
     if seen.offer_status == Status.OPEN:
         return Press.WITHDRAWN if seen.notice_outcome == Outcome.WITHDRAWN else None
@@ -1281,7 +1281,7 @@ def _out_of_award(
     """Why a driver who pressed Accept cannot be awarded the offer now; None if they can."""
     if notice.pressed_at is not None and notice.pressed_at > award_at:
         return Out.LATE
-    if driver.status != "approved":
+    if driver.status != Account.APPROVED:
         return Out.NOT_APPROVED
     if not driver.online:
         return Out.OFFLINE

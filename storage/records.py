@@ -28,6 +28,15 @@ class Store:
     active: bool
 
 
+class Account(StrEnum):
+    """Where a driver's account stands (drivers.status)."""
+
+    PENDING = "pending"  # applied, waiting for an admin
+    APPROVED = "approved"
+    SUSPENDED = "suspended"
+    REJECTED = "rejected"
+
+
 @dataclass(frozen=True, slots=True)
 class Driver:
     id: int

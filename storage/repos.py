@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import schema
 from storage.records import (
     EDITS,
+    Account,
     Area,
     Broadcast,
     Card,
@@ -218,7 +219,7 @@ class Drivers(_Repo):
             chat_id=chat_id,
             name=name,
             username=username,
-            status="pending",
+            status=Account.PENDING,
             created_at=at,
         )
         return int((await self.connection.execute(statement.returning(schema.drivers.c.id))).scalar_one())
@@ -279,7 +280,7 @@ class Drivers(_Repo):
         """Only an approved driver can be online; False if the driver is not approved."""
         statement = (
             update(schema.drivers)
-            .where(schema.drivers.c.id == driver_id, schema.drivers.c.status == "approved")
+            .where(schema.drivers.c.id == driver_id, schema.drivers.c.status == Account.APPROVED)
             .values(online=online, timeouts_in_a_row=0)
         )
         return (await self.connection.execute(statement)).rowcount == 1
@@ -327,7 +328,7 @@ class Drivers(_Repo):
             .join(schema.driver_areas, schema.driver_areas.c.driver_id == d.c.id)
             .where(
                 schema.driver_areas.c.area_id == area_id,
-                d.c.status == "approved",
+                d.c.status == Account.APPROVED,
                 d.c.online.is_(True),
                 d.c.reachable.is_(True),
                 held < max_held,
@@ -345,7 +346,7 @@ class Drivers(_Repo):
         if status is not None:
             conditions.append(d.c.status == status)
         if online is not None:
-            conditions += [d.c.online.is_(online), d.c.status == "approved"]
+            conditions += [d.c.online.is_(online), d.c.status == Account.APPROVED]
         if area_id is not None:
             areas = schema.driver_areas
             conditions.append(
@@ -391,7 +392,7 @@ class Drivers(_Repo):
     async def standing_per_area(self) -> dict[int, tuple[int, int]]:
         """Per area id: how many of its drivers are approved, and how many of those are online."""
         d, links = schema.drivers, schema.driver_areas
-        approved = d.c.status == "approved"
+        approved = d.c.status == Account.APPROVED
         query = (
             select(
                 links.c.area_id,
