@@ -22,6 +22,7 @@ from dispatch.drivers import Availability, Enrollment
 from dispatch.offers import Code
 from dispatch.orders import OrderLineError, example_line, parse_order_line
 from dispatch.views import FailReason
+from storage.records import Prompt
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch, Person
@@ -257,7 +258,7 @@ async def _answer_as_driver(update: Update, context: Context, text: str) -> bool
     assert update.effective_user is not None
     user = update.effective_user
     prompt = await context.dispatch.drivers.prompt_of(user.id)
-    if prompt == "phone":
+    if prompt == Prompt.PHONE:
         if text.strip() == keyboards.SKIP:
             await _finish_application(update, context, None)
         else:

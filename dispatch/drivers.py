@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from dispatch.actors import Actor
 from dispatch.views import DayTally, OfferView, day_tally, offer_view
-from storage.records import Account, Area, Driver
+from storage.records import Account, Area, Driver, Prompt
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
@@ -84,7 +84,7 @@ class DriverDesk:
             else:
                 driver_id = driver.id
             await tx.drivers.add_area(driver_id, area.id)
-            await tx.drivers.update(driver_id, prompt="phone", prompt_offer_id=None)
+            await tx.drivers.update(driver_id, prompt=Prompt.PHONE, prompt_offer_id=None)
             await tx.events.add(now, Actor.driver(driver_id).encode(), "enroll", f"area {area.slug}")
         return Enrollment.ASK_PHONE
 
@@ -94,7 +94,7 @@ class DriverDesk:
         now = d.clock.now()
         async with d.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
-            if driver is None or driver.prompt != "phone":
+            if driver is None or driver.prompt != Prompt.PHONE:
                 return Enrollment.NOT_ENROLLING
             await tx.drivers.update(driver.id, phone=phone, enrolled_at=now, prompt=None)
             driver = await tx.drivers.by_id(driver.id)

@@ -33,7 +33,7 @@ from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
 from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
 from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
-from storage.records import LIVE_OUTCOMES, Account, Driver, Notice, Offer, Outcome
+from storage.records import LIVE_OUTCOMES, Account, Driver, Notice, Offer, Outcome, Prompt
 from storage.repos import PressContext, Transaction
 
 if TYPE_CHECKING:
@@ -1090,7 +1090,7 @@ class OfferDesk:
             if not delivered:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.drivers.count(driver.id, delivered=1)
-            await tx.drivers.update(driver.id, prompt="proof", prompt_offer_id=offer_id)
+            await tx.drivers.update(driver.id, prompt=Prompt.PROOF, prompt_offer_id=offer_id)
             await tx.events.add(now, Actor.driver(driver.id).encode(), "deliver", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
@@ -1151,7 +1151,7 @@ class OfferDesk:
         now = d.clock.now()
         async with d.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
-            if driver is None or driver.prompt != "proof" or driver.prompt_offer_id is None:
+            if driver is None or driver.prompt != Prompt.PROOF or driver.prompt_offer_id is None:
                 return None
             offer_id = driver.prompt_offer_id
             await tx.offers.update(offer_id, proof_file_id=file_id)

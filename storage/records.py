@@ -37,6 +37,13 @@ class Account(StrEnum):
     REJECTED = "rejected"
 
 
+class Prompt(StrEnum):
+    """What the bot waits for the driver to send next (drivers.prompt)."""
+
+    PHONE = "phone"  # their phone number, or Skip, to finish applying
+    PROOF = "proof"  # a photo of a delivery just made (drivers.prompt_offer_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Driver:
     id: int
