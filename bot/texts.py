@@ -20,7 +20,7 @@ from dispatch.offers import Code, Entered, Press, Pressed
 from dispatch.orders import format_pay
 from dispatch.stats import AreaStats, Stats
 from dispatch.views import DayTally, FailReason, OfferView
-from dispatch.why import AreaFairness, CopySeen, Explanation, NotYou, WhyNot
+from dispatch.why import AreaFairness, CopySeen, Explanation, NotYou, WhyNot, shown
 from dispatch.windows import NewWindow, Over
 from storage.records import Area, Driver, Notice
 
@@ -1047,22 +1047,12 @@ def _copy_line(why: Explanation, copy: CopySeen, tz: str) -> str:
     window = "" if in_window is None else (" · in window" if in_window else " · after the window")
     values = ""
     if copy.standing is not None:
+        standing = copy.standing
         values = " · " + " · ".join(
-            f"{KEY_SHORT[key]} {_key_value(key, _value(key, copy), tz)}" for key in ORDERS[why.order]
+            f"{KEY_SHORT[key]} {_key_value(key, shown(key, standing), tz)}" for key in ORDERS[why.order]
         )
     elif copy.out is not None:
         values = f" · out: {OUT_NAMES[copy.out]}"
     if notice.outcome == "declined":
         press = "declined"
     return f"{rank}{mark}{who} · wave {notice.wave} · delivered {delivered} · {press}{window}{values}"
-
-
-def _value(key: Key, copy: CopySeen) -> float | datetime | None:
-    standing = copy.standing
-    assert standing is not None
-    return {
-        Key.WON_TODAY: standing.won_today,
-        Key.LAST_AWARD: standing.last_award_at,
-        Key.ON_TIME: 1.0 if standing.on_time is None else standing.on_time,
-        Key.DRAW: standing.draw,
-    }[key]

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dispatch.actors import Actor, Role
+from dispatch.awards import milliseconds
 from dispatch.drivers import Decision
 from dispatch.lifecycle import Status
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
@@ -118,7 +119,7 @@ class AdminDesk:
         return Page(drivers, number, total)
 
     async def driver(self, driver_id: int) -> DriverProfile | None:
-        human_min_ms = round(self.dispatch.rules.human_min.total_seconds() * 1000)
+        human_min_ms = milliseconds(self.dispatch.rules.human_min)
         async with self.dispatch.db.read() as tx:
             driver = await tx.drivers.by_id(driver_id)
             if driver is None:

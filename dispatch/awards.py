@@ -115,6 +115,11 @@ def deciding_key(order: Order, winner: Standing, other: Standing) -> Key:
     return Key.DRAW
 
 
+def milliseconds(span: timedelta) -> int:
+    """A span in whole milliseconds (how press times are kept: notices.press_ms)."""
+    return round(span.total_seconds() * 1000)
+
+
 def fast_share(press_ms: Sequence[int | None], human_min_ms: int) -> float:
     """The share of presses that came sooner after their copy's delivery than a person taps."""
     timed = [ms for ms in press_ms if ms is not None]

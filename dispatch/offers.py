@@ -23,6 +23,7 @@ from dispatch.awards import (
     deciding_key,
     draw,
     fast_share,
+    milliseconds,
     order_of,
     ranked,
 )
@@ -620,7 +621,7 @@ class OfferDesk:
             opened = await tx.offers.open_award_window(offer_id, at + window)
             if opened is not None:
                 await self._window_opened(tx, offer_id, first.driver_id, opened)
-        human_min_ms = round(d.rules.human_min.total_seconds() * 1000)
+        human_min_ms = milliseconds(d.rules.human_min)
         for copy in entered:
             if copy.press_ms is not None and copy.press_ms < human_min_ms:
                 driver = await tx.drivers.by_id(copy.driver_id)
@@ -756,14 +757,13 @@ class OfferDesk:
             copies = [
                 (notice, driver)
                 for notice, driver in await tx.notices.for_offer_with_drivers(offer_id)
-                if driver
+                if driver is not None
             ]
             entrants = [(notice, driver) for notice, driver in copies if notice.outcome == ENTERED]
-            held = await tx.offers.held_counts([driver.id for _, driver in entrants if driver])
-            in_area = await tx.drivers.in_area([driver.id for _, driver in entrants if driver], view.area.id)
+            held = await tx.offers.held_counts([driver.id for _, driver in entrants])
+            in_area = await tx.drivers.in_area([driver.id for _, driver in entrants], view.area.id)
             outs: dict[int, Out] = {}
             for notice, driver in entrants:
-                assert driver is not None
                 out = _out_of_award(
                     notice, driver, award_at, held.get(driver.id, 0), d.rules.max_offers_held, in_area
                 )
@@ -775,24 +775,18 @@ class OfferDesk:
             passed_over = [
                 (notice, driver, out)
                 for notice, driver in copies
-                if driver is not None
-                and (out := _pressed_but_out(notice, driver, opened, award_at)) is not None
+                if (out := _pressed_but_out(notice, driver, opened, award_at)) is not None
             ]
             standings = await self._standings(
-                tx, view, [driver.id for _, driver in entrants if driver and driver.id not in outs]
+                tx, view, [driver.id for _, driver in entrants if driver.id not in outs]
             )
             ranking = ranked(order, standings)
+            places = {standing.driver_id: (rank, standing) for rank, standing in enumerate(ranking, 1)}
             details = {
-                notice.id: _award_detail(order, ranking, driver.id, outs.get(driver.id), standings)
+                notice.id: _award_detail(order, outs.get(driver.id), places.get(driver.id))
                 for notice, driver in entrants
-                if driver is not None
             }
-            details.update(
-                {
-                    notice.id: _award_detail(order, [], driver.id, out, [])
-                    for notice, driver, out in passed_over
-                }
-            )
+            details.update({notice.id: _award_detail(order, out) for notice, _, out in passed_over})
             await tx.notices.record_award(details, None, now)
             if not ranking:
                 # Nobody can take it: it stays open (or expires, if its time is up) for the next press.
@@ -808,10 +802,7 @@ class OfferDesk:
                 await self._plan(tx, offer_id)
                 return Award(None, len(entrants), 0)
             winner = ranking[0]
-            notice, driver = next(
-                (n, dr) for n, dr in entrants if dr is not None and dr.id == winner.driver_id
-            )
-            assert driver is not None
+            notice, driver = next((n, dr) for n, dr in entrants if dr.id == winner.driver_id)
             taken = await step(tx, offer_id, Action.ACCEPT, award_at=None, **_taken_by(driver.id, now))
             if not taken:
                 return None
@@ -864,7 +855,7 @@ class OfferDesk:
         if driver.fast_taps_told_at is not None:
             return
         last = await tx.notices.last_presses(driver.id, FAST_TAP_SAMPLE)
-        human_min_ms = round(d.rules.human_min.total_seconds() * 1000)
+        human_min_ms = milliseconds(d.rules.human_min)
         if not last or last[0] is None or last[0] >= human_min_ms:
             return  # only a fast press can tip the share over
         if len(last) < FAST_TAP_SAMPLE or fast_share(last, human_min_ms) < d.rules.fast_tap_alert_share:
@@ -1305,15 +1296,12 @@ def _pressed_but_out(notice: Notice, driver: Driver, opened: datetime, award_at:
     return None
 
 
-def _award_detail(
-    order: Order, ranking: list[Standing], driver_id: int, out: Out | None, standings: list[Standing]
-) -> str:
+def _award_detail(order: Order, out: Out | None, place: tuple[int, Standing] | None = None) -> str:
     """What the award saw of one driver, as kept on their copy (JSON): their rank and their value
-    for each key, or why they were out."""
-    if out is not None:
+    for each key (`place`), or why they were out."""
+    if place is None:
         return json.dumps({"order": order, "out": out})
-    standing = next(standing for standing in standings if standing.driver_id == driver_id)
-    rank = next(index for index, ranked_one in enumerate(ranking) if ranked_one.driver_id == driver_id) + 1
+    rank, standing = place
     return json.dumps(
         {
             "order": order,

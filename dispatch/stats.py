@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatch.awards import gini
+from dispatch.awards import gini, milliseconds
 from dispatch.deadlines import Kind
 from dispatch.lifecycle import Action
 from storage.db import Database
@@ -289,7 +289,7 @@ async def compute_stats(
     (pass the dispatch's Rules.human_min).
     """
     check_days(days)
-    human_min_ms = round(human_min.total_seconds() * 1000)
+    human_min_ms = milliseconds(human_min)
     async with db.read() as tx:
         if area_slug is None:
             areas = await tx.areas.all()

@@ -9,14 +9,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from dispatch.actors import Actor
-from dispatch.awards import AWARD_DETAIL, Key, Order, Out, Standing, deciding_key, order_of
+from dispatch.awards import AWARD_DETAIL, Key, Order, Out, Standing, deciding_key, milliseconds, order_of
 from dispatch.lifecycle import Action, Status
 from dispatch.views import OfferView, offer_view
 from storage.records import Area, Driver, Notice, Outcome
 from storage.repos import Transaction
 
 if TYPE_CHECKING:
-    from dispatch.dispatcher import Dispatch
+    from dispatch.dispatcher import Dispatch, Rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +117,9 @@ def copy_seen(notice: Notice, driver: Driver | None) -> CopySeen:
     return CopySeen(notice, driver, rank=int(seen["rank"]), standing=_standing(notice.driver_id, seen))
 
 
-async def explain(
-    tx: Transaction, offer_id: int, window: timedelta, human_min: timedelta = timedelta(seconds=0.6)
-) -> Explanation | None:
-    """Everything /why shows of an offer; None if there is no such offer. `window` is the award
-    window its area has now; `human_min` the fastest a person taps."""
+async def explain(tx: Transaction, offer_id: int, rules: Rules) -> Explanation | None:
+    """Everything /why shows of an offer (its area's award window and the fastest a person taps
+    by these rules); None if there is no such offer."""
     view = await offer_view(tx, offer_id)
     if view is None:
         return None
@@ -136,8 +134,8 @@ async def explain(
     awards = [end for end in ends if end is not None]
     order = order_of(awards[-1]["order"] if awards else view.area.fairness_order)
     award_at = view.offer.award_at or (datetime.fromisoformat(awards[-1]["closed"]) if awards else None)
-    human_min_ms = round(human_min.total_seconds() * 1000)
-    return Explanation(view, order, copies, window, award_at, bool(awards), human_min_ms)
+    window = rules.award_window_of(view.area.award_window_seconds)
+    return Explanation(view, order, copies, window, award_at, bool(awards), milliseconds(rules.human_min))
 
 
 def why_not(explanation: Explanation, driver_id: int) -> WhyNot:
@@ -161,10 +159,10 @@ def why_not(explanation: Explanation, driver_id: int) -> WhyNot:
     if winner.standing is None or mine.standing is None:
         return WhyNot(NotYou.FIRST_PRESS, tz=tz)
     key = deciding_key(explanation.order, winner.standing, mine.standing)
-    return WhyNot(NotYou.KEY, key, _shown(key, winner.standing), _shown(key, mine.standing), tz=tz)
+    return WhyNot(NotYou.KEY, key, shown(key, winner.standing), shown(key, mine.standing), tz=tz)
 
 
-def _shown(key: Key, standing: Standing) -> float | datetime | None:
+def shown(key: Key, standing: Standing) -> float | datetime | None:
     """A key's value as a person reads it (a count, a time, a share, a draw)."""
     match key:
         case Key.WON_TODAY:
@@ -185,6 +183,11 @@ class AreaFairness:
     window: timedelta
     order: Order
 
+    @classmethod
+    def of(cls, area: Area, rules: Rules) -> AreaFairness:
+        """The area's own window (else the setting's) and its order (else the default)."""
+        return cls(area, rules.award_window_of(area.award_window_seconds), order_of(area.fairness_order))
+
 
 class FairnessDesk:
     """The fairness order in use: shown to anyone, explained per offer, chosen per area by admins."""
@@ -195,24 +198,15 @@ class FairnessDesk:
     async def explain(self, offer_id: int) -> Explanation | None:
         """Every copy of the offer and what the award saw (for an admin's /why)."""
         async with self.dispatch.db.read() as tx:
-            view = await offer_view(tx, offer_id)
-            if view is None:
-                return None
-            rules = self.dispatch.rules
-            return await explain(
-                tx, offer_id, rules.award_window_of(view.area.award_window_seconds), rules.human_min
-            )
+            return await explain(tx, offer_id, self.dispatch.rules)
 
     async def why_not(self, offer_id: int, tg_user_id: int) -> WhyNot:
         """Why the offer did not go to the driver asking (Why not me?, a driver's /why)."""
         async with self.dispatch.db.read() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
-            view = await offer_view(tx, offer_id)
-            if driver is None or view is None:
+            explanation = await explain(tx, offer_id, self.dispatch.rules) if driver else None
+            if driver is None or explanation is None:
                 return WhyNot(NotYou.NOT_SENT)
-            window = self.dispatch.rules.award_window_of(view.area.award_window_seconds)
-            explanation = await explain(tx, offer_id, window)
-            assert explanation is not None
             return why_not(explanation, driver.id)
 
     async def areas(self, tg_user_id: int) -> list[AreaFairness]:
@@ -223,12 +217,7 @@ class FairnessDesk:
             areas = await tx.drivers.areas_of(driver.id) if driver else []
             if tg_user_id in self.dispatch.admin_ids or not areas:
                 areas = await tx.areas.all(active_only=tg_user_id not in self.dispatch.admin_ids)
-        return [
-            AreaFairness(
-                area, rules.award_window_of(area.award_window_seconds), order_of(area.fairness_order)
-            )
-            for area in areas
-        ]
+        return [AreaFairness.of(area, rules) for area in areas]
 
     async def set_area(
         self, slug: str, admin_id: int, *, window_seconds: int | None = None, order: Order | None = None
@@ -250,6 +239,4 @@ class FairnessDesk:
             await tx.events.add(d.clock.now(), Actor.admin(admin_id).encode(), "fairness", f"{slug} {said}")
             area = await tx.areas.by_id(area.id)
             assert area is not None
-        return AreaFairness(
-            area, d.rules.award_window_of(area.award_window_seconds), order_of(area.fairness_order)
-        )
+        return AreaFairness.of(area, d.rules)

@@ -85,6 +85,11 @@ def _prefixed(kind: type[T], row: Row[Any], prefix: str) -> T | None:
     return kind(**{name: row._mapping[f"{prefix}{name}"] for name in names})
 
 
+def _ms_after(delivered_at: datetime, pressed_at: datetime) -> int:
+    """How many ms after its copy's delivery a press came (notices.press_ms; never below 0)."""
+    return max(0, round((pressed_at - delivered_at).total_seconds() * 1000))
+
+
 class _Repo:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
@@ -1120,7 +1125,7 @@ class Notices(_Repo):
         if copy is not None and copy.pressed_at is None:
             values["pressed_at"] = at
             if copy.delivered_at is not None:
-                values["press_ms"] = max(0, round((at - copy.delivered_at).total_seconds() * 1000))
+                values["press_ms"] = _ms_after(copy.delivered_at, at)
         conditions = [n.c.id == notice_id]
         if to is not None:
             values["outcome"] = to
@@ -1163,7 +1168,7 @@ class Notices(_Repo):
         )
         copies = _records(Notice, entered)
         timed = [
-            {"notice": copy.id, "ms": max(0, round((at - copy.delivered_at).total_seconds() * 1000))}
+            {"notice": copy.id, "ms": _ms_after(copy.delivered_at, at)}
             for copy in copies
             if copy.delivered_at is not None and copy.press_ms is None
         ]
