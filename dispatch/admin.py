@@ -155,8 +155,9 @@ class AdminDesk:
             await tx.events.add(
                 now, Actor.admin(admin_id).encode(), after if suspend else "reinstated", f"driver {driver_id}"
             )
-            news = d.messages.you_are_suspended() if suspend else d.messages.you_are_reinstated()
-            await d.say(tx, driver.chat_id, news)
+            await d.say(
+                tx, driver.chat_id, lambda m: m.you_are_suspended() if suspend else m.you_are_reinstated()
+            )
         return Standing.DONE
 
     # --- areas and stores ---
@@ -277,10 +278,13 @@ class AdminDesk:
             area = await tx.areas.by_id(broadcast.area_id)
             assert area is not None
             drivers = await tx.drivers.listed(status=Account.APPROVED, area_id=area.id)
-            params = d.messages.broadcast(area, broadcast.text)
             tag = BROADCAST_TAG.format(id=broadcast_id)
+            made = await d.rendered(
+                tx, [driver.chat_id for driver in drivers], lambda m: m.broadcast(area, broadcast.text)
+            )
             messages = [
-                Outgoing(d.chat_id, Delivery.MESSAGE, params, lane=Lane.BULK, tag=tag) for d in drivers
+                Outgoing(chat_id, Delivery.MESSAGE, params, lane=Lane.BULK, tag=tag)
+                for chat_id, params in made.items()
             ]
             await tx.outbox.add_many([as_row(message) for message in messages], now)
             await tx.broadcasts.move(broadcast_id, "sending", "sending", recipients=len(drivers))
@@ -324,4 +328,4 @@ class AdminDesk:
     ) -> None:
         d = self.dispatch
         if await tx.broadcasts.move(broadcast_id, "sending", "done", done_at=d.clock.now()):
-            await d.say(tx, admin_id, d.messages.broadcast_done(area, sent, failed))
+            await d.say(tx, admin_id, lambda m: m.broadcast_done(area, sent, failed))

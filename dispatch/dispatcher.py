@@ -10,10 +10,10 @@ from typing import Protocol
 
 from dispatch.clock import Clock
 from dispatch.deadlines import Timing
-from dispatch.messages import Messages, Params
+from dispatch.messages import Catalog, Messages, Render
 from dispatch.outbox import Delivery, Lane, Outgoing, enqueue
 from storage.db import Database
-from storage.records import Driver, Offer, Store
+from storage.records import Driver, Language, Offer, Store
 from storage.repos import Transaction
 
 
@@ -72,6 +72,7 @@ class Person:
     is_admin: bool = False
     driver: Driver | None = None
     stores: list[Store] = field(default_factory=list)
+    language: Language = Language.EN  # what the chat they write from reads
 
     @property
     def is_unknown(self) -> bool:
@@ -85,7 +86,7 @@ class Dispatch:
         self,
         db: Database,
         clock: Clock,
-        messages: Messages,
+        messages: Catalog,
         *,
         rules: Rules | None = None,
         admin_ids: Iterable[int] = (),
@@ -123,40 +124,67 @@ class Dispatch:
         """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
         tx.after_commit.append(lambda: self.deadlines.plan(offer))
 
+    def words(self, language: Language | None) -> Messages:
+        """The messages in a language; a chat that never wrote (an admin's, at first) reads English."""
+        return self.messages(language or Language.EN)
+
+    async def rendered(
+        self, tx: Transaction, chat_ids: Iterable[int], render: Render
+    ) -> dict[int, dict[str, object]]:
+        """One message for many chats, each in its language: made once per language, not per chat."""
+        languages = await tx.chats.languages(chat_ids)
+        made: dict[Language, dict[str, object]] = {}
+        out = {}
+        for chat_id in chat_ids:
+            language = languages.get(chat_id, Language.EN)
+            if language not in made:
+                made[language] = render(self.words(language))
+            out[chat_id] = made[language]
+        return out
+
     async def say(
         self,
         tx: Transaction,
         chat_id: int,
-        params: Params,
+        render: Render,
         *,
         lane: Lane = Lane.INTERACTIVE,
         delivery: Delivery = Delivery.MESSAGE,
         edit_of: int | None = None,
         notice_id: int | None = None,
     ) -> int:
-        """Queue one message (or, with `edit_of`, an edit of it) in this transaction."""
+        """Queue one message (or, with `edit_of`, an edit of it) in this transaction, made in the
+        language the chat reads."""
         if edit_of is not None and delivery is Delivery.MESSAGE:
             delivery = Delivery.EDIT
+        params = render(self.words(await tx.chats.language(chat_id)))
         message = Outgoing(chat_id, delivery, params, lane=lane, edit_of=edit_of, notice_id=notice_id)
         return await enqueue(tx, message, self.clock.now())
 
-    async def tell_admins(self, tx: Transaction, params: Params) -> list[int]:
-        """Queue the same message to every admin; returns the outbox ids."""
-        return [await self.say(tx, admin, params) for admin in sorted(self.admin_ids)]
+    async def tell_admins(self, tx: Transaction, render: Render) -> list[int]:
+        """Queue the same message to every admin, each in their language; returns the outbox ids."""
+        return [await self.say(tx, admin, render) for admin in sorted(self.admin_ids)]
 
     async def tell_store(
-        self, tx: Transaction, store_id: int, params: Params, *, delivery: Delivery = Delivery.MESSAGE
+        self, tx: Transaction, store_id: int, render: Render, *, delivery: Delivery = Delivery.MESSAGE
     ) -> None:
-        """Queue the same notice to every staff chat of a store."""
+        """Queue the same notice to every staff chat of a store, each in the language it reads."""
         for chat_id in await tx.stores.staff_chats(store_id):
-            await self.say(tx, chat_id, params, delivery=delivery)
+            await self.say(tx, chat_id, render, delivery=delivery)
 
     async def who_is(self, user_id: int, chat_id: int) -> Person:
         """The roles of this Telegram user writing from this chat."""
         async with self.db.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(user_id)
             stores = await tx.stores.staffed_by(chat_id)
-        return Person(user_id=user_id, is_admin=user_id in self.admin_ids, driver=driver, stores=stores)
+            language = await tx.chats.language(chat_id) or Language.EN
+        return Person(
+            user_id=user_id,
+            is_admin=user_id in self.admin_ids,
+            driver=driver,
+            stores=stores,
+            language=language,
+        )
 
     async def send(self, *messages: Outgoing) -> list[int]:
         """Queue messages that change nothing else (a reply, a help text)."""

@@ -100,9 +100,8 @@ class DriverDesk:
             driver = await tx.drivers.by_id(driver.id)
             assert driver is not None
             areas = await tx.drivers.areas_of(driver.id)
-            card = d.messages.application_card(driver, areas)
             for admin in sorted(d.admin_ids):
-                outbox_id = await d.say(tx, admin, card)
+                outbox_id = await d.say(tx, admin, lambda m: m.application_card(driver, areas))
                 await tx.cards.add(APPLICATION, driver.id, admin, outbox_id, now)
             await tx.events.add(
                 now, Actor.driver(driver.id).encode(), "applied", "with phone" if phone else "no phone"
@@ -125,11 +124,16 @@ class DriverDesk:
             assert driver is not None
             await tx.events.add(now, Actor.admin(admin_id).encode(), to, f"driver {driver_id}")
             areas = await tx.drivers.areas_of(driver_id)
-            decided = d.messages.application_decided(driver, areas, approve, admin_name)
             for card in await tx.cards.of(APPLICATION, driver_id):
-                await d.say(tx, card.chat_id, decided, edit_of=card.outbox_id)
-            news = d.messages.you_are_approved() if approve else d.messages.you_are_rejected()
-            await d.say(tx, driver.chat_id, news)
+                await d.say(
+                    tx,
+                    card.chat_id,
+                    lambda m: m.application_decided(driver, areas, approve, admin_name),
+                    edit_of=card.outbox_id,
+                )
+            await d.say(
+                tx, driver.chat_id, lambda m: m.you_are_approved() if approve else m.you_are_rejected()
+            )
         return Decision.APPROVED if approve else Decision.REJECTED
 
     async def set_online(self, tg_user_id: int, online: bool) -> tuple[Availability, Driver | None]:

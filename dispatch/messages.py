@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from dispatch.views import DayTally, FailReason, OfferView
 from dispatch.windows import NewWindow
-from storage.records import Area, Driver
+from storage.records import Area, Driver, Language
 
 # The parameters of one Bot API call, chat_id aside: {"text": …, "reply_markup": {…}}.
 Params = dict[str, Any]
@@ -81,3 +81,10 @@ class Messages(Protocol):
     def window_over(self, view: OfferView, ask: NewWindow) -> Params: ...
     def window_given(self, view: OfferView, by: str) -> Params: ...
     def window_dropped(self, view: OfferView, by: str) -> Params: ...
+
+
+# A message the domain wants said, made in the reader's language when it is queued:
+# `lambda m: m.offer_copy(view)`.
+Render = Callable[[Messages], Params]
+# Every language's messages: the bot gives the domain one Messages per language.
+Catalog = Callable[[Language], Messages]

@@ -30,6 +30,7 @@ from dispatch.awards import (
 from dispatch.deadlines import Kind, deadlines_of, no_show_at
 from dispatch.lifecycle import Action, Status, step
 from dispatch.localtime import LocalTimeError, local_now_date, start_of_day, to_utc, window_to_utc
+from dispatch.messages import Messages, Params, Render
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
 from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
@@ -189,7 +190,7 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             assert view is not None
             if card_to is not None:
-                await d.say(tx, card_to, d.messages.admin_offer_card(view))
+                await d.say(tx, card_to, lambda m: m.admin_offer_card(view))
         await self.send_wave(offer_id)
         return Created(view=view)
 
@@ -219,9 +220,17 @@ class OfferDesk:
             notices = await tx.notices.record_many(
                 offer_id, [(driver.id, driver.chat_id) for driver in drivers], wave, now
             )
-            copy = d.messages.offer_copy(view)
+            copies_made = await d.rendered(
+                tx, [driver.chat_id for driver in drivers], lambda m: m.offer_copy(view)
+            )
             copies = [
-                Outgoing(driver.chat_id, Delivery.MESSAGE, copy, lane=Lane.BULK, notice_id=notices[driver.id])
+                Outgoing(
+                    driver.chat_id,
+                    Delivery.MESSAGE,
+                    copies_made[driver.chat_id],
+                    lane=Lane.BULK,
+                    notice_id=notices[driver.id],
+                )
                 for driver in drivers
             ]
             await tx.outbox.add_many([as_row(message) for message in copies], now)
@@ -254,12 +263,12 @@ class OfferDesk:
             view = await offer_view(tx, offer_id)
             assert view is not None
             unanswered = await tx.notices.close_all(offer_id, LIVE, Outcome.EXPIRED)
-            await self._edit_copies(tx, unanswered, d.messages.copy_expired(view))
+            await self._edit_copies(tx, unanswered, lambda m: m.copy_expired(view))
             for driver in await tx.drivers.timed_out([notice.driver_id for notice in unanswered]):
                 await self._set_offline_if_missed_too_many(tx, driver)
             await tx.events.add(now, DISPATCH.encode(), "expire", offer_id=offer_id)
             await self._tell_expired(tx, view)
-            await d.tell_store(tx, view.store.id, d.messages.store_expired(view))
+            await d.tell_store(tx, view.store.id, lambda m: m.store_expired(view))
             d.plan(tx, view.offer)
         return True
 
@@ -271,7 +280,7 @@ class OfferDesk:
         for notice in withdrawn:
             view = await offer_view(tx, notice.offer_id)
             assert view is not None
-            await self._edit_copy(tx, notice, self.dispatch.messages.copy_withdrawn(view), Lane.INTERACTIVE)
+            await self._edit_copy(tx, notice, lambda m: m.copy_withdrawn(view), Lane.INTERACTIVE)  # noqa: B023 - made before say returns
 
     async def _set_offline_if_missed_too_many(self, tx: Transaction, driver: Driver) -> None:
         """A driver whose copy just expired unanswered: too many in a row and they are set offline."""
@@ -284,7 +293,7 @@ class OfferDesk:
         await tx.events.add(
             d.clock.now(), DISPATCH.encode(), "auto_offline", f"driver {driver.id} missed {missed}"
         )
-        await d.say(tx, driver.chat_id, d.messages.set_offline(missed))
+        await d.say(tx, driver.chat_id, lambda m: m.set_offline(missed))
 
     # --- reminders and the no-show release (timers call these) ---
 
@@ -307,15 +316,8 @@ class OfferDesk:
                 return False
             if not await tx.offers.mark_reminded(offer_id, column, status, now):
                 return False
-            if kind is Kind.PICKUP_REMINDER:
-                params = d.messages.pickup_reminder(view, _minutes_until(now, view.offer.pickup_start))
-            elif kind is Kind.LATE:
-                params = d.messages.late_reminder(view)
-            else:
-                assert view.offer.deliver_by is not None
-                params = d.messages.delivery_reminder(view, _minutes_until(now, view.offer.deliver_by))
-            sent = await d.say(tx, view.holder.chat_id, params)
-            if "reply_markup" in params:  # its buttons go when the job card's do
+            sent = await d.say(tx, view.holder.chat_id, lambda m: _reminder(m, kind, view, now))
+            if kind is Kind.LATE:  # its buttons (Confirm pickup, Release) go when the job card's do
                 await tx.cards.add(
                     _buttons_of(REMINDER_CARDS[kind]), offer_id, view.holder.chat_id, sent, now
                 )
@@ -345,12 +347,12 @@ class OfferDesk:
             notice = await tx.notices.of(offer_id, holder.id)
             if notice is not None:
                 # The card only closes (an edit rings no bell); the news is the one new message.
-                await self._edit_job(tx, notice, d.messages.job_no_show(view))
+                await self._edit_job(tx, notice, lambda m: m.job_no_show(view))
             await tx.drivers.count(holder.id, no_shows=1)
             await tx.events.add(
                 now, DISPATCH.encode(), "no_show", f"driver {holder.id} released", offer_id=offer_id
             )
-            await d.say(tx, holder.chat_id, d.messages.no_show_released(view))
+            await d.say(tx, holder.chat_id, lambda m: m.no_show_released(view))
             await self._tell_given_back(tx, view, Over.NO_SHOW, holder)
         if given is Status.OPEN:
             await self.send_wave(offer_id)
@@ -380,14 +382,14 @@ class OfferDesk:
             assert view is not None
             live = await tx.notices.close_all(offer_id, LIVE, Outcome.CANCELLED)
             held = await tx.notices.close_all(offer_id, Outcome.ACCEPTED, Outcome.CANCELLED)
-            await self._edit_copies(tx, [*live, *held], d.messages.copy_cancelled(view))
-            await self._edit_cards(tx, "job", offer_id, d.messages.copy_cancelled(view))
+            await self._edit_copies(tx, [*live, *held], lambda m: m.copy_cancelled(view))
+            await self._edit_cards(tx, "job", offer_id, lambda m: m.copy_cancelled(view))
             if before.holder is not None:
-                await d.say(tx, before.holder.chat_id, d.messages.copy_cancelled(view))
+                await d.say(tx, before.holder.chat_id, lambda m: m.copy_cancelled(view))
             await self._refresh_lists(tx, offer_id)
-            await self._close_asks(tx, view, d.messages.window_dropped(view, by))
-            await d.tell_store(tx, view.store.id, d.messages.store_cancelled(view, reason))
-            await d.tell_admins(tx, d.messages.admin_cancelled(view, by, reason))
+            await self._close_asks(tx, view, lambda m: m.window_dropped(view, by))
+            await d.tell_store(tx, view.store.id, lambda m: m.store_cancelled(view, reason))
+            await d.tell_admins(tx, lambda m: m.admin_cancelled(view, by, reason))
             d.plan(tx, view.offer)
         return Press.CANCELLED
 
@@ -457,8 +459,8 @@ class OfferDesk:
             farthest = now + timedelta(days=d.rules.max_days_ahead)
             if no_time_left(slot.end, now, d.rules.time_to_reach_store) or slot.start > farthest:
                 # The choices shown have aged: every copy of the question gets fresh ones.
-                fresh = d.messages.window_over(view, NewWindow(self._slots(view, now)))
-                await self._edit_cards(tx, WINDOW_ASK, offer_id, fresh)
+                seen, fresh = view, NewWindow(self._slots(view, now))
+                await self._edit_cards(tx, WINDOW_ASK, offer_id, lambda m: m.window_over(seen, fresh))
                 return Press.SLOT_GONE
             offer = view.offer
             shift = slot.start - offer.pickup_start
@@ -478,7 +480,7 @@ class OfferDesk:
             await tx.events.add(now, actor.encode(), REOPEN_EVENT, detail, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._close_asks(tx, view, d.messages.window_given(view, by))
+            await self._close_asks(tx, view, lambda m: m.window_given(view, by))
             await self._close_expiry_cards(tx, view)
         await self.send_wave(offer_id)
         return Press.REOPENED
@@ -506,8 +508,8 @@ class OfferDesk:
         if view.offer.status == Status.OPEN:
             no_show = why is Over.NO_SHOW
             if no_show:
-                await d.tell_admins(tx, d.messages.admin_no_show(view, driver))
-            await d.tell_store(tx, view.store.id, d.messages.store_released(view, no_show=no_show))
+                await d.tell_admins(tx, lambda m: m.admin_no_show(view, driver))
+            await d.tell_store(tx, view.store.id, lambda m: m.store_released(view, no_show=no_show))
             return
         now = d.clock.now()
         await tx.events.add(now, DISPATCH.encode(), "expire", NO_TIME_LEFT, offer_id=view.offer.id)
@@ -524,29 +526,29 @@ class OfferDesk:
     ) -> None:
         """Ask for a new window with the next free slots; each copy is kept, to close them all."""
         d = self.dispatch
-        params = d.messages.window_over(view, ask)
         for chat_id in chats:
-            card = await d.say(tx, chat_id, params)
+            card = await d.say(tx, chat_id, lambda m: m.window_over(view, ask))
             await tx.cards.add(WINDOW_ASK, view.offer.id, chat_id, card, d.clock.now())
 
-    async def _close_asks(self, tx: Transaction, view: OfferView, params: dict[str, object]) -> None:
+    async def _close_asks(self, tx: Transaction, view: OfferView, render: Render) -> None:
         """Answered (a new window, or the order cancelled, however): every copy of the question
         loses its buttons and says what was done."""
         for card in await tx.cards.take(WINDOW_ASK, view.offer.id):
-            await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
+            await self.dispatch.say(tx, card.chat_id, render, edit_of=card.outbox_id)
 
     async def _tell_expired(self, tx: Transaction, view: OfferView) -> None:
         """Each admin's card of an expired offer, with Re-offer; kept, to close them all."""
         d = self.dispatch
         for chat_id in sorted(d.admin_ids):
-            card = await d.say(tx, chat_id, d.messages.admin_expired(view))
+            card = await d.say(tx, chat_id, lambda m: m.admin_expired(view))
             await tx.cards.add(EXPIRY_CARD, view.offer.id, chat_id, card, d.clock.now())
 
     async def _close_expiry_cards(self, tx: Transaction, view: OfferView) -> None:
         """Offered again: no admin's card of its expiry offers Re-offer any more."""
-        params = self.dispatch.messages.admin_expired_reoffered(view)
         for card in await tx.cards.take(EXPIRY_CARD, view.offer.id):
-            await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
+            await self.dispatch.say(
+                tx, card.chat_id, lambda m: m.admin_expired_reoffered(view), edit_of=card.outbox_id
+            )
 
     async def _decider(
         self, tx: Transaction, view: OfferView | None, user_id: int, chat_id: int, name: str
@@ -731,10 +733,10 @@ class OfferDesk:
         await tx.events.add(now, actor.encode(), Action.ACCEPT, detail, offer_id=offer_id)
         view = await offer_view(tx, offer_id)
         assert view is not None
-        await self._edit_copy(tx, notice, d.messages.job_card(view), Lane.INTERACTIVE)
+        await self._edit_copy(tx, notice, lambda m: m.job_card(view), Lane.INTERACTIVE)
         others = await tx.notices.close_all(offer_id, LIVE, Outcome.TAKEN)
-        await self._edit_copies(tx, others, d.messages.copy_taken(view, why_button=awarded))
-        await d.tell_store(tx, view.store.id, d.messages.store_accepted(view, driver))
+        await self._edit_copies(tx, others, lambda m: m.copy_taken(view, why_button=awarded))
+        await d.tell_store(tx, view.store.id, lambda m: m.store_accepted(view, driver))
         d.plan(tx, view.offer)
         return view
 
@@ -865,7 +867,7 @@ class OfferDesk:
         await tx.events.add(
             d.clock.now(), DISPATCH.encode(), "fast_taps", f"driver {driver.id}: {fast} of {len(last)}"
         )
-        await d.tell_admins(tx, d.messages.admin_fast_taps(driver, fast, len(last)))
+        await d.tell_admins(tx, lambda m: m.admin_fast_taps(driver, fast, len(last)))
 
     async def _why_not(self, tx: Transaction, offer_id: int, driver: Driver, notice: Notice) -> Press:
         offer = await tx.offers.by_id(offer_id)
@@ -903,7 +905,7 @@ class OfferDesk:
             await tx.events.add(now, Actor.driver(driver.id).encode(), "decline", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_copy(tx, notice, d.messages.copy_declined(view), Lane.INTERACTIVE)
+            await self._edit_copy(tx, notice, lambda m: m.copy_declined(view), Lane.INTERACTIVE)
         return Press.DECLINED
 
     async def release(self, offer_id: int, tg_user_id: int) -> Press:
@@ -922,7 +924,7 @@ class OfferDesk:
             await tx.events.add(now, Actor.driver(driver.id).encode(), "release", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_job(tx, notice, d.messages.job_released(view))
+            await self._edit_job(tx, notice, lambda m: m.job_released(view))
             await self._tell_given_back(tx, view, Over.RELEASED, driver)
         if given is not Status.OPEN:
             return Press.RELEASED_TOO_LATE
@@ -991,7 +993,7 @@ class OfferDesk:
             await tx.offers.update(offer_id, code_asked_at=now)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await d.say(tx, driver.chat_id, d.messages.ask_pickup_code(view))
+            await d.say(tx, driver.chat_id, lambda m: m.ask_pickup_code(view))
         return Press.TYPE_CODE
 
     async def enter_code(self, tg_user_id: int, typed: str) -> Code:
@@ -1030,11 +1032,11 @@ class OfferDesk:
             assert view is not None
             notice = await tx.notices.of(offer_id, driver.id)
             if notice is not None:
-                await self._edit_job(tx, notice, d.messages.job_picked_up(view))
-            card = await d.say(tx, driver.chat_id, d.messages.delivery_card(view))
+                await self._edit_job(tx, notice, lambda m: m.job_picked_up(view))
+            card = await d.say(tx, driver.chat_id, lambda m: m.delivery_card(view))
             await tx.cards.add("delivery", offer_id, driver.chat_id, card, now)
             await self._refresh_lists(tx, offer_id)
-            await d.tell_store(tx, view.store.id, d.messages.store_picked_up(view))
+            await d.tell_store(tx, view.store.id, lambda m: m.store_picked_up(view))
             d.plan(tx, view.offer)
         return Code.ACCEPTED
 
@@ -1058,15 +1060,15 @@ class OfferDesk:
             assert view is not None
             if wrong >= tries:
                 await tx.events.add(now, DISPATCH.encode(), "pickup_locked", offer_id=offer.id)
-                await d.say(tx, driver.chat_id, d.messages.pickup_locked(view))
-                await d.tell_admins(tx, d.messages.admin_pickup_locked(view))
+                await d.say(tx, driver.chat_id, lambda m: m.pickup_locked(view))  # noqa: B023 - made before say returns
+                await d.tell_admins(tx, lambda m: m.admin_pickup_locked(view))  # noqa: B023 - made before say returns
             else:
                 still_waiting.append((view, tries - wrong))
         if not still_waiting:
             return Code.JUST_LOCKED
         views = [view for view, _ in still_waiting]
         tries_left = min(left for _, left in still_waiting)
-        await d.say(tx, driver.chat_id, d.messages.wrong_code(views, tries_left))
+        await d.say(tx, driver.chat_id, lambda m: m.wrong_code(views, tries_left))
         return Code.WRONG
 
     async def deliver(self, offer_id: int, tg_user_id: int) -> Press:
@@ -1085,10 +1087,10 @@ class OfferDesk:
             await tx.events.add(now, Actor.driver(driver.id).encode(), "deliver", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_cards(tx, "delivery", offer_id, d.messages.delivery_closed(view))
+            await self._edit_cards(tx, "delivery", offer_id, lambda m: m.delivery_closed(view))
             today = await day_tally(tx, driver.id, now, view.tz)
-            await d.say(tx, driver.chat_id, d.messages.delivered(view, today))
-            await d.tell_store(tx, view.store.id, d.messages.store_delivered(view))
+            await d.say(tx, driver.chat_id, lambda m: m.delivered(view, today))
+            await d.tell_store(tx, view.store.id, lambda m: m.store_delivered(view))
             d.plan(tx, view.offer)
         return Press.DELIVERED
 
@@ -1104,7 +1106,7 @@ class OfferDesk:
                 return Press.DONE
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_cards(tx, "delivery", offer_id, d.messages.fail_reasons(view))
+            await self._edit_cards(tx, "delivery", offer_id, lambda m: m.fail_reasons(view))
         return Press.CHOOSE_REASON
 
     async def fail(self, offer_id: int, tg_user_id: int, reason: FailReason) -> Press:
@@ -1130,9 +1132,9 @@ class OfferDesk:
             )
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_cards(tx, "delivery", offer_id, d.messages.returning(view, reason))
-            await d.tell_admins(tx, d.messages.admin_returned(view, reason))
-            await d.tell_store(tx, view.store.id, d.messages.store_returning(view, reason))
+            await self._edit_cards(tx, "delivery", offer_id, lambda m: m.returning(view, reason))
+            await d.tell_admins(tx, lambda m: m.admin_returned(view, reason))
+            await d.tell_store(tx, view.store.id, lambda m: m.store_returning(view, reason))
             d.plan(tx, view.offer)
         return Press.RETURNING
 
@@ -1150,9 +1152,10 @@ class OfferDesk:
             await tx.events.add(now, Actor.driver(driver.id).encode(), "proof", file_id, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await d.say(tx, driver.chat_id, d.messages.proof_saved(view))
-            proof = d.messages.store_proof(view, file_id)
-            await d.tell_store(tx, view.store.id, proof, delivery=Delivery.PHOTO)
+            await d.say(tx, driver.chat_id, lambda m: m.proof_saved(view))
+            await d.tell_store(
+                tx, view.store.id, lambda m: m.store_proof(view, file_id), delivery=Delivery.PHOTO
+            )
         return view
 
     async def show_held(self, tg_user_id: int) -> int:
@@ -1167,35 +1170,41 @@ class OfferDesk:
                 view = await offer_view(tx, offer.id)
                 assert view is not None
                 if offer.status == Status.ACCEPTED:
-                    card = await d.say(tx, driver.chat_id, d.messages.job_card(view))
+                    card = await d.say(tx, driver.chat_id, lambda m: m.job_card(view))  # noqa: B023 - made before say returns
                     await tx.cards.add("job", offer.id, driver.chat_id, card, now)
                 else:
-                    card = await d.say(tx, driver.chat_id, d.messages.delivery_card(view))
+                    card = await d.say(tx, driver.chat_id, lambda m: m.delivery_card(view))  # noqa: B023 - made before say returns
                     await tx.cards.add("delivery", offer.id, driver.chat_id, card, now)
         return len(held)
 
     # --- helpers ---
 
-    async def _edit_copy(
-        self, tx: Transaction, notice: Notice, params: dict[str, object], lane: Lane
-    ) -> None:
+    async def _edit_copy(self, tx: Transaction, notice: Notice, render: Render, lane: Lane) -> None:
         """Edit a driver's copy of an offer (the edit waits for the copy if it is not sent yet)."""
         target = await tx.notices.outbox_row(notice.id)
         if target is not None:
-            await self.dispatch.say(tx, notice.chat_id, params, lane=lane, edit_of=target)
+            await self.dispatch.say(tx, notice.chat_id, render, lane=lane, edit_of=target)
 
     async def _plan(self, tx: Transaction, offer_id: int) -> None:
         offer = await tx.offers.by_id(offer_id)
         if offer is not None:
             self.dispatch.plan(tx, offer)
 
-    async def _edit_copies(self, tx: Transaction, notices: list[Notice], params: dict[str, object]) -> None:
-        """Edit many drivers' copies at once, in the bulk lane (a fan-out's worth of edits)."""
+    async def _edit_copies(self, tx: Transaction, notices: list[Notice], render: Render) -> None:
+        """Edit many drivers' copies at once, in the bulk lane (a fan-out's worth of edits), each
+        in its reader's language."""
         targets = await tx.notices.outbox_rows([notice.id for notice in notices])
+        sent = [notice for notice in notices if notice.id in targets]
+        made = await self.dispatch.rendered(tx, [notice.chat_id for notice in sent], render)
         rows = [
-            Outgoing(notice.chat_id, Delivery.EDIT, params, lane=Lane.BULK, edit_of=targets[notice.id])
-            for notice in notices
-            if notice.id in targets
+            Outgoing(
+                notice.chat_id,
+                Delivery.EDIT,
+                made[notice.chat_id],
+                lane=Lane.BULK,
+                edit_of=targets[notice.id],
+            )
+            for notice in sent
         ]
         await tx.outbox.add_many([as_row(row) for row in rows], self.dispatch.clock.now())
 
@@ -1204,23 +1213,26 @@ class OfferDesk:
         d = self.dispatch
         for card in await tx.cards.take(ORDERS_LIST, offer_id):
             shown, total = await orders_to_show(tx, card.chat_id, d.clock.now())
-            await d.say(tx, card.chat_id, d.messages.orders_list(shown, total), edit_of=card.outbox_id)
+            await d.say(
+                tx,
+                card.chat_id,
+                lambda m: m.orders_list(shown, total),  # noqa: B023 - made before say returns
+                edit_of=card.outbox_id,
+            )
 
-    async def _edit_job(self, tx: Transaction, notice: Notice, params: dict[str, object]) -> None:
+    async def _edit_job(self, tx: Transaction, notice: Notice, render: Render) -> None:
         """Edit the holder's job card: their copy of the offer and any /myoffers card of it."""
-        await self._edit_copy(tx, notice, params, Lane.INTERACTIVE)
-        await self._edit_cards(tx, "job", notice.offer_id, params)
+        await self._edit_copy(tx, notice, render, Lane.INTERACTIVE)
+        await self._edit_cards(tx, "job", notice.offer_id, render)
 
-    async def _edit_cards(
-        self, tx: Transaction, kind: str, subject_id: int, params: dict[str, object]
-    ) -> None:
+    async def _edit_cards(self, tx: Transaction, kind: str, subject_id: int, render: Render) -> None:
         """Edit every card of this kind about the subject, and take the buttons off every other
         message that carried the same buttons (a late reminder's Confirm pickup / Release)."""
         for card in await tx.cards.of(kind, subject_id):
-            await self.dispatch.say(tx, card.chat_id, params, edit_of=card.outbox_id)
+            await self.dispatch.say(tx, card.chat_id, render, edit_of=card.outbox_id)
         for card in await tx.cards.take(_buttons_of(kind), subject_id):
             await self.dispatch.say(
-                tx, card.chat_id, NO_BUTTONS, delivery=Delivery.BUTTONS, edit_of=card.outbox_id
+                tx, card.chat_id, lambda _: NO_BUTTONS, delivery=Delivery.BUTTONS, edit_of=card.outbox_id
             )
 
 
@@ -1339,7 +1351,18 @@ REMINDERS = {
 
 ORDERS_LIST = "orders"  # a store's /orders list, remembered by every order it offers to cancel
 
+
 # The card whose buttons a reminder repeats: they apply exactly as long as that card's do.
+def _reminder(m: Messages, kind: Kind, view: OfferView, now: datetime) -> Params:
+    """A reminder to the holder: of the pickup ahead, of being late for it, of the delivery due."""
+    if kind is Kind.PICKUP_REMINDER:
+        return m.pickup_reminder(view, _minutes_until(now, view.offer.pickup_start))
+    if kind is Kind.LATE:
+        return m.late_reminder(view)
+    assert view.offer.deliver_by is not None
+    return m.delivery_reminder(view, _minutes_until(now, view.offer.deliver_by))
+
+
 REMINDER_CARDS = {Kind.PICKUP_REMINDER: "job", Kind.LATE: "job", Kind.DELIVERY_REMINDER: "delivery"}
 NO_BUTTONS: dict[str, object] = {"reply_markup": {"inline_keyboard": []}}
 

@@ -153,7 +153,7 @@ class StoreDesk:
             shown, total = await orders_to_show(tx, chat_id, now)
             if not total:
                 return 0
-            sent = await d.say(tx, chat_id, d.messages.orders_list(shown, total))
+            sent = await d.say(tx, chat_id, lambda m: m.orders_list(shown, total))
             for view in shown:
                 if view.offer.status in sources(Action.CANCEL):
                     await tx.cards.add(ORDERS_LIST, view.offer.id, chat_id, sent, now)

@@ -37,6 +37,13 @@ class Account(StrEnum):
     REJECTED = "rejected"
 
 
+class Language(StrEnum):
+    """The language a chat reads (chats.language): set at first contact, changed with /language."""
+
+    EN = "en"
+    ES = "es"
+
+
 class Prompt(StrEnum):
     """What the bot waits for the driver to send next (drivers.prompt)."""
 

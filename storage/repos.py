@@ -43,6 +43,7 @@ from storage.records import (
     InboxBacklog,
     InboxUpdate,
     Invite,
+    Language,
     Notice,
     Offer,
     OrderDraft,
@@ -52,6 +53,9 @@ from storage.records import (
 )
 
 T = TypeVar("T")
+
+# Ids per IN (...) list: well under what SQLite and asyncpg take as parameters of one statement.
+_IN_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,13 +435,15 @@ class Drivers(_Repo):
 
 
 class Chats(_Repo):
-    async def seen(self, chat_ids: Sequence[int], at: datetime) -> None:
-        """Remember chats that wrote to the bot; writing again makes a blocked chat reachable."""
-        if not chat_ids:
+    async def seen(self, languages: Mapping[int, Language], at: datetime) -> None:
+        """Remember chats that wrote to the bot, each first seen reading the language given for it;
+        writing again makes a blocked chat reachable (and never changes its language)."""
+        if not languages:
             return
         c = schema.chats
         rows = [
-            {"chat_id": chat_id, "reachable": True, "first_seen": at} for chat_id in sorted(set(chat_ids))
+            {"chat_id": chat_id, "reachable": True, "first_seen": at, "language": languages[chat_id]}
+            for chat_id in sorted(languages)
         ]
         if self.connection.dialect.name == "postgresql":
             pg = postgresql.insert(c)
@@ -463,6 +469,38 @@ class Chats(_Repo):
                 .where(schema.drivers.c.chat_id.in_(changed), schema.drivers.c.reachable.is_(False))
                 .values(reachable=True)
             )
+
+    async def language(self, chat_id: int) -> Language | None:
+        """What this chat reads; None for a chat that never wrote (an admin's, before their first word)."""
+        query = select(schema.chats.c.language).where(schema.chats.c.chat_id == chat_id)
+        found = (await self.connection.execute(query)).scalar_one_or_none()
+        return None if found is None else Language(found)
+
+    async def languages(self, chat_ids: Iterable[int]) -> dict[int, Language]:
+        """What each of these chats reads, for those that ever wrote."""
+        wanted = set(chat_ids)
+        if not wanted:
+            return {}
+        found: dict[int, Language] = {}
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _IN_CHUNK):
+            chunk = ordered[start : start + _IN_CHUNK]
+            query = select(schema.chats.c.chat_id, schema.chats.c.language).where(
+                schema.chats.c.chat_id.in_(chunk)
+            )
+            found.update(
+                {row.chat_id: Language(row.language) for row in await self.connection.execute(query)}
+            )
+        return found
+
+    async def set_language(self, chat_id: int, language: Language, at: datetime) -> None:
+        """The chat chose what it reads (/language)."""
+        c = schema.chats
+        dialect = postgresql if self.connection.dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(c).values(chat_id=chat_id, reachable=True, first_seen=at, language=language)
+        await self.connection.execute(
+            upsert.on_conflict_do_update(index_elements=["chat_id"], set_={"language": language})
+        )
 
     async def set_reachable(self, chat_id: int, reachable: bool, at: datetime) -> None:
         """Record whether Telegram lets the bot write to this chat (drivers' flag included)."""

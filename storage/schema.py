@@ -263,6 +263,8 @@ chats = Table(
     Column("reachable", Boolean, nullable=False, default=True),
     _when("first_seen", nullable=False),
     _when("blocked_at"),
+    # What the chat reads (a Language): from Telegram's language_code at first contact, then /language.
+    Column("language", String(8), nullable=False, server_default="en"),
 )
 
 # The first name of each Telegram user who wrote to the bot, as last seen: the offer trail names
