@@ -25,15 +25,19 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
+from bot import keyboards
 from bot.app import StorerunBot
 from bot.config import Settings, load_settings
+from bot.i18n import Words
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator, PressResult
+from storage.records import Account, EventKind, Language
 
 TOKEN = "123456:BENCH-TOKEN"
 ADMIN = 1000
 FIRST_DRIVER = 300_000
 SPREAD_SECONDS = 0.05
+EN = Words(Language.EN)  # the drivers read English: they find Accept by its catalog text
 
 
 def offer_line() -> str:
@@ -97,13 +101,15 @@ async def storerun_race(drivers: range, folder: Path, seed_value: int, window: i
                 emulator.add_user(user_id, f"Driver {user_id}")
                 driver_id = await tx.drivers.add(user_id, user_id, f"Driver {user_id}", now)
                 await tx.drivers.add_area(driver_id, area.id)
-                await tx.drivers.set_status(driver_id, ["pending"], "approved")
+                await tx.drivers.set_status(driver_id, [Account.PENDING], Account.APPROVED)
                 await tx.drivers.update(driver_id, online=True, enrolled_at=now)
         await bot.start()
         try:
             await emulator.send_text(ADMIN, offer_line())
             await asyncio.gather(*(emulator.wait_for_message(d, "📦 New offer", timeout=60) for d in drivers))
-            presses = await press_all(drivers, lambda d: emulator.press(d, "Accept", timeout=30), seed_value)
+            presses = await press_all(
+                drivers, lambda d: emulator.press(d, EN(keyboards.ACCEPT), timeout=30), seed_value
+            )
             return Race(presses, await _awarded(bot, settings.award_window_seconds + 30.0))
         finally:
             await bot.stop()
@@ -119,7 +125,7 @@ async def _awarded(bot: StorerunBot, timeout: float) -> int:
             awards = 0
             for offer in offers:
                 kinds = [event.kind for event in await tx.events.for_offer(offer.id)]
-                awards += kinds.count("accept")
+                awards += kinds.count(EventKind.ACCEPT)
         if held or asyncio.get_running_loop().time() > deadline:
             return min(held, awards)
         await asyncio.sleep(0.1)
@@ -159,7 +165,9 @@ async def bare_presses(
         assert application.updater is not None
         await application.updater.start_polling(poll_interval=0, timeout=10)
         try:
-            return await press_all(drivers, lambda d: emulator.press(d, "Accept", timeout=30), seed_value)
+            return await press_all(
+                drivers, lambda d: emulator.press(d, EN(keyboards.ACCEPT), timeout=30), seed_value
+            )
         finally:
             await application.updater.stop()
             await application.stop()

@@ -37,6 +37,7 @@ from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from storage.db import Database
+from storage.records import Account
 
 TOKEN = "123456:CRASH-ROUNDS"
 ADMIN_ID = 1000
@@ -186,7 +187,7 @@ async def _prepare_database(url: str, drivers: list[int]) -> None:
             assert area is not None
             for user_id in drivers:
                 driver_id = await tx.drivers.add(user_id, user_id, f"Driver {user_id}", now)
-                await tx.drivers.set_status(driver_id, ["pending"], "approved")
+                await tx.drivers.set_status(driver_id, [Account.PENDING], Account.APPROVED)
                 await tx.drivers.add_area(driver_id, area.id)
     finally:
         await db.close()

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.texts import TelegramMessages
+from bot.texts import Catalog
 from dispatch.actors import Actor
 from dispatch.awards import DEFAULT_ORDER
 from dispatch.clock import FakeClock
@@ -49,6 +49,7 @@ from dispatch.orders import parse_order_line
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from storage import schema
 from storage.db import Database
+from storage.records import Account
 
 ADMIN = 1000
 FIRST_USER = 500_000  # the drivers' Telegram user ids; the first is the fast one
@@ -201,7 +202,7 @@ async def build(window: timedelta, folder: Path) -> World:
     await seed(db, read_pilot(PILOT_FILE))
     clock = FakeClock(created_at(0) - timedelta(hours=1))
     rules = Rules(wave_size=DRIVERS, award_window=window, max_offers_held=NEVER_FULL)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=rules, admin_ids={ADMIN})
+    dispatch = Dispatch(db, clock, Catalog(clock), rules=rules, admin_ids={ADMIN})
     users = [FIRST_USER + index for index in range(DRIVERS)]
     return World(db, clock, dispatch, users, await _drivers(db, users, clock.now()))
 
@@ -286,7 +287,7 @@ async def _drivers(db: Database, users: list[int], now: datetime) -> dict[int, i
         for index, user_id in enumerate(users):
             driver_id = await tx.drivers.add(user_id, user_id, f"Driver {index + 1}", now)
             await tx.drivers.add_area(driver_id, area.id)
-            await tx.drivers.set_status(driver_id, ["pending"], "approved")
+            await tx.drivers.set_status(driver_id, [Account.PENDING], Account.APPROVED)
             await tx.drivers.update(driver_id, online=True, enrolled_at=now)
             index_of[driver_id] = index
     return index_of

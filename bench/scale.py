@@ -38,14 +38,15 @@ from sqlalchemy.engine import make_url
 
 from bench.accept_race import bare_presses, figures, offer_line, press_all
 from bench.crash import BotProcess, _free_port
-from bot import texts
+from bot import keyboards, texts
 from bot.config import ConfigError, load_database_settings
+from bot.i18n import Words
 from dispatch.offers import Press
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator, ChatMessage, PressResult
 from storage import schema
 from storage.db import Database
-from storage.records import Delivery
+from storage.records import Delivery, Language
 
 TOKEN = "123456:SCALE-BENCH"
 ADMINS = range(1000, 1016)  # one chat per command: a chat's replies are paced a second apart
@@ -58,6 +59,7 @@ RATE = 30.0  # messages a second: Telegram's limit, and the outbox's
 CHUNK = 2000  # offers per bulk transaction (with their notices, events and outbox rows)
 STARTUP_TIMEOUT = 120.0
 SAMPLE_SECONDS = 0.05
+EN = Words(Language.EN)  # the simulated people read English: they find buttons by their catalog text
 LATE_FACTOR = 3  # a command that timed out is waited for this many timeouts more before going on
 
 
@@ -613,7 +615,7 @@ def _has_copy(emulator: BotApiEmulator, user: int) -> bool:
 
 def _holds_job(emulator: BotApiEmulator, user: int) -> bool:
     message = emulator.last_bot_message(user)
-    return message is not None and message.buttons == ["Confirm pickup", "Release"]
+    return message is not None and message.buttons == [EN(keyboards.CONFIRM_PICKUP), EN(keyboards.RELEASE)]
 
 
 async def _job_cards(emulator: BotApiEmulator, drivers: Sequence[int], timeout: float) -> int:
@@ -644,8 +646,10 @@ async def wave_and_race(
         await asyncio.sleep(0.02)
     last_copy = time.monotonic() - started
     floor = expected / RATE
-    results = await press_all(reached, lambda d: emulator.press(d, "Accept", timeout=timeout), seed_value)
-    won = texts.PRESS_ANSWERS[Press.AWARDED]
+    results = await press_all(
+        reached, lambda d: emulator.press(d, EN(keyboards.ACCEPT), timeout=timeout), seed_value
+    )
+    won = EN(texts.PRESS_ANSWERS[Press.AWARDED])
     winners = sum(1 for result in results if result.text == won)
     if not winners:  # an award window: every press was told "you're in"; the award comes at its close
         winners = await _job_cards(emulator, reached, timeout)
@@ -740,7 +744,11 @@ async def scale(
             sampler = MemorySampler(bot.process.pid)
             sampler.start()
             took, _ = await ask(
-                emulator, ADMINS[-1], "/help", lambda m: texts.HELP_FOOTER in (m.text or ""), STARTUP_TIMEOUT
+                emulator,
+                ADMINS[-1],
+                "/help",
+                lambda m: EN(texts.HELP_FOOTER) in (m.text or ""),
+                STARTUP_TIMEOUT,
             )
             bot.check_alive()
             if took is None:

@@ -14,7 +14,9 @@ from bot import keyboards, texts
 from bot.callbacks import Act, Button
 from bot.chat import Context, in_private_chat, private_chat_please, reply
 from bot.exports_worker import uploading
-from dispatch.actors import Actor
+from bot.i18n import N_, Np_
+from bot.problems import problem_text
+from dispatch.actors import Actor, By
 from dispatch.awards import Order
 from dispatch.drivers import Decision
 from dispatch.exports import ExportKind, request_export, request_stats
@@ -24,6 +26,23 @@ from dispatch.outbox import Delivery, Outgoing
 STORE_CODE = re.compile(r"[A-Z0-9]{1,12}(-[A-Z0-9]{1,12}){0,3}")
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
+LIST_TITLES = {
+    # Translators: {which} is what the list shows as the admin typed it: all, pending, an area's slug …
+    "drivers": N_("Drivers: {which}"),
+    "offers": N_("Offers: {which}"),
+    "stores": N_("Stores: {which}"),
+}
+PAGE = N_("Page {n}")
+DRIVER_ANSWER = N_("Driver #{id}: {answer}")
+OFFER_ANSWER = N_("Offer #{id}: {answer}")
+# Translators: one line of /areas: "fs · Fashion Show · active · 3 stores · 12 drivers (4 online)"
+AREA_LINE = N_("{slug} · {name} · {state} · {stores} · {drivers} ({online} online)")
+AREA_ACTIVE, AREA_PAUSED = N_("active"), N_("PAUSED")
+STORES = Np_("{n} store", "{n} stores")
+DRIVERS = Np_("{n} driver", "{n} drivers")
+AREA_NOW_PAUSED = N_("paused: no offers go out")  # the {state} of "{slug} is now {state}."
+NO_SUCH_STORE_HINT = N_("{problem}. /stores lists them.")
+
 
 def admin_only(handler: Handler) -> Handler:
     """Everyone else gets "not allowed" and nothing happens. An admin in a group is pointed to
@@ -31,12 +50,12 @@ def admin_only(handler: Handler) -> Handler:
 
     @wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
-        user = update.effective_user
+        user, t = update.effective_user, context.texts
         if user is None or user.id not in context.dispatch.admin_ids:
-            await context.dispatch.send(reply(update, texts.NOT_ALLOWED))
+            await context.dispatch.send(reply(t, update, t(texts.NOT_ALLOWED)))
             return
         if not in_private_chat(update):
-            await context.dispatch.send(reply(update, private_chat_please(context, admin=True)))
+            await context.dispatch.send(reply(t, update, private_chat_please(t, context, admin=True)))
             return
         await handler(update, context)
 
@@ -53,7 +72,8 @@ def words(update: Update) -> list[str]:
 
 
 async def usage(update: Update, context: Context, command: str) -> None:
-    await context.dispatch.send(reply(update, texts.WRONG_FORM.format(usage=texts.USAGE[command])))
+    t = context.texts
+    await context.dispatch.send(reply(t, update, t(texts.WRONG_FORM, usage=t(texts.USAGE[command]))))
 
 
 def _number(value: str) -> int | None:
@@ -77,32 +97,33 @@ async def render_list(context: Context, key: str, page: int) -> tuple[str, dict[
     """The text and ◀ ▶ buttons of one page of a list ("drivers.pending", "offers.open", "stores.all")."""
     kind, _, which = key.partition(".")
     choice = None if which == "all" else which
-    admin = context.dispatch.admin
+    admin, t = context.dispatch.admin, context.texts
     size = keyboards.PAGE_SIZE
     if kind == "drivers":
         # Drivers and offers are many: the database reads one page and counts the rest.
         drivers = await admin.drivers(choice, page, size)
         if drivers is None:
             return None
-        lines = [texts.driver_line(driver) for driver in drivers.items]
-        page, total, title = drivers.number, drivers.total, f"Drivers: {which}"
+        lines = [texts.driver_line(t, driver) for driver in drivers.items]
+        page, total = drivers.number, drivers.total
     elif kind == "offers":
         views = await admin.board(choice, page, size)
         if views is None:
             return None
         now = context.dispatch.clock.now()
-        lines = [texts.offer_line(view, now) for view in views.items]
-        page, total, title = views.number, views.total, f"Offers: {which}"
+        lines = [texts.offer_line(t, view, now) for view in views.items]
+        page, total = views.number, views.total
     elif kind == "stores":
         stores = await admin.stores(choice)
         if stores is None:
             return None
         every = [f"{store.code} · {store.name} · {store.location}" for store in stores]
         page = min(max(page, 0), max(0, (len(every) - 1) // size))
-        lines, total, title = every[page * size : (page + 1) * size], len(every), f"Stores: {which}"
+        lines, total = every[page * size : (page + 1) * size], len(every)
     else:
         return None
-    return texts.page_text(lines, page, total, title), keyboards.pages(key, page, total)
+    title = t(LIST_TITLES[kind], which=which)
+    return texts.page_text(t, lines, page, total, title), keyboards.pages(t, key, page, total)
 
 
 async def _send_list(update: Update, context: Context, kind: str, command: str) -> None:
@@ -118,7 +139,7 @@ async def _send_list(update: Update, context: Context, kind: str, command: str) 
         await usage(update, context, command)
         return
     text, markup = rendered
-    await context.dispatch.send(reply(update, text, markup))
+    await context.dispatch.send(reply(context.texts, update, text, markup))
 
 
 @admin_only
@@ -141,18 +162,18 @@ async def on_stores(update: Update, context: Context) -> None:
 
 async def turn_page(update: Update, context: Context, button: Button) -> str:
     """◀ / ▶ under an admin list: the message shows the asked page."""
-    user, message = update.effective_user, update.effective_message
+    user, message, t = update.effective_user, update.effective_message, context.texts
     if user is None or user.id not in context.dispatch.admin_ids:
-        return texts.NOT_ALLOWED
+        return t(texts.NOT_ALLOWED)
     rendered = await render_list(context, button.arg or "", button.subject)
     if rendered is None or message is None:
-        return texts.STALE_BUTTON
+        return t(texts.STALE_BUTTON)
     text, markup = rendered
     params: dict[str, object] = {"message_id": message.message_id, "text": text}
     if markup is not None:
         params["reply_markup"] = markup
     await context.dispatch.send(Outgoing(message.chat_id, Delivery.EDIT, params))
-    return f"Page {button.subject + 1}"
+    return t(PAGE, n=button.subject + 1)
 
 
 # --- drivers ---
@@ -164,14 +185,14 @@ async def on_driver(update: Update, context: Context) -> None:
     driver_id = await one_id(update, context, "driver")
     if driver_id is None:
         return
-    profile = await context.dispatch.admin.driver(driver_id)
+    profile, t = await context.dispatch.admin.driver(driver_id), context.texts
     if profile is None:
-        await context.dispatch.send(reply(update, texts.NO_SUCH_DRIVER_ID.format(id=driver_id)))
+        await context.dispatch.send(reply(t, update, t(texts.NO_SUCH_DRIVER_ID, id=driver_id)))
         return
     text = texts.driver_profile(
-        profile.driver, profile.areas, profile.on_time_rate, profile.presses, profile.fast_taps
+        t, profile.driver, profile.areas, profile.on_time_rate, profile.presses, profile.fast_taps
     )
-    await context.dispatch.send(reply(update, text))
+    await context.dispatch.send(reply(t, update, text))
 
 
 async def _decide(update: Update, context: Context, command: str, approve: bool) -> None:
@@ -179,11 +200,12 @@ async def _decide(update: Update, context: Context, command: str, approve: bool)
     user = update.effective_user
     if driver_id is None or user is None:
         return
+    t = context.texts
     decision = await context.dispatch.admin.decide(driver_id, user.id, user.first_name, approve)
-    answer = texts.DECISION_ANSWERS[decision]
+    answer = t(texts.DECISION_ANSWERS[decision])
     if decision is Decision.NO_SUCH_DRIVER:
-        answer = texts.NO_SUCH_DRIVER_ID.format(id=driver_id)
-    await context.dispatch.send(reply(update, f"Driver #{driver_id}: {answer}"))
+        answer = t(texts.NO_SUCH_DRIVER_ID, id=driver_id)
+    await context.dispatch.send(reply(t, update, t(DRIVER_ANSWER, id=driver_id, answer=answer)))
 
 
 @admin_only
@@ -212,7 +234,8 @@ async def _standing(update: Update, context: Context, command: str) -> None:
         text = texts.STANDING_NOT_NOW[command]
     else:
         text = texts.NO_SUCH_DRIVER_ID
-    await context.dispatch.send(reply(update, text.format(id=driver_id)))
+    t = context.texts
+    await context.dispatch.send(reply(t, update, t(text, id=driver_id)))
 
 
 @admin_only
@@ -233,13 +256,20 @@ async def on_reinstate(update: Update, context: Context) -> None:
 @admin_only
 async def on_areas(update: Update, context: Context) -> None:
     """/areas: every area, active or paused, with its stores and drivers."""
+    t = context.texts
     lines = [
-        f"{line.area.slug} · {line.area.name} · {'active' if line.area.active else 'PAUSED'} · "
-        f"{texts.plural(line.stores, 'store')} · {texts.plural(line.approved, 'driver')} "
-        f"({line.online} online)"
+        t(
+            AREA_LINE,
+            slug=line.area.slug,
+            name=line.area.name,
+            state=t(AREA_ACTIVE if line.area.active else AREA_PAUSED),
+            stores=t.n(STORES, line.stores),
+            drivers=t.n(DRIVERS, line.approved),
+            online=line.online,
+        )
         for line in await context.dispatch.admin.areas()
     ]
-    await context.dispatch.send(reply(update, "\n".join(lines) or texts.NOTHING_FOUND))
+    await context.dispatch.send(reply(t, update, "\n".join(lines) or t(texts.NOTHING_FOUND)))
 
 
 @admin_only
@@ -258,12 +288,12 @@ async def on_area(update: Update, context: Context) -> None:
     if len(arguments) != 2 or arguments[1].lower() not in ("on", "off"):
         await usage(update, context, "area")
         return
-    active = arguments[1].lower() == "on"
+    active, t = arguments[1].lower() == "on", context.texts
     if not await context.dispatch.admin.set_area(slug, active, user.id):
-        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug)))
+        await context.dispatch.send(reply(t, update, t(texts.NO_SUCH_AREA_SLUG, slug=slug)))
         return
-    text = texts.AREA_SET.format(slug=slug, state="active" if active else "paused: no offers go out")
-    await context.dispatch.send(reply(update, text))
+    text = t(texts.AREA_SET, slug=slug, state=t(AREA_ACTIVE if active else AREA_NOW_PAUSED))
+    await context.dispatch.send(reply(t, update, text))
 
 
 async def _set_fairness(
@@ -282,10 +312,11 @@ async def _set_fairness(
     changed = await context.dispatch.fairness.set_area(
         slug, admin_id, window_seconds=seconds, order=Order(order) if order else None
     )
+    t = context.texts
     if changed is None:
-        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug)))
+        await context.dispatch.send(reply(t, update, t(texts.NO_SUCH_AREA_SLUG, slug=slug)))
         return
-    await context.dispatch.send(reply(update, texts.fairness([changed])))
+    await context.dispatch.send(reply(t, update, texts.fairness(t, [changed])))
 
 
 MAX_AWARD_WINDOW = 600  # seconds: as AWARD_WINDOW_SECONDS allows
@@ -311,13 +342,12 @@ async def on_add_store(update: Update, context: Context) -> None:
     store = await context.dispatch.admin.add_store(
         code, fields["area"].lower(), fields["name"], fields["where"], user.id
     )
+    t = context.texts
     if store is None:
-        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=fields["area"])))
+        await context.dispatch.send(reply(t, update, t(texts.NO_SUCH_AREA_SLUG, slug=fields["area"])))
         return
-    saved = texts.STORE_SAVED.format(
-        code=store.code, name=store.name, where=store.location, area=fields["area"]
-    )
-    await context.dispatch.send(reply(update, saved))
+    saved = t(texts.STORE_SAVED, code=store.code, name=store.name, where=store.location, area=fields["area"])
+    await context.dispatch.send(reply(t, update, saved))
 
 
 @admin_only
@@ -328,16 +358,18 @@ async def on_invite(update: Update, context: Context) -> None:
     if len(arguments) != 1 or user is None:
         await usage(update, context, "invite")
         return
-    invitation = await context.dispatch.stores.invite(user.id, arguments[0])
+    invitation, t = await context.dispatch.stores.invite(user.id, arguments[0]), context.texts
     if invitation.token is None or invitation.store is None:
-        await context.dispatch.send(reply(update, f"{invitation.problem}. /stores lists them."))
+        assert invitation.problem is not None
+        problem = t(NO_SUCH_STORE_HINT, problem=problem_text(t, invitation.problem))
+        await context.dispatch.send(reply(t, update, problem))
         return
     link = f"https://t.me/{context.bot.username}?start={invitation.token}"
     hours = round(context.dispatch.rules.invite_ttl.total_seconds() / 3600)
-    text = texts.INVITE_LINK.format(
-        store=invitation.store.name, code=invitation.store.code, hours=hours, link=link
+    text = t(
+        texts.INVITE_LINK, store=invitation.store.name, code=invitation.store.code, hours=hours, link=link
     )
-    await context.dispatch.send(reply(update, text))
+    await context.dispatch.send(reply(t, update, text))
 
 
 # --- offers ---
@@ -349,12 +381,12 @@ async def on_offer(update: Update, context: Context) -> None:
     offer_id = await one_id(update, context, "offer")
     if offer_id is None:
         return
-    trail = await context.dispatch.admin.trail(offer_id)
+    trail, t = await context.dispatch.admin.trail(offer_id), context.texts
     if trail is None:
-        await context.dispatch.send(reply(update, texts.NO_SUCH_OFFER_ID.format(id=offer_id)))
+        await context.dispatch.send(reply(t, update, t(texts.NO_SUCH_OFFER_ID, id=offer_id)))
         return
-    text = texts.offer_trail(trail.view, trail.notices, trail.events, context.dispatch.clock.now())
-    await context.dispatch.send(reply(update, text))
+    text = texts.offer_trail(t, trail.view, trail.notices, trail.events, context.dispatch.clock.now())
+    await context.dispatch.send(reply(t, update, text))
 
 
 @admin_only
@@ -366,14 +398,16 @@ async def on_cancel(update: Update, context: Context) -> None:
     if offer_id is None or user is None:
         await usage(update, context, "cancel")
         return
-    reason = " ".join(arguments[1:]) or "cancelled by an admin"
+    # Without a reason, each reader is told none was given, in their own words.
+    reason = " ".join(arguments[1:]) or None
     outcome = await context.dispatch.offers.cancel(
-        offer_id, actor=Actor.admin(user.id).encode(), by=user.first_name, reason=reason
+        offer_id, actor=Actor.admin(user.id).encode(), by=By(user.first_name), reason=reason
     )
-    answer = texts.CANCEL_ANSWERS.get(outcome, texts.NOT_ALLOWED)
+    t = context.texts
+    answer = t(texts.CANCEL_ANSWERS.get(outcome, texts.NOT_ALLOWED))
     if outcome is Press.NOT_YOURS:
-        answer = texts.NO_SUCH_OFFER_ID.format(id=offer_id)
-    await context.dispatch.send(reply(update, f"Offer #{offer_id}: {answer}"))
+        answer = t(texts.NO_SUCH_OFFER_ID, id=offer_id)
+    await context.dispatch.send(reply(t, update, t(OFFER_ANSWER, id=offer_id, answer=answer)))
 
 
 @admin_only
@@ -386,9 +420,9 @@ async def on_reopen(update: Update, context: Context) -> None:
     outcome = await context.dispatch.offers.reopen(offer_id, user.id)
     if outcome is Press.NEW_WINDOW:
         return  # the answer is the question it was sent: which new window, or cancel
-    await context.dispatch.send(
-        reply(update, f"Offer #{offer_id}: {texts.REOPEN_ANSWERS.get(outcome, texts.NOT_ALLOWED)}")
-    )
+    t = context.texts
+    answer = t(texts.REOPEN_ANSWERS.get(outcome, texts.NOT_ALLOWED))
+    await context.dispatch.send(reply(t, update, t(OFFER_ANSWER, id=offer_id, answer=answer)))
 
 
 # --- stats, export, broadcast ---
@@ -405,7 +439,8 @@ async def on_stats(update: Update, context: Context) -> None:
         await usage(update, context, "stats")
         return
     if areas and areas[0] not in {area.slug for area in await context.dispatch.drivers.areas()}:
-        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=areas[0])))
+        t = context.texts
+        await context.dispatch.send(reply(t, update, t(texts.NO_SUCH_AREA_SLUG, slug=areas[0])))
         return
     assert update.effective_chat is not None
     chat_id = update.effective_chat.id
@@ -445,37 +480,33 @@ async def on_broadcast(update: Update, context: Context) -> None:
     if not slug or not message.strip() or user is None or len(message) > 3000:
         await usage(update, context, "broadcast")
         return
-    draft = await context.dispatch.admin.draft_broadcast(user.id, slug.lower(), message.strip())
-    if draft.broadcast_id is None or draft.area is None:
-        await context.dispatch.send(reply(update, texts.NO_SUCH_AREA_SLUG.format(slug=slug.lower())))
-        return
-    confirm = texts.BROADCAST_CONFIRM.format(
-        drivers=texts.plural(draft.recipients, "approved driver"), area=draft.area.name, text=message.strip()
+    draft, t = (
+        await context.dispatch.admin.draft_broadcast(user.id, slug.lower(), message.strip()),
+        context.texts,
     )
+    if draft.broadcast_id is None or draft.area is None:
+        await context.dispatch.send(reply(t, update, t(texts.NO_SUCH_AREA_SLUG, slug=slug.lower())))
+        return
+    confirm = t.n(texts.BROADCAST_CONFIRM, draft.recipients, area=draft.area.name, text=message.strip())
     await context.dispatch.send(
-        reply(update, confirm, keyboards.broadcast(draft.broadcast_id, draft.recipients))
+        reply(t, update, confirm, keyboards.broadcast(t, draft.broadcast_id, draft.recipients))
     )
 
 
 async def press_broadcast(update: Update, context: Context, button: Button, send: bool) -> str:
     """Send it / Don't send under a broadcast's confirmation."""
-    user, message = update.effective_user, update.effective_message
+    user, message, t = update.effective_user, update.effective_message, context.texts
     if user is None or user.id not in context.dispatch.admin_ids:
-        return texts.NOT_ALLOWED
+        return t(texts.NOT_ALLOWED)
     if send:
         count = await context.dispatch.admin.send_broadcast(button.subject, user.id)
-        answer = (
-            texts.BROADCAST_GONE
-            if count is None
-            else texts.BROADCAST_QUEUED.format(drivers=texts.plural(count, "driver"))
-        )
+        answer = None if count is None else t.n(texts.BROADCAST_QUEUED, count)
     else:
-        answer = (
-            texts.BROADCAST_DROPPED
-            if await context.dispatch.admin.cancel_broadcast(button.subject)
-            else texts.BROADCAST_GONE
-        )
-    if message is not None and answer != texts.BROADCAST_GONE:
+        dropped = await context.dispatch.admin.cancel_broadcast(button.subject)
+        answer = t(texts.BROADCAST_DROPPED) if dropped else None
+    if answer is None:
+        return t(texts.BROADCAST_GONE)
+    if message is not None:
         params = {"message_id": message.message_id, "text": f"{message.text}\n\n{answer}"}
         await context.dispatch.send(Outgoing(message.chat_id, Delivery.EDIT, params))
     return answer

@@ -29,13 +29,13 @@ from bot.config import ConfigError, Settings
 from bot.exports_worker import ExportWorker
 from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, ArrivalAnswer, InboxLimits, InboxWorker, Poller
 from bot.metrics import CountingRequest, Metrics, Snapshot
-from bot.sender import OutboxSender, SenderLimits
+from bot.sender import OutboxSender
 from bot.startup import introduce, prepare_database
-from bot.texts import TelegramMessages
+from bot.texts import Catalog
 from bot.web import HttpServer, ListenError, Webhook, build_http_app
 from dispatch.clock import Clock, SystemClock
-from dispatch.deadlines import Timing, deadlines_of
-from dispatch.dispatcher import Dispatch, Rules
+from dispatch.deadlines import deadlines_of
+from dispatch.dispatcher import Dispatch
 from dispatch.outbox import Lane
 from dispatch.retention import Pruned, Purged, prune_history, purge_personal_data
 from dispatch.timers import Timers
@@ -118,6 +118,7 @@ def build_application(settings: Settings, metrics: Metrics | None = None) -> Sto
         "stats": admin_commands.on_stats,
         "export": admin_commands.on_export,
         "broadcast": admin_commands.on_broadcast,
+        "language": handlers.on_language,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
@@ -137,11 +138,7 @@ class StorerunBot:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        timing = Timing(
-            pickup_reminder_lead=timedelta(seconds=settings.pickup_reminder_lead_seconds),
-            no_show_grace=timedelta(seconds=settings.no_show_grace_seconds),
-            delivery_reminder_lead=timedelta(seconds=settings.delivery_reminder_lead_seconds),
-        )
+        timing = settings.timing()
         self.metrics = Metrics()
         self.db = Database.connect(settings.database_url)
         self.application = build_application(settings, self.metrics)
@@ -149,12 +146,7 @@ class StorerunBot:
             self.db,
             self.application.bot,
             self.clock,
-            SenderLimits(
-                per_second=settings.outbox_rate_per_second,
-                chat_interval=settings.outbox_chat_interval_seconds,
-                max_attempts=settings.outbox_max_attempts,
-                concurrency=settings.outbox_concurrency,
-            ),
+            settings.sender_limits(),
         )
         # On a clock that tests move by hand, timers fire when told to (Timers.fire_due).
         self.timers = Timers(
@@ -163,24 +155,14 @@ class StorerunBot:
             follow_wall_clock=isinstance(self.clock, SystemClock),
             on_fired=self.metrics.deadline_fired,
         )
+        # Every language's words, each made once: the domain renders what it queues in the
+        # reader's language with them, and the handlers answer with them (Context.texts).
+        self.catalog = Catalog(self.clock)
         self.dispatch = Dispatch(
             self.db,
             self.clock,
-            TelegramMessages(self.clock),
-            rules=Rules(
-                wave_size=settings.wave_size,
-                wave_interval=timedelta(seconds=settings.wave_interval_seconds),
-                acceptance_window=timedelta(seconds=settings.acceptance_window_seconds),
-                max_offers_held=settings.max_offers_held,
-                auto_offline_after=settings.auto_offline_after_timeouts,
-                invite_ttl=timedelta(seconds=settings.invite_ttl_seconds),
-                max_days_ahead=settings.max_days_ahead,
-                time_to_reach_store=timedelta(seconds=settings.time_to_reach_store_seconds),
-                timing=timing,
-                award_window=timedelta(seconds=settings.award_window_seconds),
-                human_min=timedelta(seconds=settings.human_min_seconds),
-                fast_tap_alert_share=settings.fast_tap_alert_share,
-            ),
+            self.catalog,
+            rules=settings.rules(timing),
             admin_ids=settings.admin_ids,
             on_commit=self.sender.wake,
             deadlines=self.timers,
@@ -265,7 +247,7 @@ class StorerunBot:
     async def _answers_at_once(
         self, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
     ) -> dict[int, ArrivalAnswer]:
-        answers = await handlers.answers_at_once(self.dispatch, tx, presses)
+        answers = await handlers.answers_at_once(self.dispatch, self.catalog, tx, presses)
         for update, _ in presses:
             if update.update_id in answers and update.effective_chat is not None:
                 self.sender.chat_reachable_again(update.effective_chat.id)  # as on_any_update does

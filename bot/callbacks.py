@@ -36,6 +36,7 @@ class Act(StrEnum):
     DRAFT = "nd"  # arg: the answer to the current /neworder step
     DRAFT_CONFIRM = "nc"
     DRAFT_CANCEL = "nx"
+    LANGUAGE = "lang"  # subject: 0; arg: a Language's code (en, es): what the chat reads from now on
 
 
 class Button(BaseModel):

@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from dispatch.stats import Stats
 
+if TYPE_CHECKING:
+    from bot.export_words import ChartLabels
 
-def _draw(stats: Stats) -> bytes:
+
+def _draw(stats: Stats, labels: ChartLabels) -> bytes:
     from bot.charts import stats_chart  # only the drawing process imports matplotlib
 
-    return stats_chart(stats)
+    return stats_chart(stats, labels)
 
 
 class ChartDrawer:
@@ -27,13 +31,13 @@ class ChartDrawer:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
 
-    async def draw(self, stats: Stats) -> bytes:
-        """The PNG chart of these statistics."""
+    async def draw(self, stats: Stats, labels: ChartLabels) -> bytes:
+        """The PNG chart of these statistics, with these words on it."""
         if self._pool is None:
             # Spawned, not forked: the bot has threads (the database's), which a fork would copy
             # in whatever state they are.
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _draw, stats)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _draw, stats, labels)
 
     def close(self) -> None:
         """End the drawing process (a chart being drawn is abandoned)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -11,6 +12,11 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.inbox import InboxLimits
+from bot.sender import SenderLimits
+from dispatch.deadlines import Timing
+from dispatch.dispatcher import Rules
 
 TELEGRAM_API = "https://api.telegram.org"
 # The token line of .env.example: a copy of that file that was never filled in.
@@ -20,6 +26,8 @@ SQLITE_FORM = "sqlite+aiosqlite:///path.db"
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 LOOPBACK_NAMES = frozenset({"localhost"})
 S = TypeVar("S", bound="DatabaseSettings")
+# Each setting's default is written once, where the part it sets is defined; these read them.
+_RULES, _TIMING, _SENDER, _INBOX = Rules(), Timing(), SenderLimits(), InboxLimits()
 
 
 class ConfigError(Exception):
@@ -85,31 +93,35 @@ class Settings(DatabaseSettings):
     http_listen: str = "127.0.0.1:8080"
 
     # Inbox: updates are stored as they arrive, then applied.
-    inbox_retention_seconds: float = Field(default=7 * 86400, gt=0)
-    inbox_max_attempts: int = Field(default=5, ge=1)
-    inbox_concurrency: int = Field(default=16, ge=1)
+    inbox_retention_seconds: float = Field(default=_INBOX.retention.total_seconds(), gt=0)
+    inbox_max_attempts: int = Field(default=_INBOX.max_attempts, ge=1)
+    inbox_concurrency: int = Field(default=_INBOX.concurrency, ge=1)
 
     # Dispatch: how an open offer goes out to drivers.
-    wave_size: int = Field(default=5, ge=1)
-    wave_interval_seconds: float = Field(default=60, gt=0)
-    acceptance_window_seconds: float = Field(default=600, gt=0)
-    max_offers_held: int = Field(default=2, ge=1)
+    wave_size: int = Field(default=_RULES.wave_size, ge=1)
+    wave_interval_seconds: float = Field(default=_RULES.wave_interval.total_seconds(), gt=0)
+    acceptance_window_seconds: float = Field(default=_RULES.acceptance_window.total_seconds(), gt=0)
+    max_offers_held: int = Field(default=_RULES.max_offers_held, ge=1)
     # Accepts are collected this long from the first, then the offer goes to one of them by the
     # area's fairness order (0: the first Accept wins); `/area SLUG award=N` sets an area's own.
-    award_window_seconds: int = Field(default=10, ge=0, le=600)
+    award_window_seconds: int = Field(default=int(_RULES.award_window.total_seconds()), ge=0, le=600)
     # A press sooner than this after its copy was delivered is counted as a fast tap.
-    human_min_seconds: float = Field(default=0.6, ge=0, le=60)
+    human_min_seconds: float = Field(default=_RULES.human_min.total_seconds(), ge=0, le=60)
     # Admins are told once when this share of a driver's last 20 presses were fast taps.
-    fast_tap_alert_share: float = Field(default=0.5, gt=0, le=1)
-    auto_offline_after_timeouts: int = Field(default=3, ge=1)
-    invite_ttl_seconds: float = Field(default=86400, gt=0)
-    max_days_ahead: int = Field(default=14, ge=0, le=366)
-    time_to_reach_store_seconds: float = Field(default=900, ge=0, le=86400)
+    fast_tap_alert_share: float = Field(default=_RULES.fast_tap_alert_share, gt=0, le=1)
+    auto_offline_after_timeouts: int = Field(default=_RULES.auto_offline_after, ge=1)
+    invite_ttl_seconds: float = Field(default=_RULES.invite_ttl.total_seconds(), gt=0)
+    max_days_ahead: int = Field(default=_RULES.max_days_ahead, ge=0, le=366)
+    time_to_reach_store_seconds: float = Field(
+        default=_RULES.time_to_reach_store.total_seconds(), ge=0, le=86400
+    )
 
     # Timers: reminders and the no-show release.
-    pickup_reminder_lead_seconds: float = Field(default=900, ge=0)
-    no_show_grace_seconds: float = Field(default=600, ge=0)
-    delivery_reminder_lead_seconds: float = Field(default=600, ge=0)
+    pickup_reminder_lead_seconds: float = Field(default=_TIMING.pickup_reminder_lead.total_seconds(), ge=0)
+    no_show_grace_seconds: float = Field(default=_TIMING.no_show_grace.total_seconds(), ge=0)
+    delivery_reminder_lead_seconds: float = Field(
+        default=_TIMING.delivery_reminder_lead.total_seconds(), ge=0
+    )
 
     # Personal data: customers' addresses, proof photos and idle drivers' phones are forgotten
     # after this many days (0: kept for good). At most 100 years: an older cutoff would overflow.
@@ -120,11 +132,43 @@ class Settings(DatabaseSettings):
     retention_days: int = Field(default=30, ge=0, le=36500)
 
     # Outbound: Telegram's limits and how the outbox retries.
-    outbox_rate_per_second: float = Field(default=30, gt=0)
-    outbox_chat_interval_seconds: float = Field(default=1.0, ge=0)
-    outbox_max_attempts: int = Field(default=8, ge=1)
-    outbox_concurrency: int = Field(default=16, ge=1)
+    outbox_rate_per_second: float = Field(default=_SENDER.per_second, gt=0)
+    outbox_chat_interval_seconds: float = Field(default=_SENDER.chat_interval, ge=0)
+    outbox_max_attempts: int = Field(default=_SENDER.max_attempts, ge=1)
+    outbox_concurrency: int = Field(default=_SENDER.concurrency, ge=1)
     request_timeout_seconds: float = Field(default=10, gt=0)
+
+    def timing(self) -> Timing:
+        return Timing(
+            pickup_reminder_lead=timedelta(seconds=self.pickup_reminder_lead_seconds),
+            no_show_grace=timedelta(seconds=self.no_show_grace_seconds),
+            delivery_reminder_lead=timedelta(seconds=self.delivery_reminder_lead_seconds),
+        )
+
+    def rules(self, timing: Timing | None = None) -> Rules:
+        """The dispatch rules these settings make."""
+        return Rules(
+            wave_size=self.wave_size,
+            wave_interval=timedelta(seconds=self.wave_interval_seconds),
+            acceptance_window=timedelta(seconds=self.acceptance_window_seconds),
+            max_offers_held=self.max_offers_held,
+            auto_offline_after=self.auto_offline_after_timeouts,
+            invite_ttl=timedelta(seconds=self.invite_ttl_seconds),
+            max_days_ahead=self.max_days_ahead,
+            time_to_reach_store=timedelta(seconds=self.time_to_reach_store_seconds),
+            timing=timing or self.timing(),
+            award_window=timedelta(seconds=self.award_window_seconds),
+            human_min=timedelta(seconds=self.human_min_seconds),
+            fast_tap_alert_share=self.fast_tap_alert_share,
+        )
+
+    def sender_limits(self) -> SenderLimits:
+        return SenderLimits(
+            per_second=self.outbox_rate_per_second,
+            chat_interval=self.outbox_chat_interval_seconds,
+            max_attempts=self.outbox_max_attempts,
+            concurrency=self.outbox_concurrency,
+        )
 
     @field_validator("telegram_api_url")
     @classmethod

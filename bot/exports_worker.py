@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
-from bot import texts
+from bot import export_words, texts
 from bot.chart_process import ChartDrawer
 from dispatch.dispatcher import Dispatch
 from dispatch.exports import STATS, ExportKind, ExportTooLarge, GeneratedFile, export_file, queue_upload
-from dispatch.outbox import Delivery, Outgoing
+from dispatch.outbox import Delivery, Outgoing, enqueue
 from dispatch.stats import compute_stats
-from storage.records import ExportRequest
+from storage.records import ExportRequest, Language
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,12 @@ def uploading(chat_id: int) -> Outgoing:
 
 
 class ExportWorker:
-    """Builds requested exports one at a time, oldest first, and queues each as a document."""
+    """Builds requested exports one at a time, oldest first, and queues each as a document, in
+    the language of the chat that asked (its words, its chart's labels, its file's header row)."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
+    def __init__(self, dispatch: Dispatch, catalog: Callable[[Language], texts.Texts] | None = None) -> None:
         self.dispatch = dispatch
+        self.texts = catalog or texts.Catalog(dispatch.clock)
         self.charts = ChartDrawer()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -100,17 +103,30 @@ class ExportWorker:
         async with self.dispatch.db.read() as tx:
             return await tx.export_requests.oldest()
 
+    async def _reader(self, request: ExportRequest) -> texts.Texts:
+        """The words of the chat that asked, as it reads now (English for a chat that never wrote)."""
+        async with self.dispatch.db.read() as tx:
+            language = await tx.chats.language(request.chat_id)
+        return self.texts(language or Language.EN)
+
     async def _build(self, request: ExportRequest) -> None:
         """Build one request's file and send it, or say why not; either way the request is done."""
+        t = await self._reader(request)
         if request.kind == STATS:
-            await self._build_stats(request)
+            await self._build_stats(request, t)
             return
         d = self.dispatch
         try:
             kind = ExportKind(request.kind)
             # The period ends when it was asked for: built again after a restart, it is the same file.
             building = asyncio.ensure_future(
-                export_file(d.db, kind, now=request.requested_at, days=request.days)
+                export_file(
+                    d.db,
+                    kind,
+                    now=request.requested_at,
+                    days=request.days,
+                    header=export_words.csv_header(t, kind),
+                )
             )
             try:
                 while not (await asyncio.wait({building}, timeout=STILL_UPLOADING_SECONDS))[0]:
@@ -121,20 +137,20 @@ class ExportWorker:
         except ExportTooLarge as too_large:
             await self._answer(
                 request,
-                texts.EXPORT_TOO_LARGE.format(megabytes=too_large.megabytes, limit=too_large.limit_megabytes),
+                t(texts.EXPORT_TOO_LARGE, megabytes=too_large.megabytes, limit=too_large.limit_megabytes),
             )
             return
         except Exception:
             # Not tried again: what failed once would most likely fail again, on every start.
             log.exception("export %d (%s, %d days) failed", request.id, request.kind, request.days)
-            await self._answer(request, texts.EXPORT_FAILED)
+            await self._answer(request, t(texts.EXPORT_FAILED))
             return
-        caption = texts.export_caption(kind, request.days)
+        caption = texts.export_caption(t, kind, request.days)
         await self._upload(
             request, Outgoing(request.chat_id, Delivery.DOCUMENT, {"caption": caption}), "document", file
         )
 
-    async def _build_stats(self, request: ExportRequest) -> None:
+    async def _build_stats(self, request: ExportRequest, t: texts.Texts) -> None:
         """The numbers first, as soon as they are counted, then the chart once it is drawn."""
         d = self.dispatch
         try:
@@ -149,16 +165,18 @@ class ExportWorker:
             if request.told_at is None:
                 async with d.transaction() as tx:
                     if await tx.export_requests.mark_told(request.id, d.clock.now()):
-                        await d.say(tx, request.chat_id, {"text": texts.stats_text(stats)})
-            png = await self.charts.draw(stats)
+                        numbers = _message(request.chat_id, texts.stats_text(t, stats))
+                        await enqueue(tx, numbers, d.clock.now())
+            # The chart's words are made here, in the reader's language: the drawing process has no catalogs.
+            png = await self.charts.draw(stats, export_words.chart_labels(t, stats))
         except Exception:
             log.exception(
                 "stats %d (%s, %d days) failed", request.id, request.area_slug or "all areas", request.days
             )
-            await self._answer(request, texts.STATS_FAILED)
+            await self._answer(request, t(texts.STATS_FAILED))
             return
         chart = Outgoing(
-            request.chat_id, Delivery.PHOTO, {"caption": texts.stats_chart_caption(request.days)}
+            request.chat_id, Delivery.PHOTO, {"caption": texts.stats_chart_caption(t, request.days)}
         )
         await self._upload(request, chart, "photo", GeneratedFile("stats.png", png))
 
@@ -171,6 +189,12 @@ class ExportWorker:
                 await queue_upload(self.dispatch, message, field, file)
 
     async def _answer(self, request: ExportRequest, text: str) -> None:
+        """Take the request off the list with a message instead of its file (in the reader's words)."""
         async with self.dispatch.transaction() as tx:
             if await tx.export_requests.remove(request.id):
-                await self.dispatch.say(tx, request.chat_id, {"text": text})
+                await enqueue(tx, _message(request.chat_id, text), self.dispatch.clock.now())
+
+
+def _message(chat_id: int, text: str) -> Outgoing:
+    """A message already in its reader's words (they were looked up once, for the whole request)."""
+    return Outgoing(chat_id, Delivery.MESSAGE, {"text": text})

@@ -15,8 +15,8 @@ async def on_fairness(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         return
-    areas = await context.dispatch.fairness.areas(user.id)
-    await context.dispatch.send(reply(update, texts.fairness(areas)))
+    areas, t = await context.dispatch.fairness.areas(user.id), context.texts
+    await context.dispatch.send(reply(t, update, texts.fairness(t, areas)))
 
 
 async def on_why(update: Update, context: Context) -> None:
@@ -27,14 +27,14 @@ async def on_why(update: Update, context: Context) -> None:
     offer_id = await one_id(update, context, "why")
     if offer_id is None:
         return
-    fairness = context.dispatch.fairness
+    fairness, t = context.dispatch.fairness, context.texts
     if user.id in context.dispatch.admin_ids:
         explanation = await fairness.explain(offer_id)
         text = (
-            texts.NO_SUCH_OFFER_ID.format(id=offer_id)
+            t(texts.NO_SUCH_OFFER_ID, id=offer_id)
             if explanation is None
-            else texts.explanation(explanation)
+            else texts.explanation(t, explanation)
         )
     else:
-        text = texts.why_not(await fairness.why_not(offer_id, user.id))
-    await context.dispatch.send(reply(update, text))
+        text = texts.why_not(t, await fairness.why_not(offer_id, user.id))
+    await context.dispatch.send(reply(t, update, text))

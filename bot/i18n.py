@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,10 +12,11 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_skeleton
 from babel.dates import format_time as babel_time
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 from storage.records import Language
 
@@ -51,9 +53,13 @@ def po_path(language: Language) -> Path:
 
 
 @functools.cache
-def translations(language: Language) -> Translations:
-    """A language's catalog, compiled from its .po in memory when first asked for (no build step)."""
-    with po_path(language).open("rb") as po:
+def translations(language: Language) -> NullTranslations:
+    """A language's catalog, compiled from its .po in memory when first asked for (no build step).
+    Without its .po a language reads the msgids themselves, which are the English text."""
+    path = po_path(language)
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as po:
         catalog = read_po(po, locale=LOCALES[language], domain=DOMAIN)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
@@ -77,7 +83,7 @@ class Words:
     def n(self, forms: tuple[str, str], count: int, **params: object) -> str:
         """A message with a plural form (marked with Np_) for `count`; `{n}` in it is the count."""
         singular, plural = forms
-        return self._catalog.ngettext(singular, plural, count).format(n=count, **params)
+        return self._catalog.ngettext(singular, plural, count).format(**{**params, "n": count})
 
     # --- formats ---
 
@@ -135,6 +141,14 @@ class Words:
     def percent(self, share: float) -> str:
         """A share as a whole percentage: "71%", "71 %"."""
         return format_percent(share, locale=self.locale).replace("\xa0", " ")
+
+    def number(self, value: float) -> str:
+        """A number as the locale writes it, with up to three decimals: "15", "0.6"."""
+        return format_decimal(value, locale=self.locale)
+
+    def either(self, items: Sequence[str]) -> str:
+        """Alternatives in the locale's words: "A1 or B2", "A1, B2, or C3"."""
+        return format_list(list(items), style="or", locale=self.locale)
 
     def decimal(self, value: float, places: int = 2) -> str:
         """A number with a fixed count of decimals, in the locale's digits: "0.21"."""

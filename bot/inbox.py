@@ -25,11 +25,13 @@ from telegram import CallbackQuery, Update, User
 from telegram.error import BadRequest, Conflict, RetryAfter, TelegramError
 
 from bot import texts
+from bot.chat import chat_key, reads
+from bot.i18n import Words
 from bot.sender import retry_after_seconds
 from dispatch.clock import Clock
 from dispatch.outbox import Delivery, Outgoing, backoff_seconds, enqueue
 from storage.db import Database
-from storage.records import InboxUpdate
+from storage.records import InboxUpdate, Language
 from storage.repos import InboxEntry, Transaction
 
 if TYPE_CHECKING:
@@ -63,12 +65,10 @@ def kind_of(payload: dict[str, Any]) -> str:
 
 def entry_of(update: Update) -> InboxEntry:
     """The inbox row of one update: ordered within its chat (else its sender)."""
-    chat, user = update.effective_chat, update.effective_user
-    chat_key = chat.id if chat is not None else user.id if user is not None else 0
     payload = update.to_dict()
     return InboxEntry(
         update_id=update.update_id,
-        chat_key=chat_key,
+        chat_key=chat_key(update),
         kind=kind_of(payload),
         payload=json.dumps(payload, separators=(",", ":")),
     )
@@ -77,6 +77,11 @@ def entry_of(update: Update) -> InboxEntry:
 def _first_names(users: Iterable[User | None]) -> dict[int, str]:
     """The first name of each of these users (the offer trail names people by it)."""
     return {user.id: user.first_name for user in users if user is not None}
+
+
+def _first_languages(updates: Iterable[Update]) -> dict[int, Language]:
+    """The language each chat writing in these updates reads if it is new: its Telegram app's."""
+    return {key: reads(update, None) for update in updates if (key := chat_key(update))}
 
 
 @dataclass(slots=True)
@@ -278,7 +283,7 @@ class InboxWorker:
                 answered=answered,
             )
             settled = [(entry, update) for entry, update in presses if entry.update_id in done]
-            await tx.chats.seen([entry.chat_key for entry, _ in settled if entry.chat_key], now)
+            await tx.chats.seen(_first_languages(update for _, update in settled), now)
             await tx.people.seen(_first_names(update.effective_user for _, update in settled), now)
         for entry, update in settled:
             assert update.callback_query is not None
@@ -384,9 +389,10 @@ class InboxWorker:
             if self._stopping:  # it waited for the database while the bot began to stop
                 return False
             rows = await tx.inbox.claim(self.clock.now(), limit=self.limits.batch)
-            # Whoever wrote has not blocked the bot (any longer), whatever their update does.
-            await tx.chats.seen([row.chat_key for row in rows if row.chat_key], self.clock.now())
             updates = [Update.de_json(json.loads(row.payload), self.application.bot) for row in rows]
+            # Whoever wrote has not blocked the bot (any longer), whatever their update does; a
+            # chat seen for the first time reads the language of the writer's Telegram app.
+            await tx.chats.seen(_first_languages(updates), self.clock.now())
             await tx.people.seen(_first_names(update.effective_user for update in updates), self.clock.now())
             remaining = list(zip(rows, updates, strict=True))
             while remaining:
@@ -504,7 +510,8 @@ class InboxWorker:
         async with self.dispatch.transaction() as tx:
             await tx.inbox.park(row.update_id, attempts=attempts, error=_short(error), at=now)
             if update.effective_chat is not None:
-                sorry = {"text": texts.SOMETHING_WENT_WRONG}
+                language = reads(update, await tx.chats.language(update.effective_chat.id))
+                sorry = {"text": Words(language)(texts.SOMETHING_WENT_WRONG)}
                 await enqueue(tx, Outgoing(update.effective_chat.id, Delivery.MESSAGE, sorry), now)
         return True
 

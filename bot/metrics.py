@@ -27,6 +27,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from dispatch.lifecycle import Status
 from dispatch.outbox import Lane
+from storage.records import InboxStatus
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 
@@ -76,7 +77,7 @@ class Snapshot:
     inbox_parked: int
     outbox_pending: dict[str, int]  # by lane name, e.g. "interactive"
     outbox_oldest_pending_seconds: float | None
-    offers: dict[str, int]  # by offer status
+    offers: dict[Status, int]
     deadlines_pending: int
     last_update_age_seconds: float | None
 
@@ -159,14 +160,14 @@ class Metrics:
 
     def observe(self, snapshot: Snapshot) -> None:
         """Set the backlog gauges from what the database says now."""
-        self._inbox_backlog.labels("pending").set(snapshot.inbox_pending)
-        self._inbox_backlog.labels("parked").set(snapshot.inbox_parked)
+        self._inbox_backlog.labels(InboxStatus.PENDING).set(snapshot.inbox_pending)
+        self._inbox_backlog.labels(InboxStatus.PARKED).set(snapshot.inbox_parked)
         # A lane or status missing from the snapshot has none, not "as before".
         lanes = dict.fromkeys((lane.name.lower() for lane in Lane), 0) | snapshot.outbox_pending
         for lane_name, pending in lanes.items():
             self._outbox_backlog.labels(lane_name).set(pending)
         self._outbox_oldest.set(snapshot.outbox_oldest_pending_seconds or 0.0)
-        offers = dict.fromkeys((status.value for status in Status), 0) | snapshot.offers
+        offers = dict.fromkeys(Status, 0) | snapshot.offers
         for status, count in offers.items():
             self._offers.labels(status).set(count)
         self._deadlines_pending.set(snapshot.deadlines_pending)

@@ -24,7 +24,7 @@ from dispatch.clock import Clock
 from dispatch.exports import FILE_REF
 from dispatch.outbox import Verdict, backoff_seconds, judge_bad_request, should_give_up
 from storage.db import Database
-from storage.records import Delivery, OutboxMessage
+from storage.records import Delivery, GivenUp, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class OutboxSender:
             await self._attempt(row)
         except Exception:
             log.exception("outbox call %s (%s) failed unexpectedly", row.id, row.kind)
-            await self._give_up(row, "failed", "internal error", row.attempts + 1)
+            await self._give_up(row, OutboxStatus.FAILED, "internal error", row.attempts + 1)
         finally:
             if row.id not in self._queue:
                 self._finished[row.id] = time.monotonic()
@@ -323,18 +323,20 @@ class OutboxSender:
 
     async def _attempt(self, row: OutboxMessage) -> None:
         if row.chat_id in self._unreachable:
-            await self._give_up(row, "dropped", "chat unreachable", row.attempts)
+            await self._give_up(row, OutboxStatus.DROPPED, "chat unreachable", row.attempts)
             return
         try:
             params = await _file_params(self.db, json.loads(row.payload))
         except FileGone as error:
-            await self._give_up(row, "dropped", str(error), row.attempts)
+            await self._give_up(row, OutboxStatus.DROPPED, str(error), row.attempts)
             return
         params["chat_id"] = row.chat_id
         if row.target_id is not None:
             target = await self._target_message_id(row.target_id)
             if target is None:
-                await self._give_up(row, "dropped", "the message to edit was never sent", row.attempts)
+                await self._give_up(
+                    row, OutboxStatus.DROPPED, "the message to edit was never sent", row.attempts
+                )
                 return
             params["message_id"] = target
         attempts = row.attempts + 1
@@ -351,7 +353,7 @@ class OutboxSender:
                 await self._sent(row, params.get("message_id"), attempts)
             else:
                 log.warning("Telegram refused outbox call %s (%s): %s", row.id, row.kind, error)
-                await self._give_up(row, "failed", error.message, attempts)
+                await self._give_up(row, OutboxStatus.FAILED, error.message, attempts)
             return
         except NetworkError as error:  # includes timeouts and 5xx
             self._api_unreachable(error)
@@ -359,7 +361,7 @@ class OutboxSender:
             return
         except TelegramError as error:
             log.warning("outbox call %s (%s) failed: %s", row.id, row.kind, error)
-            await self._give_up(row, "failed", str(error), attempts)
+            await self._give_up(row, OutboxStatus.FAILED, str(error), attempts)
             return
         message_id = result.get("message_id") if isinstance(result, dict) else None
         await self._sent(row, message_id if message_id is not None else params.get("message_id"), attempts)
@@ -492,7 +494,7 @@ class OutboxSender:
     async def _retry_later(self, row: OutboxMessage, attempts: int, error: str) -> None:
         if should_give_up(attempts, self.limits.max_attempts):
             log.warning("outbox call %s gave up after %d attempts: %s", row.id, attempts, error)
-            await self._give_up(row, "failed", error, attempts)
+            await self._give_up(row, OutboxStatus.FAILED, error, attempts)
             return
         not_before = self.clock.now() + timedelta(seconds=backoff_seconds(attempts))
         async with self.db.transaction() as tx:
@@ -507,11 +509,11 @@ class OutboxSender:
         dropped = [queued for queued in self._queue.values() if queued.chat_id == row.chat_id]
         async with self.db.transaction() as tx:
             await tx.chats.set_reachable(row.chat_id, False, self.clock.now())
-            await tx.outbox.give_up(row.id, status="failed", attempts=attempts, error=error)
+            await tx.outbox.give_up(row.id, status=OutboxStatus.FAILED, attempts=attempts, error=error)
             await tx.files.remove(_file_refs(row.payload))
             for queued in dropped:
                 await tx.outbox.give_up(
-                    queued.id, status="dropped", attempts=queued.attempts, error="chat unreachable"
+                    queued.id, status=OutboxStatus.DROPPED, attempts=queued.attempts, error="chat unreachable"
                 )
                 await tx.files.remove(_file_refs(queued.payload))
         for queued in dropped:
@@ -520,7 +522,7 @@ class OutboxSender:
         self._message_ids[row.id] = None
         self.stats.failed += 1
 
-    async def _give_up(self, row: OutboxMessage, status: str, error: str, attempts: int) -> None:
+    async def _give_up(self, row: OutboxMessage, status: GivenUp, error: str, attempts: int) -> None:
         async with self.db.transaction() as tx:
             await tx.outbox.give_up(row.id, status=status, attempts=attempts, error=error)
             await tx.files.remove(_file_refs(row.payload))

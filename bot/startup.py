@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -25,8 +25,10 @@ from tenacity import (
 
 from bot import texts
 from bot.config import ConfigError, DatabaseSettings, Settings
+from bot.i18n import Words
 from bot.sender import retry_after_seconds
 from storage.db import Database
+from storage.records import Language
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,22 @@ SHORTEST_CONNECT_ATTEMPT_SECONDS = 5.0
 FINAL_SQLSTATES = ("3D000", "28")
 # PTB's errors may quote the request URL, which carries the token after "/bot".
 TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+# The command menus registered, by the language of the app they are for: English is the default
+# (no language_code), which every other language not listed here gets too.
+MENU_LANGUAGES: dict[Language, str | None] = {
+    language: None if language is Language.EN else language.value for language in Language
+}
+
+
+def _for(code: str | None) -> str:
+    """The language a menu is for, in a log line: nothing for the default one."""
+    return f" ({code})" if code else ""
+
+
+def _menu(entries: Sequence[tuple[str, str]], language: Language) -> list[BotCommand]:
+    """A command menu with its descriptions in one language."""
+    words = Words(language)
+    return [BotCommand(name, words(about)) for name, about in entries]
 
 
 class RejectedToken(Exception):
@@ -111,13 +129,19 @@ async def introduce(application: AnyApplication, settings: Settings, *, allowed_
         log.warning("ADMIN_IDS is empty: nobody can approve drivers or run admin commands")
     await call_bot_api("getMe", application.initialize)
     bot = application.bot
-    commands = [BotCommand(name, about) for name, about in texts.COMMANDS]
-    await call_bot_api("setMyCommands", lambda: bot.set_my_commands(commands))
-    admin_menu = [BotCommand(name, about) for name, about in texts.ADMIN_MENU]
+    # Telegram shows the menu of the person's app language; anyone else's gets the default one.
+    for language, code in MENU_LANGUAGES.items():
+        commands = _menu(texts.COMMANDS, language)
+        set_menu = partial(bot.set_my_commands, commands, language_code=code)
+        await call_bot_api("setMyCommands" + _for(code), set_menu)
     for admin in sorted(settings.admin_ids):  # admins see their own menu
-        set_admin_menu = partial(bot.set_my_commands, admin_menu, scope=BotCommandScopeChat(admin))
         try:
-            await call_bot_api(f"setMyCommands for admin {admin}", set_admin_menu)
+            for language, code in MENU_LANGUAGES.items():
+                admin_menu = _menu(texts.ADMIN_MENU, language)
+                set_admin_menu = partial(
+                    bot.set_my_commands, admin_menu, scope=BotCommandScopeChat(admin), language_code=code
+                )
+                await call_bot_api(f"setMyCommands for admin {admin}" + _for(code), set_admin_menu)
         except BadRequest as error:  # an admin who never opened the chat
             log.warning("no admin menu for %s: %s", admin, error.message)
     if settings.webhook_url:

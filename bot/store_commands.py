@@ -7,11 +7,17 @@ from telegram import Update
 from bot import keyboards, texts
 from bot.callbacks import Button
 from bot.chat import Context, reply
+from bot.i18n import N_, Words
+from bot.problems import problem_list, problem_text
 from dispatch.offers import Created
 from dispatch.orders import OrderLineError, example_line, parse_order_line
 from dispatch.stores import DraftState
 
 ORDER_COMMAND = "/neworder"
+# Translators: {summary} is a line per field as typed in an order line: "packages: 2", "pay: 18.50" …
+NEW_ORDER = N_("New order:\n{summary}")
+NOT_CREATED, CREATED = N_("Not created."), N_("Order created.")
+STEP_TAKEN = N_("OK")  # a step of /neworder answered with a button
 
 
 async def redeem_invite(update: Update, context: Context, token: str) -> None:
@@ -19,24 +25,25 @@ async def redeem_invite(update: Update, context: Context, token: str) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     outcome, store = await context.dispatch.stores.redeem(token, user.id, chat.id)
-    name = f"{store.name} ({store.code})" if store else ""
-    await context.dispatch.send(reply(update, texts.LINKED[outcome.value].format(store=name)))
+    name, t = f"{store.name} ({store.code})" if store else "", context.texts
+    await context.dispatch.send(reply(t, update, t(texts.LINKED[outcome], store=name)))
 
 
 async def on_unlink(update: Update, context: Context) -> None:
     """/unlink: stop being staff of every store this chat serves."""
     assert update.effective_chat is not None and update.effective_user is not None
+    t = context.texts
     left = await context.dispatch.stores.unlink(update.effective_chat.id, update.effective_user.id)
-    text = texts.UNLINKED.format(codes=", ".join(left)) if left else texts.NOT_STAFF
-    await context.dispatch.send(reply(update, text))
+    text = t(texts.UNLINKED, codes=", ".join(left)) if left else t(texts.NOT_STAFF)
+    await context.dispatch.send(reply(t, update, text))
 
 
-def _created_reply(created: Created) -> str | None:
+def _created_reply(t: Words, created: Created) -> str | None:
     if created.view is not None:
         return None
-    problems = "\n".join(f"• {problem}" for problem in created.problems)
-    return texts.OFFER_PROBLEMS.format(
-        problems=problems, example=example_line(ORDER_COMMAND, store_required=False)
+    problems = problem_list(t, created.problems)
+    return t(
+        texts.OFFER_PROBLEMS, problems=problems, example=example_line(ORDER_COMMAND, store_required=False)
     )
 
 
@@ -44,36 +51,40 @@ async def on_new_order(update: Update, context: Context) -> None:
     """/neworder …: staff create an order for their store; alone, it asks step by step."""
     user, chat, message = update.effective_user, update.effective_chat, update.effective_message
     assert user is not None and chat is not None
+    t = context.texts
     arguments = ((message.text if message else "") or "").partition(" ")[2].strip()
     if not arguments:
         state = await context.dispatch.stores.start_draft(chat.id)
         if state is None:
-            await context.dispatch.send(reply(update, texts.NOT_STAFF))
+            await context.dispatch.send(reply(t, update, t(texts.NOT_STAFF)))
             return
         await ask_step(update, context, state)
         return
     try:
         line = parse_order_line(arguments, command=ORDER_COMMAND, store_required=False)
     except OrderLineError as error:
-        problems = "\n".join(f"• {problem}" for problem in error.problems)
-        await context.dispatch.send(
-            reply(update, texts.OFFER_PROBLEMS.format(problems=problems, example=error.example))
-        )
+        problems = problem_list(t, error.problems)
+        text = t(texts.OFFER_PROBLEMS, problems=problems, example=error.example)
+        await context.dispatch.send(reply(t, update, text))
         return
     created = await context.dispatch.stores.order(chat.id, user.id, line)
-    problem = _created_reply(created)
+    problem = _created_reply(t, created)
     if problem is not None:
-        await context.dispatch.send(reply(update, problem))
+        await context.dispatch.send(reply(t, update, problem))
 
 
 async def ask_step(update: Update, context: Context, state: DraftState) -> None:
     """Ask for the draft's current step, with buttons where there are choices."""
-    prefix = f"⚠️ {state.problem[0].upper()}{state.problem[1:]}.\n" if state.problem else ""
+    t = context.texts
+    problem = problem_text(t, state.problem) if state.problem else ""
+    prefix = f"⚠️ {problem[:1].upper()}{problem[1:]}.\n" if problem else ""
     if state.step == "confirm":
         summary = "\n".join(f"{name}: {value}" for name, value in state.fields.items())
-        await context.dispatch.send(reply(update, f"New order:\n{summary}", keyboards.draft_confirm()))
+        await context.dispatch.send(
+            reply(t, update, t(NEW_ORDER, summary=summary), keyboards.draft_confirm(t))
+        )
         return
-    prompt = prefix + texts.DRAFT_PROMPTS[state.step].format(store=state.store.name)
+    prompt = prefix + t(texts.DRAFT_PROMPTS[state.step], store=state.store.name)
     markup = None
     if state.step == "store":
         assert update.effective_chat is not None
@@ -87,7 +98,7 @@ async def ask_step(update: Update, context: Context, state: DraftState) -> None:
         assert area is not None
         windows = context.dispatch.stores.window_choices(area.tz, context.dispatch.clock.now())
         markup = keyboards.draft_choices(windows, [window.replace(":", "") for window in windows])
-    await context.dispatch.send(reply(update, prompt, markup))
+    await context.dispatch.send(reply(t, update, prompt, markup))
 
 
 async def answer_step(update: Update, context: Context, value: str) -> bool:
@@ -108,37 +119,38 @@ async def press_draft(update: Update, context: Context, button: Button) -> str:
 
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
-    stores = context.dispatch.stores
+    stores, t = context.dispatch.stores, context.texts
     if button.act is Act.DRAFT_CANCEL:
-        return texts.DRAFT_DROPPED if await stores.drop_draft(chat.id) else texts.DRAFT_GONE
+        return t(texts.DRAFT_DROPPED if await stores.drop_draft(chat.id) else texts.DRAFT_GONE)
     if button.act is Act.DRAFT_CONFIRM:
         created = await stores.confirm_draft(chat.id, user.id)
-        problem = _created_reply(created)
+        problem = _created_reply(t, created)
         if problem is not None:
-            await context.dispatch.send(reply(update, problem))
-            return "Not created."
-        return "Order created."
+            await context.dispatch.send(reply(t, update, problem))
+            return t(NOT_CREATED)
+        return t(CREATED)
     state = await stores.draft(chat.id)
     if state is None or button.arg is None:
-        return texts.DRAFT_GONE
+        return t(texts.DRAFT_GONE)
     value = button.arg
     if state.step == "window" and len(value) == 9:  # "1400-1430" travels without colons
         value = f"{value[:2]}:{value[2:4]}-{value[5:7]}:{value[7:]}"
     answered = await stores.answer_draft(chat.id, value)
     if answered is None:
-        return texts.DRAFT_GONE
+        return t(texts.DRAFT_GONE)
     await ask_step(update, context, answered)
-    return "OK"
+    return t(STEP_TAKEN)
 
 
 async def on_orders(update: Update, context: Context) -> None:
     """/orders: today's orders of the store(s) with their state; Cancel for those not picked up."""
     assert update.effective_chat is not None
+    t = context.texts
     if not await context.dispatch.stores.stores_of(update.effective_chat.id):
-        await context.dispatch.send(reply(update, texts.NOT_STAFF))
+        await context.dispatch.send(reply(t, update, t(texts.NOT_STAFF)))
         return
     if not await context.dispatch.stores.show_orders(update.effective_chat.id):
-        await context.dispatch.send(reply(update, texts.NO_ORDERS_TODAY))
+        await context.dispatch.send(reply(t, update, t(texts.NO_ORDERS_TODAY)))
 
 
 async def press_staff_cancel(update: Update, context: Context, button: Button) -> str:
@@ -146,4 +158,4 @@ async def press_staff_cancel(update: Update, context: Context, button: Button) -
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     outcome = await context.dispatch.stores.cancel(button.subject, chat.id, user.id)
-    return texts.CANCEL_ANSWERS.get(outcome, texts.STALE_BUTTON)
+    return context.texts(texts.CANCEL_ANSWERS.get(outcome, texts.STALE_BUTTON))

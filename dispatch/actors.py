@@ -71,3 +71,18 @@ class Actor:
 
 
 DISPATCH = Actor(Role.DISPATCH)
+
+
+@dataclass(frozen=True, slots=True)
+class By:
+    """Who did something, as the others are told: a person's first name, at a store or not; with
+    no name, the store itself. The bot puts it in words in each reader's language."""
+
+    name: str | None = None
+    store: str | None = None  # the store's name, for a clerk
+
+
+class CancelReason(StrEnum):
+    """Why the domain itself gives for a cancel (a person's own reason is their text, as typed)."""
+
+    NO_TIME_LEFT = "no_time_left"  # nobody could pick it up in its window any more

@@ -5,16 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from dispatch.actors import Actor, Role
 from dispatch.awards import milliseconds
 from dispatch.drivers import Decision
 from dispatch.lifecycle import Status
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
+from dispatch.problems import Issue, Problem, issue
 from dispatch.views import OfferView, listed_view, offer_view
-from storage.records import Account, Area, Driver, Event, Notice, Store
-from storage.repos import Transaction
+from storage.records import (
+    Account,
+    Area,
+    BroadcastStatus,
+    Driver,
+    Event,
+    EventKind,
+    Notice,
+    OutboxStatus,
+    Store,
+)
+from storage.repos import DriverFilters, OfferFilters, Transaction
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
@@ -88,7 +99,7 @@ class BroadcastDraft:
     broadcast_id: int | None
     area: Area | None
     recipients: int
-    problem: str | None = None
+    problem: Issue | None = None
 
 
 class AdminDesk:
@@ -102,10 +113,10 @@ class AdminDesk:
     async def drivers(self, kind: str | None, page: int = 0, size: int = 10) -> Page[Driver] | None:
         """A page of drivers, newest first: all, `pending`, `online`, or those of an area slug;
         None for an unknown filter."""
-        filters: dict[str, Any] = {}
+        filters: DriverFilters = {}
         async with self.dispatch.db.read() as tx:
             if kind in set(Account):
-                filters = {"status": kind}
+                filters = {"status": Account(kind)}
             elif kind == "online":
                 filters = {"online": True}
             elif kind is not None:
@@ -153,7 +164,10 @@ class AdminDesk:
                 await tx.drivers.update(driver_id, online=False)
                 await d.offers.withdraw_copies(tx, driver)
             await tx.events.add(
-                now, Actor.admin(admin_id).encode(), after if suspend else "reinstated", f"driver {driver_id}"
+                now,
+                Actor.admin(admin_id).encode(),
+                EventKind(after) if suspend else EventKind.REINSTATED,
+                f"driver {driver_id}",
             )
             await d.say(
                 tx, driver.chat_id, lambda m: m.you_are_suspended() if suspend else m.you_are_reinstated()
@@ -175,7 +189,10 @@ class AdminDesk:
             changed = await tx.areas.set_active(slug, active)
             if changed:
                 await tx.events.add(
-                    self.dispatch.clock.now(), Actor.admin(admin_id).encode(), "area", f"{slug} {active}"
+                    self.dispatch.clock.now(),
+                    Actor.admin(admin_id).encode(),
+                    EventKind.AREA,
+                    f"{slug} {active}",
                 )
             return changed
 
@@ -194,7 +211,7 @@ class AdminDesk:
                 return None
             store_id = await tx.stores.upsert(code.upper(), name, area.id, where)
             await tx.events.add(
-                self.dispatch.clock.now(), Actor.admin(admin_id).encode(), "store", code.upper()
+                self.dispatch.clock.now(), Actor.admin(admin_id).encode(), EventKind.STORE, code.upper()
             )
             return await tx.stores.by_id(store_id)
 
@@ -204,7 +221,7 @@ class AdminDesk:
         """A page of offers, newest first: `open`, `accepted` (held), `today`, an area slug, or
         everything live; None if unknown."""
         d = self.dispatch
-        filters: dict[str, Any]
+        filters: OfferFilters
         async with d.db.read() as tx:
             if kind is None:
                 filters = {"statuses": [Status.OPEN, Status.ACCEPTED, Status.PICKED_UP]}
@@ -259,7 +276,7 @@ class AdminDesk:
         async with d.transaction() as tx:
             area = await tx.areas.by_slug(slug)
             if area is None:
-                return BroadcastDraft(None, None, 0, problem=f"there is no area {slug}")
+                return BroadcastDraft(None, None, 0, problem=issue(Problem.NO_SUCH_AREA, area=slug))
             recipients = await tx.drivers.count_listed(status=Account.APPROVED, area_id=area.id)
             broadcast_id = await tx.broadcasts.add(area.id, text, admin_id, recipients, d.clock.now())
         return BroadcastDraft(broadcast_id, area, recipients)
@@ -272,7 +289,7 @@ class AdminDesk:
         async with d.transaction() as tx:
             broadcast = await tx.broadcasts.by_id(broadcast_id)
             if broadcast is None or not await tx.broadcasts.move(
-                broadcast_id, "draft", "sending", sent_at=now
+                broadcast_id, BroadcastStatus.DRAFT, BroadcastStatus.SENDING, sent_at=now
             ):
                 return None
             area = await tx.areas.by_id(broadcast.area_id)
@@ -287,9 +304,14 @@ class AdminDesk:
                 for chat_id, params in made.items()
             ]
             await tx.outbox.add_many([as_row(message) for message in messages], now)
-            await tx.broadcasts.move(broadcast_id, "sending", "sending", recipients=len(drivers))
+            await tx.broadcasts.move(
+                broadcast_id, BroadcastStatus.SENDING, BroadcastStatus.SENDING, recipients=len(drivers)
+            )
             await tx.events.add(
-                now, Actor.admin(admin_id).encode(), "broadcast", f"{area.slug}: {len(drivers)} drivers"
+                now,
+                Actor.admin(admin_id).encode(),
+                EventKind.BROADCAST,
+                f"{area.slug}: {len(drivers)} drivers",
             )
             if not drivers:
                 await self._finish(tx, broadcast_id, admin_id, area, 0, 0)
@@ -297,7 +319,7 @@ class AdminDesk:
 
     async def cancel_broadcast(self, broadcast_id: int) -> bool:
         async with self.dispatch.transaction() as tx:
-            return await tx.broadcasts.move(broadcast_id, "draft", "cancelled")
+            return await tx.broadcasts.move(broadcast_id, BroadcastStatus.DRAFT, BroadcastStatus.CANCELLED)
 
     async def outbox_settled(self, tag: str) -> None:
         """Every call with this tag is done: a broadcast's admin gets the count."""
@@ -306,15 +328,17 @@ class AdminDesk:
             return
         async with self.dispatch.transaction() as tx:
             broadcast = await tx.broadcasts.by_id(int(number))
-            if broadcast is None or broadcast.status != "sending":
+            if broadcast is None or broadcast.status != BroadcastStatus.SENDING:
                 return
             counts = await tx.outbox.counts(tag)
-            if counts.get("pending"):
+            if counts.get(OutboxStatus.PENDING):
                 return
             area = await tx.areas.by_id(broadcast.area_id)
             assert area is not None
-            failed = counts.get("failed", 0) + counts.get("dropped", 0)
-            await self._finish(tx, broadcast.id, broadcast.created_by, area, counts.get("sent", 0), failed)
+            failed = counts.get(OutboxStatus.FAILED, 0) + counts.get(OutboxStatus.DROPPED, 0)
+            await self._finish(
+                tx, broadcast.id, broadcast.created_by, area, counts.get(OutboxStatus.SENT, 0), failed
+            )
 
     async def settle_unreported(self) -> None:
         """On start: report the broadcasts that finished sending while the bot was down."""
@@ -327,5 +351,7 @@ class AdminDesk:
         self, tx: Transaction, broadcast_id: int, admin_id: int, area: Area, sent: int, failed: int
     ) -> None:
         d = self.dispatch
-        if await tx.broadcasts.move(broadcast_id, "sending", "done", done_at=d.clock.now()):
+        if await tx.broadcasts.move(
+            broadcast_id, BroadcastStatus.SENDING, BroadcastStatus.DONE, done_at=d.clock.now()
+        ):
             await d.say(tx, admin_id, lambda m: m.broadcast_done(area, sent, failed))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from storage.records import EventKind
+
 
 class Key(StrEnum):
     """One key of a fairness order, compared in the order's sequence until one differs."""
@@ -36,7 +38,7 @@ DEFAULT_ORDER = Order.FEWEST_TODAY
 # The trail: an award is the accept step, by dispatch, its detail "award ORDER · closed ISO-TIME · …";
 # a window that found nobody eligible is a "no_award" event with the same start.
 AWARD_DETAIL = re.compile(r"^award (?P<order>[a-z-]+) · closed (?P<closed>\S+)")
-NO_AWARD_EVENT = "no_award"
+NO_AWARD_EVENT = EventKind.NO_AWARD
 
 
 def award_detail(order: Order, closed: datetime, rest: str) -> str:

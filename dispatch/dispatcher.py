@@ -12,6 +12,7 @@ from dispatch.clock import Clock
 from dispatch.deadlines import Timing
 from dispatch.messages import Catalog, Messages, Render
 from dispatch.outbox import Delivery, Lane, Outgoing, enqueue
+from dispatch.stats import HUMAN_MIN
 from storage.db import Database
 from storage.records import Driver, Language, Offer, Store
 from storage.repos import Transaction
@@ -35,9 +36,9 @@ class Rules:
     timing: Timing = field(default_factory=Timing)
     # Accepts are collected this long from the first, then the offer is awarded by the area's
     # fairness order; zero: the first Accept wins. Areas may have their own (areas.award_window_seconds).
-    award_window: timedelta = timedelta(0)
+    award_window: timedelta = timedelta(seconds=10)
     # A press sooner than this after its copy was delivered is a fast tap (quicker than a person).
-    human_min: timedelta = timedelta(seconds=0.6)
+    human_min: timedelta = HUMAN_MIN
     # Admins are told once when this share of a driver's last presses were fast taps.
     fast_tap_alert_share: float = 0.5
 
@@ -185,6 +186,11 @@ class Dispatch:
             stores=stores,
             language=language,
         )
+
+    async def set_language(self, chat_id: int, language: Language) -> None:
+        """The chat chose what it reads (/language): every message to it from now on is in it."""
+        async with self.transaction() as tx:
+            await tx.chats.set_language(chat_id, language, self.clock.now())
 
     async def send(self, *messages: Outgoing) -> list[int]:
         """Queue messages that change nothing else (a reply, a help text)."""

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from dispatch.actors import Actor
 from dispatch.views import DayTally, OfferView, day_tally, offer_view
-from storage.records import Account, Area, Driver, Prompt
+from storage.records import Account, Area, CardKind, Driver, EventKind, Prompt
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
 
-APPLICATION = "application"
+APPLICATION = CardKind.APPLICATION
 
 
 class Enrollment(StrEnum):
@@ -85,7 +85,7 @@ class DriverDesk:
                 driver_id = driver.id
             await tx.drivers.add_area(driver_id, area.id)
             await tx.drivers.update(driver_id, prompt=Prompt.PHONE, prompt_offer_id=None)
-            await tx.events.add(now, Actor.driver(driver_id).encode(), "enroll", f"area {area.slug}")
+            await tx.events.add(now, Actor.driver(driver_id).encode(), EventKind.ENROLL, f"area {area.slug}")
         return Enrollment.ASK_PHONE
 
     async def finish_application(self, tg_user_id: int, phone: str | None) -> Enrollment:
@@ -104,7 +104,10 @@ class DriverDesk:
                 outbox_id = await d.say(tx, admin, lambda m: m.application_card(driver, areas))
                 await tx.cards.add(APPLICATION, driver.id, admin, outbox_id, now)
             await tx.events.add(
-                now, Actor.driver(driver.id).encode(), "applied", "with phone" if phone else "no phone"
+                now,
+                Actor.driver(driver.id).encode(),
+                EventKind.APPLIED,
+                "with phone" if phone else "no phone",
             )
         return Enrollment.APPLIED
 
@@ -122,7 +125,7 @@ class DriverDesk:
                 return Decision.ALREADY_DECIDED
             driver = await tx.drivers.by_id(driver_id)
             assert driver is not None
-            await tx.events.add(now, Actor.admin(admin_id).encode(), to, f"driver {driver_id}")
+            await tx.events.add(now, Actor.admin(admin_id).encode(), EventKind(to), f"driver {driver_id}")
             areas = await tx.drivers.areas_of(driver_id)
             for card in await tx.cards.of(APPLICATION, driver_id):
                 await d.say(
@@ -148,7 +151,9 @@ class DriverDesk:
             if not online:
                 await d.offers.withdraw_copies(tx, driver)
             await tx.events.add(
-                d.clock.now(), Actor.driver(driver.id).encode(), "online" if online else "offline"
+                d.clock.now(),
+                Actor.driver(driver.id).encode(),
+                EventKind.ONLINE if online else EventKind.OFFLINE,
             )
         return (Availability.ONLINE if online else Availability.OFFLINE), driver
 

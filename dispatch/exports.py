@@ -21,6 +21,7 @@ from dispatch.dispatcher import Dispatch
 from dispatch.outbox import Outgoing, enqueue
 from dispatch.stats import check_days
 from storage.db import Database
+from storage.records import RequestKind
 from storage.reports import ReportedOffer, Reports
 
 # Rows read from the database and written to the file at a time: memory stays flat however long
@@ -56,6 +57,8 @@ class ExportTooLarge(Exception):
         self.limit_megabytes = limit // 2**20
 
 
+# A file's columns by code: the header row a person reads names them in their language (the bot
+# renders it, bot.export_words), and the codes themselves head the file when no names are given.
 # The customer's address is personal data and the pickup code is the store's secret: neither is
 # a column here, and storage.reports does not even read them. Times are in the offer's area zone.
 OFFER_COLUMNS = (
@@ -101,6 +104,7 @@ DRIVER_COLUMNS = (
     "on_time_rate",
     "created_at",
 )
+COLUMNS = {ExportKind.OFFERS: OFFER_COLUMNS, ExportKind.DRIVERS: DRIVER_COLUMNS}
 
 Cell = str | int | None
 
@@ -128,6 +132,13 @@ def show_dollars(cents: int) -> str:
     return f"{sign}{dollars}.{rest:02d}"
 
 
+def _header(columns: Sequence[str], header: Sequence[str] | None) -> bytes:
+    """The header row: the given names, one per column, or the column codes."""
+    if header is not None and len(header) != len(columns):
+        raise ValueError(f"a header of {len(header)} names for {len(columns)} columns")
+    return _chunk_csv([columns if header is None else header])
+
+
 def _text(value: Cell) -> str:
     """One cell: nothing as empty, text defused against formulas."""
     if value is None:
@@ -147,11 +158,14 @@ def _chunk_csv(rows: Iterable[Sequence[Cell]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-async def write_offers_csv(db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+async def write_offers_csv(
+    db: Database, sink: IO[bytes], *, now: datetime, days: int = 30, header: Sequence[str] | None = None
+) -> None:
     """Every offer created in the last `days` days up to `now`, oldest first, as CSV into `sink`,
-    one chunk of rows at a time."""
+    one chunk of rows at a time, under `header` (a name for each of OFFER_COLUMNS; the codes
+    without it)."""
     check_days(days)
-    sink.write(_chunk_csv([OFFER_COLUMNS]))
+    sink.write(_header(OFFER_COLUMNS, header))
     async with db.read() as tx:
         chunks = Reports(tx.connection).offers_created(now - timedelta(days=days), now, chunk_rows=CHUNK_ROWS)
         async for offers in chunks:
@@ -192,16 +206,19 @@ def _offers_csv(offers: Sequence[ReportedOffer]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-async def write_drivers_csv(db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+async def write_drivers_csv(
+    db: Database, sink: IO[bytes], *, now: datetime, days: int = 30, header: Sequence[str] | None = None
+) -> None:
     """Drivers who joined or were sent an offer in the last `days` days up to `now`, as CSV into
-    `sink`, one chunk of rows at a time.
+    `sink`, one chunk of rows at a time, under `header` (a name for each of DRIVER_COLUMNS; the
+    codes without it).
 
     The counters are lifetime totals; on_time_rate is the share of the driver's pickups made in
     the period that happened by the end of the pickup window (blank without pickups).
     """
     check_days(days)
     since = now - timedelta(days=days)
-    sink.write(_chunk_csv([DRIVER_COLUMNS]))
+    sink.write(_header(DRIVER_COLUMNS, header))
     async with db.read() as tx:
         reports = Reports(tx.connection)
         pickups = await reports.pickups_per_driver(since, now)
@@ -219,6 +236,7 @@ async def write_drivers_csv(db: Database, sink: IO[bytes], *, now: datetime, day
                         driver.username,
                         driver.phone,
                         driver.status,
+                        # Codes like the status's, the same whoever reads the file.
                         "yes" if driver.online else "no",
                         ";".join(driver.area_slugs),
                         driver.offered,
@@ -242,16 +260,19 @@ def _zip(raw: IO[bytes], zipped: IO[bytes], name: str) -> None:
         shutil.copyfileobj(raw, entry, 2**20)
 
 
-async def export_file(db: Database, kind: ExportKind, *, now: datetime, days: int = 30) -> GeneratedFile:
+async def export_file(
+    db: Database, kind: ExportKind, *, now: datetime, days: int = 30, header: Sequence[str] | None = None
+) -> GeneratedFile:
     """The export as a document to send: `offers-30d.csv`, or `offers-30d.zip` once it is large.
 
-    The CSV goes to a temporary file on disk as it is read, never whole in memory; raises
-    ExportTooLarge when even zipped it is over Telegram's document limit.
+    `header` names the kind's COLUMNS in the reader's words (the codes without it); the rows are
+    the same whoever reads them. The CSV goes to a temporary file on disk as it is read, never
+    whole in memory; raises ExportTooLarge when even zipped it is over Telegram's document limit.
     """
     write = write_offers_csv if kind is ExportKind.OFFERS else write_drivers_csv
     name = f"{kind}-{days}d.csv"
     with tempfile.TemporaryFile() as raw, tempfile.TemporaryFile() as zipped:
-        await write(db, raw, now=now, days=days)
+        await write(db, raw, now=now, days=days, header=header)
         document, filename = raw, name
         if raw.tell() > COMPRESS_ABOVE_BYTES:
             # Compressing megabytes takes a while: off the event loop, so updates keep flowing.
@@ -278,7 +299,7 @@ async def queue_upload(d: Dispatch, message: Outgoing, field: str, file: Generat
 
 
 # export_requests.kind of a /stats: its numbers, then its chart, are sent by the same builder.
-STATS = "stats"
+STATS = RequestKind.STATS
 
 
 async def request_stats(
@@ -303,6 +324,6 @@ async def request_export(
     """
     check_days(days)
     async with d.transaction() as tx:
-        request_id = await tx.export_requests.add(chat_id, kind, days, d.clock.now())
+        request_id = await tx.export_requests.add(chat_id, RequestKind(kind), days, d.clock.now())
         tx.after_commit.append(wake)
     return request_id

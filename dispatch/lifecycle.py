@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
+
+from storage.records import OfferStatus
 
 if TYPE_CHECKING:
-    from storage.repos import Transaction
+    from storage.repos import OfferChanges, Transaction
 
-
-class Status(StrEnum):
-    DRAFT = "draft"
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    PICKED_UP = "picked_up"
-    DELIVERED = "delivered"
-    RETURNED = "returned"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
+# An offer's status is stored, so storage names it; the domain calls it Status.
+Status = OfferStatus
 
 
 class Action(StrEnum):
@@ -110,7 +104,7 @@ async def step(
     into: Status | None = None,
     only_from: Status | None = None,
     held_by: int | None = None,
-    **fields: Any,
+    **fields: Unpack[OfferChanges],
 ) -> Status | None:
     """Take the offer one step of the lifecycle, as the table says `action` may (see `route`):
     the one conditional write of docs/design.md rule 1, from whichever of the route's sources the

@@ -9,9 +9,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from dispatch.actors import DISPATCH, Actor
+from dispatch.actors import DISPATCH, Actor, By, CancelReason
 from dispatch.awards import (
     NO_AWARD_EVENT,
     ON_TIME_PERIOD,
@@ -33,10 +33,21 @@ from dispatch.localtime import LocalTimeError, local_now_date, start_of_day, to_
 from dispatch.messages import Messages, Params, Render
 from dispatch.orders import OrderLine, pickup_code
 from dispatch.outbox import Delivery, Lane, Outgoing, as_row
+from dispatch.problems import Issue, Problem, issue
 from dispatch.views import FailReason, OfferView, day_tally, offer_view, orders_to_show
 from dispatch.windows import NewWindow, Over, Slot, next_slots, no_time_left
-from storage.records import LIVE_OUTCOMES, Account, Driver, Notice, Offer, Outcome, Prompt
-from storage.repos import PressContext, Transaction
+from storage.records import (
+    LIVE_OUTCOMES,
+    Account,
+    CardKind,
+    Driver,
+    EventKind,
+    Notice,
+    Offer,
+    Outcome,
+    Prompt,
+)
+from storage.repos import OfferChanges, PressContext, ReminderColumn, Transaction
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
@@ -121,7 +132,7 @@ class Created:
     """A new offer, or the reasons it could not be made."""
 
     view: OfferView | None = None
-    problems: tuple[str, ...] = ()
+    problems: tuple[Issue, ...] = ()
 
 
 class OfferDesk:
@@ -142,32 +153,31 @@ class OfferDesk:
         async with d.transaction() as tx:
             store = await tx.stores.by_code(store_code.upper())
             if store is None or not store.active:
-                return Created(problems=(f"there is no store {store_code.upper()}",))
+                return Created(problems=(issue(Problem.NO_SUCH_STORE, store=store_code.upper()),))
             area = await tx.areas.by_id(store.area_id)
             assert area is not None
             today = local_now_date(now, area.tz)
             day = line.day or today
             # Checked before any conversion: a date far ahead (9999-12-31) overflows one.
             if day < today:
-                return Created(problems=("that date is in the past",))
+                return Created(problems=(issue(Problem.DATE_PAST),))
             last_day = today + timedelta(days=d.rules.max_days_ahead)
             if day > last_day:
-                return Created(
-                    problems=(f"pick a date within {d.rules.max_days_ahead} days, by {last_day.isoformat()}",)
-                )
+                too_far = issue(Problem.DATE_TOO_FAR, days=d.rules.max_days_ahead, last=last_day.isoformat())
+                return Created(problems=(too_far,))
             try:
                 start, end = window_to_utc(day, line.window_start, line.window_end, area.tz)
                 deliver_by = to_utc(day, line.deliver_by, area.tz) if line.deliver_by else None
             except LocalTimeError as error:
-                return Created(problems=(str(error),))
+                return Created(problems=(error.issue,))
             if end <= now:
-                return Created(problems=("that pickup window has already ended",))
+                return Created(problems=(issue(Problem.WINDOW_ENDED),))
             if no_time_left(end, now, d.rules.time_to_reach_store):
-                return Created(problems=("that pickup window is too close for a driver to make it",))
+                return Created(problems=(issue(Problem.WINDOW_TOO_CLOSE),))
             if await tx.offers.by_ref(store.id, line.ref) is not None:
-                return Created(problems=(f"{store.code} already has an order {line.ref}; use another ref",))
+                return Created(problems=(issue(Problem.REF_TAKEN, store=store.code, ref=line.ref),))
             if deliver_by is not None and deliver_by <= start:
-                return Created(problems=("deliver_by must be after the pickup window starts",))
+                return Created(problems=(issue(Problem.DELIVER_BY_EARLY),))
             offer_id = await tx.offers.add(
                 store_id=store.id,
                 ref=line.ref,
@@ -186,7 +196,7 @@ class OfferDesk:
                 created_by=by.user_id,
                 created_at=now,
             )
-            await tx.events.add(now, by.encode(), "open", f"ref {line.ref}", offer_id=offer_id)
+            await tx.events.add(now, by.encode(), EventKind.OPEN, f"ref {line.ref}", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             if card_to is not None:
@@ -239,7 +249,11 @@ class OfferDesk:
             next_wave_at = following if expires_at is None or following < expires_at else None
             await tx.offers.update(offer_id, wave=wave, next_wave_at=next_wave_at)
             await tx.events.add(
-                now, DISPATCH.encode(), "wave", f"wave {wave} to {len(drivers)} drivers", offer_id=offer_id
+                now,
+                DISPATCH.encode(),
+                EventKind.WAVE,
+                f"wave {wave} to {len(drivers)} drivers",
+                offer_id=offer_id,
             )
             await self._plan(tx, offer_id)
         return len(drivers)
@@ -266,7 +280,7 @@ class OfferDesk:
             await self._edit_copies(tx, unanswered, lambda m: m.copy_expired(view))
             for driver in await tx.drivers.timed_out([notice.driver_id for notice in unanswered]):
                 await self._set_offline_if_missed_too_many(tx, driver)
-            await tx.events.add(now, DISPATCH.encode(), "expire", offer_id=offer_id)
+            await tx.events.add(now, DISPATCH.encode(), EventKind.EXPIRE, offer_id=offer_id)
             await self._tell_expired(tx, view)
             await d.tell_store(tx, view.store.id, lambda m: m.store_expired(view))
             d.plan(tx, view.offer)
@@ -291,7 +305,7 @@ class OfferDesk:
         await tx.drivers.set_online(driver.id, False)
         await self.withdraw_copies(tx, driver)
         await tx.events.add(
-            d.clock.now(), DISPATCH.encode(), "auto_offline", f"driver {driver.id} missed {missed}"
+            d.clock.now(), DISPATCH.encode(), EventKind.AUTO_OFFLINE, f"driver {driver.id} missed {missed}"
         )
         await d.say(tx, driver.chat_id, lambda m: m.set_offline(missed))
 
@@ -318,11 +332,9 @@ class OfferDesk:
                 return False
             sent = await d.say(tx, view.holder.chat_id, lambda m: _reminder(m, kind, view, now))
             if kind is Kind.LATE:  # its buttons (Confirm pickup, Release) go when the job card's do
-                await tx.cards.add(
-                    _buttons_of(REMINDER_CARDS[kind]), offer_id, view.holder.chat_id, sent, now
-                )
+                await tx.cards.add(CardKind.JOB_BUTTONS, offer_id, view.holder.chat_id, sent, now)
             await tx.events.add(
-                now, DISPATCH.encode(), kind.value, f"to driver {view.holder.id}", offer_id=offer_id
+                now, DISPATCH.encode(), EventKind(kind), f"to driver {view.holder.id}", offer_id=offer_id
             )
         return True
 
@@ -350,7 +362,7 @@ class OfferDesk:
                 await self._edit_job(tx, notice, lambda m: m.job_no_show(view))
             await tx.drivers.count(holder.id, no_shows=1)
             await tx.events.add(
-                now, DISPATCH.encode(), "no_show", f"driver {holder.id} released", offer_id=offer_id
+                now, DISPATCH.encode(), EventKind.NO_SHOW, f"driver {holder.id} released", offer_id=offer_id
             )
             await d.say(tx, holder.chat_id, lambda m: m.no_show_released(view))
             await self._tell_given_back(tx, view, Over.NO_SHOW, holder)
@@ -358,8 +370,11 @@ class OfferDesk:
             await self.send_wave(offer_id)
         return True
 
-    async def cancel(self, offer_id: int, *, actor: str, by: str, reason: str) -> Press:
-        """Cancel an offer not yet picked up (admin or the store): every copy and the store are told."""
+    async def cancel(
+        self, offer_id: int, *, actor: str, by: By, reason: str | CancelReason | None
+    ) -> Press:
+        """Cancel an offer not yet picked up (admin or the store): every copy and the store are told.
+        `reason` is the person's own, as typed, the domain's code, or None (none given)."""
         d = self.dispatch
         now = d.clock.now()
         async with d.transaction() as tx:
@@ -371,19 +386,19 @@ class OfferDesk:
                 offer_id,
                 Action.CANCEL,
                 finished_at=now,
-                cancel_reason=reason[:200],
+                cancel_reason=reason[:200] if reason else None,
                 next_wave_at=None,
                 award_at=None,
             )
             if not cancelled:
                 return Press.DONE if before.offer.status == Status.CANCELLED else Press.NOT_OPEN
-            await tx.events.add(now, actor, "cancel", reason, offer_id=offer_id)
+            await tx.events.add(now, actor, EventKind.CANCEL, reason or "", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             live = await tx.notices.close_all(offer_id, LIVE, Outcome.CANCELLED)
             held = await tx.notices.close_all(offer_id, Outcome.ACCEPTED, Outcome.CANCELLED)
             await self._edit_copies(tx, [*live, *held], lambda m: m.copy_cancelled(view))
-            await self._edit_cards(tx, "job", offer_id, lambda m: m.copy_cancelled(view))
+            await self._edit_cards(tx, CardKind.JOB, offer_id, lambda m: m.copy_cancelled(view))
             if before.holder is not None:
                 await d.say(tx, before.holder.chat_id, lambda m: m.copy_cancelled(view))
             await self._refresh_lists(tx, offer_id)
@@ -498,8 +513,7 @@ class OfferDesk:
             if view.offer.status != Status.EXPIRED:
                 return await self._not_waiting(tx, offer_id)
         actor, by = decider
-        reason = "no time was left in its pickup window"
-        return await self.cancel(offer_id, actor=actor.encode(), by=by, reason=reason)
+        return await self.cancel(offer_id, actor=actor.encode(), by=by, reason=CancelReason.NO_TIME_LEFT)
 
     async def _tell_given_back(self, tx: Transaction, view: OfferView, why: Over, driver: Driver) -> None:
         """Tell the store (and, for a no-show, the admins) that an order is offered again; or, with
@@ -512,7 +526,7 @@ class OfferDesk:
             await d.tell_store(tx, view.store.id, lambda m: m.store_released(view, no_show=no_show))
             return
         now = d.clock.now()
-        await tx.events.add(now, DISPATCH.encode(), "expire", NO_TIME_LEFT, offer_id=view.offer.id)
+        await tx.events.add(now, DISPATCH.encode(), EventKind.EXPIRE, NO_TIME_LEFT, offer_id=view.offer.id)
         chats = set(await tx.stores.staff_chats(view.store.id)) | d.admin_ids
         ask = NewWindow(self._slots(view, now), why, driver)
         await self._ask_new_window(tx, view, sorted(chats), ask)
@@ -552,15 +566,15 @@ class OfferDesk:
 
     async def _decider(
         self, tx: Transaction, view: OfferView | None, user_id: int, chat_id: int, name: str
-    ) -> tuple[Actor, str] | None:
+    ) -> tuple[Actor, By] | None:
         """Who may decide about an order waiting for a new window, and how they are named to the
         others: an admin, or the staff of its store; None for anyone else."""
         if view is None:
             return None
         if user_id in self.dispatch.admin_ids:
-            return Actor.admin(user_id), name
+            return Actor.admin(user_id), By(name)
         if any(store.id == view.store.id for store in await tx.stores.staffed_by(chat_id)):
-            return Actor.clerk(view.store.code, user_id), f"{name} at {view.store.name}"
+            return Actor.clerk(view.store.code, user_id), By(name, view.store.name)
         return None
 
     async def _not_waiting(self, tx: Transaction, offer_id: int) -> Press:
@@ -730,7 +744,7 @@ class OfferDesk:
         await tx.notices.record_award({}, notice.id, now)
         await tx.drivers.count(driver.id, accepted=1)
         await tx.drivers.update(driver.id, timeouts_in_a_row=0)
-        await tx.events.add(now, actor.encode(), Action.ACCEPT, detail, offer_id=offer_id)
+        await tx.events.add(now, actor.encode(), EventKind.ACCEPT, detail, offer_id=offer_id)
         view = await offer_view(tx, offer_id)
         assert view is not None
         await self._edit_copy(tx, notice, lambda m: m.job_card(view), Lane.INTERACTIVE)
@@ -805,7 +819,7 @@ class OfferDesk:
                 return Award(None, len(entrants), 0)
             winner = ranking[0]
             notice, driver = next((n, dr) for n, dr in entrants if dr.id == winner.driver_id)
-            taken = await step(tx, offer_id, Action.ACCEPT, award_at=None, **_taken_by(driver.id, now))
+            taken = await step(tx, offer_id, Action.ACCEPT, **_taken_by(driver.id, now))
             if not taken:
                 return None
             deciding = deciding_key(order, winner, ranking[1]) if len(ranking) > 1 else None
@@ -865,7 +879,10 @@ class OfferDesk:
         fast = sum(1 for ms in last if ms is not None and ms < human_min_ms)
         await tx.drivers.update(driver.id, fast_taps_told_at=d.clock.now())
         await tx.events.add(
-            d.clock.now(), DISPATCH.encode(), "fast_taps", f"driver {driver.id}: {fast} of {len(last)}"
+            d.clock.now(),
+            DISPATCH.encode(),
+            EventKind.FAST_TAPS,
+            f"driver {driver.id}: {fast} of {len(last)}",
         )
         await d.tell_admins(tx, lambda m: m.admin_fast_taps(driver, fast, len(last)))
 
@@ -902,7 +919,7 @@ class OfferDesk:
             await self._watch_taps(tx, driver)
             await tx.drivers.count(driver.id, declined=1)
             await tx.drivers.update(driver.id, timeouts_in_a_row=0)
-            await tx.events.add(now, Actor.driver(driver.id).encode(), "decline", offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), EventKind.DECLINE, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_copy(tx, notice, lambda m: m.copy_declined(view), Lane.INTERACTIVE)
@@ -921,7 +938,7 @@ class OfferDesk:
             if given is None:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.drivers.count(driver.id, released=1)
-            await tx.events.add(now, Actor.driver(driver.id).encode(), "release", offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), EventKind.RELEASE, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_job(tx, notice, lambda m: m.job_released(view))
@@ -1027,14 +1044,14 @@ class OfferDesk:
             offer_id = matching.id
             if not await step(tx, offer_id, Action.PICKUP, held_by=driver.id, picked_up_at=now):
                 return Code.NOT_EXPECTED
-            await tx.events.add(now, actor, "pickup", "code accepted", offer_id=offer_id)
+            await tx.events.add(now, actor, EventKind.PICKUP, "code accepted", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             notice = await tx.notices.of(offer_id, driver.id)
             if notice is not None:
                 await self._edit_job(tx, notice, lambda m: m.job_picked_up(view))
             card = await d.say(tx, driver.chat_id, lambda m: m.delivery_card(view))
-            await tx.cards.add("delivery", offer_id, driver.chat_id, card, now)
+            await tx.cards.add(CardKind.DELIVERY, offer_id, driver.chat_id, card, now)
             await self._refresh_lists(tx, offer_id)
             await d.tell_store(tx, view.store.id, lambda m: m.store_picked_up(view))
             d.plan(tx, view.offer)
@@ -1052,14 +1069,14 @@ class OfferDesk:
             await tx.events.add(
                 now,
                 Actor.driver(driver.id).encode(),
-                "pickup_code_wrong",
+                EventKind.PICKUP_CODE_WRONG,
                 f"attempt {wrong}",
                 offer_id=offer.id,
             )
             view = await offer_view(tx, offer.id)
             assert view is not None
             if wrong >= tries:
-                await tx.events.add(now, DISPATCH.encode(), "pickup_locked", offer_id=offer.id)
+                await tx.events.add(now, DISPATCH.encode(), EventKind.PICKUP_LOCKED, offer_id=offer.id)
                 await d.say(tx, driver.chat_id, lambda m: m.pickup_locked(view))  # noqa: B023 - made before say returns
                 await d.tell_admins(tx, lambda m: m.admin_pickup_locked(view))  # noqa: B023 - made before say returns
             else:
@@ -1084,10 +1101,10 @@ class OfferDesk:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.drivers.count(driver.id, delivered=1)
             await tx.drivers.update(driver.id, prompt=Prompt.PROOF, prompt_offer_id=offer_id)
-            await tx.events.add(now, Actor.driver(driver.id).encode(), "deliver", offer_id=offer_id)
+            await tx.events.add(now, Actor.driver(driver.id).encode(), EventKind.DELIVER, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_cards(tx, "delivery", offer_id, lambda m: m.delivery_closed(view))
+            await self._edit_cards(tx, CardKind.DELIVERY, offer_id, lambda m: m.delivery_closed(view))
             today = await day_tally(tx, driver.id, now, view.tz)
             await d.say(tx, driver.chat_id, lambda m: m.delivered(view, today))
             await d.tell_store(tx, view.store.id, lambda m: m.store_delivered(view))
@@ -1106,7 +1123,7 @@ class OfferDesk:
                 return Press.DONE
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_cards(tx, "delivery", offer_id, lambda m: m.fail_reasons(view))
+            await self._edit_cards(tx, CardKind.DELIVERY, offer_id, lambda m: m.fail_reasons(view))
         return Press.CHOOSE_REASON
 
     async def fail(self, offer_id: int, tg_user_id: int, reason: FailReason) -> Press:
@@ -1128,11 +1145,11 @@ class OfferDesk:
             if not failed:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.events.add(
-                now, Actor.driver(driver.id).encode(), "fail", reason.value, offer_id=offer_id
+                now, Actor.driver(driver.id).encode(), EventKind.FAIL, reason.value, offer_id=offer_id
             )
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await self._edit_cards(tx, "delivery", offer_id, lambda m: m.returning(view, reason))
+            await self._edit_cards(tx, CardKind.DELIVERY, offer_id, lambda m: m.returning(view, reason))
             await d.tell_admins(tx, lambda m: m.admin_returned(view, reason))
             await d.tell_store(tx, view.store.id, lambda m: m.store_returning(view, reason))
             d.plan(tx, view.offer)
@@ -1149,7 +1166,9 @@ class OfferDesk:
             offer_id = driver.prompt_offer_id
             await tx.offers.update(offer_id, proof_file_id=file_id)
             await tx.drivers.update(driver.id, prompt=None, prompt_offer_id=None)
-            await tx.events.add(now, Actor.driver(driver.id).encode(), "proof", file_id, offer_id=offer_id)
+            await tx.events.add(
+                now, Actor.driver(driver.id).encode(), EventKind.PROOF, file_id, offer_id=offer_id
+            )
             view = await offer_view(tx, offer_id)
             assert view is not None
             await d.say(tx, driver.chat_id, lambda m: m.proof_saved(view))
@@ -1171,10 +1190,10 @@ class OfferDesk:
                 assert view is not None
                 if offer.status == Status.ACCEPTED:
                     card = await d.say(tx, driver.chat_id, lambda m: m.job_card(view))  # noqa: B023 - made before say returns
-                    await tx.cards.add("job", offer.id, driver.chat_id, card, now)
+                    await tx.cards.add(CardKind.JOB, offer.id, driver.chat_id, card, now)
                 else:
                     card = await d.say(tx, driver.chat_id, lambda m: m.delivery_card(view))  # noqa: B023 - made before say returns
-                    await tx.cards.add("delivery", offer.id, driver.chat_id, card, now)
+                    await tx.cards.add(CardKind.DELIVERY, offer.id, driver.chat_id, card, now)
         return len(held)
 
     # --- helpers ---
@@ -1223,14 +1242,14 @@ class OfferDesk:
     async def _edit_job(self, tx: Transaction, notice: Notice, render: Render) -> None:
         """Edit the holder's job card: their copy of the offer and any /myoffers card of it."""
         await self._edit_copy(tx, notice, render, Lane.INTERACTIVE)
-        await self._edit_cards(tx, "job", notice.offer_id, render)
+        await self._edit_cards(tx, CardKind.JOB, notice.offer_id, render)
 
-    async def _edit_cards(self, tx: Transaction, kind: str, subject_id: int, render: Render) -> None:
+    async def _edit_cards(self, tx: Transaction, kind: CardKind, subject_id: int, render: Render) -> None:
         """Edit every card of this kind about the subject, and take the buttons off every other
         message that carried the same buttons (a late reminder's Confirm pickup / Release)."""
         for card in await tx.cards.of(kind, subject_id):
             await self.dispatch.say(tx, card.chat_id, render, edit_of=card.outbox_id)
-        for card in await tx.cards.take(_buttons_of(kind), subject_id):
+        for card in await tx.cards.take(kind.buttons, subject_id) if kind.buttons is not None else []:
             await self.dispatch.say(
                 tx, card.chat_id, lambda _: NO_BUTTONS, delivery=Delivery.BUTTONS, edit_of=card.outbox_id
             )
@@ -1261,11 +1280,13 @@ def _stood_until(
     return status == Status.OPEN and award_at is None and expires_at is not None and at >= expires_at
 
 
-def _taken_by(driver_id: int, now: datetime) -> dict[str, Any]:
-    """The offer's fields as a new holder takes it: reminders and the code asked start afresh."""
+def _taken_by(driver_id: int, now: datetime) -> OfferChanges:
+    """The offer's fields as a new holder takes it: its award window (if any) is over, reminders
+    and the code asked start afresh."""
     return {
         "holder_id": driver_id,
         "accepted_at": now,
+        "award_at": None,
         "next_wave_at": None,
         "pickup_reminded_at": None,
         "late_reminded_at": None,
@@ -1329,7 +1350,7 @@ def _award_detail(order: Order, out: Out | None, place: tuple[int, Standing] | N
 # A copy that may still win its offer: sent and unanswered, or collected in its award window.
 ENTERED = Outcome.ENTERED
 LIVE = LIVE_OUTCOMES
-WINDOW_EVENT = "window"  # events.kind: the first Accept opened the offer's award window
+WINDOW_EVENT = EventKind.WINDOW  # the first Accept opened the offer's award window
 # The award waits for presses that arrived in time but were not applied yet: at most this long.
 AWARD_WAIT_TRIES = 50
 AWARD_WAIT_STEP = 0.1
@@ -1337,22 +1358,21 @@ AWARD_WAIT_STEP = 0.1
 FAST_TAP_SAMPLE = 20
 
 # What this module keeps of the questions it asks (cards.kind), to close every copy once answered.
-WINDOW_ASK = "window_ask"  # no time left in an order's window: give it a new one, or cancel it
-EXPIRY_CARD = "expired"  # an admin's card of an expired offer, with Re-offer
-REOPEN_EVENT = "reopen"  # events.kind: an expired offer offered again, in its window or a new one
+WINDOW_ASK = CardKind.WINDOW_ASK  # no time left in an order's window: give it a new one, or cancel it
+EXPIRY_CARD = CardKind.EXPIRED  # an admin's card of an expired offer, with Re-offer
+REOPEN_EVENT = EventKind.REOPEN  # an expired offer offered again, in its window or a new one
 NO_TIME_LEFT = "no time left in the pickup window"
 
-REMINDERS = {
+REMINDERS: dict[Kind, tuple[ReminderColumn, Status]] = {
     Kind.PICKUP_REMINDER: ("pickup_reminded_at", Status.ACCEPTED),
     Kind.LATE: ("late_reminded_at", Status.ACCEPTED),
     Kind.DELIVERY_REMINDER: ("delivery_reminded_at", Status.PICKED_UP),
 }
 
 
-ORDERS_LIST = "orders"  # a store's /orders list, remembered by every order it offers to cancel
+ORDERS_LIST = CardKind.ORDERS  # a store's /orders list, remembered by every order it offers to cancel
 
 
-# The card whose buttons a reminder repeats: they apply exactly as long as that card's do.
 def _reminder(m: Messages, kind: Kind, view: OfferView, now: datetime) -> Params:
     """A reminder to the holder: of the pickup ahead, of being late for it, of the delivery due."""
     if kind is Kind.PICKUP_REMINDER:
@@ -1363,13 +1383,7 @@ def _reminder(m: Messages, kind: Kind, view: OfferView, now: datetime) -> Params
     return m.delivery_reminder(view, _minutes_until(now, view.offer.deliver_by))
 
 
-REMINDER_CARDS = {Kind.PICKUP_REMINDER: "job", Kind.LATE: "job", Kind.DELIVERY_REMINDER: "delivery"}
 NO_BUTTONS: dict[str, object] = {"reply_markup": {"inline_keyboard": []}}
-
-
-def _buttons_of(kind: str) -> str:
-    """The card kind of messages that only repeat the buttons of a `kind` card."""
-    return f"{kind}:buttons"
 
 
 def _minutes_until(now: datetime, moment: datetime) -> int:

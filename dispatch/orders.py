@@ -12,6 +12,8 @@ from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.problems import Issue, Problem, issue
+
 MAX_PACKAGES = 20
 MAX_PAY_CENTS = 100_000
 LONGEST_WINDOW = timedelta(hours=12)
@@ -31,8 +33,8 @@ _CURLY_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"'})
 class OrderLineError(ValueError):
     """An order line cannot be used: every problem found, and a correct line to copy."""
 
-    def __init__(self, problems: list[str], example: str) -> None:
-        super().__init__("; ".join(problems))
+    def __init__(self, problems: list[Issue], example: str) -> None:
+        super().__init__("; ".join(problem.code for problem in problems))
         self.problems = problems
         self.example = example
 
@@ -55,7 +57,12 @@ class OrderLine(BaseModel):
 
 
 class _Problem(Exception):
-    """A field's value is unusable; the message is the sentence shown to the person."""
+    """A field's value is unusable: why, and the values the words for it name."""
+
+    def __init__(self, code: Problem, **values: int) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.values = values
 
 
 def example_line(command: str = "/newoffer", *, store_required: bool = True) -> str:
@@ -71,14 +78,14 @@ def _store(value: str) -> str:
     """A store code, upper-cased."""
     code = value.upper()
     if not _STORE.fullmatch(code) or len(code) > 40:
-        raise _Problem("store must be a store code like FS-ZARA")
+        raise _Problem(Problem.STORE_CODE)
     return code
 
 
 def _packages(value: str) -> int:
     """How many packages: a whole number in range."""
     if not _PACKAGES.fullmatch(value) or not 1 <= int(value) <= MAX_PACKAGES:
-        raise _Problem(f"packages must be a whole number from 1 to {MAX_PACKAGES}")
+        raise _Problem(Problem.PACKAGES_RANGE, most=MAX_PACKAGES)
     return int(value)
 
 
@@ -86,12 +93,12 @@ def _pay(value: str) -> int:
     """An amount in dollars as integer cents; Decimal so that 18.50 is exactly 1850."""
     match = _PAY.fullmatch(value)
     if not match:
-        raise _Problem("pay must be an amount like 18.50")
+        raise _Problem(Problem.PAY_FORM)
     cents = int(Decimal(match.group(1)) * 100)
     if cents <= 0:
-        raise _Problem("pay must be more than $0.00")
+        raise _Problem(Problem.PAY_NOT_POSITIVE)
     if cents > MAX_PAY_CENTS:
-        raise _Problem(f"pay must be at most {format_pay(MAX_PAY_CENTS)}")
+        raise _Problem(Problem.PAY_TOO_HIGH, amount=MAX_PAY_CENTS)
     return cents
 
 
@@ -111,24 +118,24 @@ def _window(value: str) -> tuple[time, time]:
     match = _WINDOW.fullmatch(value)
     start, end = (_clock(match.group(1)), _clock(match.group(2))) if match else (None, None)
     if start is None or end is None:
-        raise _Problem("window must look like 14:00-14:30")
+        raise _Problem(Problem.WINDOW_FORM)
     minutes = (end.hour * 60 + end.minute - start.hour * 60 - start.minute) % (24 * 60)
     if minutes == 0:
-        raise _Problem("window must end after it starts")
+        raise _Problem(Problem.WINDOW_EMPTY)
     if timedelta(minutes=minutes) > LONGEST_WINDOW:
-        raise _Problem("window must be at most 12 hours long")
+        raise _Problem(Problem.WINDOW_TOO_LONG, hours=int(LONGEST_WINDOW.total_seconds()) // 3600)
     return start, end
 
 
-def _text(name: str, longest: int) -> Callable[[str], str]:
+def _text(longest: int) -> Callable[[str], str]:
     """A check for free text of 1 to `longest` characters, with runs of spaces and newlines made one."""
 
     def check(value: str) -> str:
         text = " ".join(value.split())
         if not text:
-            raise _Problem(f"{name} is missing")
+            raise _Problem(Problem.MISSING)
         if len(text) > longest:
-            raise _Problem(f"{name} must be at most {longest} characters")
+            raise _Problem(Problem.TOO_LONG, longest=longest)
         return text
 
     return check
@@ -137,7 +144,7 @@ def _text(name: str, longest: int) -> Callable[[str], str]:
 def _ref(value: str) -> str:
     """The store's own order reference."""
     if not _REF.fullmatch(value):
-        raise _Problem("ref must be 1 to 64 letters, digits, - or _")
+        raise _Problem(Problem.REF_FORM)
     return value
 
 
@@ -148,14 +155,14 @@ def _day(value: str) -> date:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise _Problem("date must be a real date like 2026-11-26") from None
+        raise _Problem(Problem.DATE_FORM) from None
 
 
 def _deliver_by(value: str) -> time:
     """The local time the delivery is due."""
     at = _clock(value)
     if at is None:
-        raise _Problem("deliver_by must be a time like 15:30")
+        raise _Problem(Problem.DELIVER_BY_FORM)
     return at
 
 
@@ -165,16 +172,16 @@ _FIELDS: dict[str, Callable[[str], object]] = {
     "packages": _packages,
     "pay": _pay,
     "window": _window,
-    "zone": _text("zone", 64),
+    "zone": _text(64),
     "ref": _ref,
-    "address": _text("address", 300),
+    "address": _text(300),
     "date": _day,
     "deliver_by": _deliver_by,
 }
 _REQUIRED = ("store", "packages", "pay", "window", "zone", "ref", "address")
 
 
-def _tokens(text: str) -> tuple[list[str], list[str]]:
+def _tokens(text: str) -> tuple[list[str], list[Issue]]:
     """Split the line as a shell would; an unclosed quote is closed at the end so the rest is checked."""
     text = text.translate(_CURLY_QUOTES)
     try:
@@ -183,10 +190,10 @@ def _tokens(text: str) -> tuple[list[str], list[str]]:
         pass
     for closing in ('"', "'"):
         try:
-            return shlex.split(text + closing), ["a quote is not closed"]
+            return shlex.split(text + closing), [issue(Problem.QUOTE_NOT_CLOSED)]
         except ValueError:
             continue
-    return [], ["a quote is not closed"]
+    return [], [issue(Problem.QUOTE_NOT_CLOSED)]
 
 
 def parse_order_line(text: str, *, command: str = "/newoffer", store_required: bool = True) -> OrderLine:
@@ -202,19 +209,16 @@ def parse_order_line(text: str, *, command: str = "/newoffer", store_required: b
         if not equals or not key:
             strays.append(token)
         elif key not in _FIELDS:
-            problems.append(f"unknown field {key}")
+            problems.append(issue(Problem.UNKNOWN_FIELD, key))
         elif key in given:
             if key not in repeated:
-                problems.append(f"{key} is given twice; keep one")
+                problems.append(issue(Problem.GIVEN_TWICE, key))
                 repeated.append(key)
         else:
             given[key] = value.strip()
     if strays:
         # Loose words almost always come from a value with spaces that was not quoted.
-        problems.append(
-            f'"{" ".join(strays)}" is not name=value; put a value with spaces in quotes, '
-            'like address="3200 Las Vegas Blvd S"'
-        )
+        problems.append(issue(Problem.NOT_NAME_VALUE, words=" ".join(strays)))
 
     values: dict[str, object] = {}
     for name, check in _FIELDS.items():
@@ -222,12 +226,12 @@ def parse_order_line(text: str, *, command: str = "/newoffer", store_required: b
             continue
         if name not in given:
             if name in _REQUIRED and (name != "store" or store_required):
-                problems.append(f"{name} is missing")
+                problems.append(issue(Problem.MISSING, name))
             continue
         try:
             values[name] = check(given[name])
         except _Problem as problem:
-            problems.append(str(problem))
+            problems.append(issue(problem.code, name, **problem.values))
 
     if problems:
         # The same slip made twice (say, two unknown fields of one name) is listed once.
@@ -253,10 +257,3 @@ def parse_order_line(text: str, *, command: str = "/newoffer", store_required: b
 def pickup_code() -> str:
     """Four random digits the store gives the driver at pickup; from `secrets`, so not guessable."""
     return f"{secrets.randbelow(10_000):04d}"
-
-
-def format_pay(cents: int) -> str:
-    """Integer cents as dollars: 1850 -> "$18.50"."""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"

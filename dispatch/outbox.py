@@ -11,7 +11,7 @@ from typing import Any
 
 # Re-exported: what a queued delivery is, for everyone who queues one.
 from storage.records import Delivery as Delivery
-from storage.repos import Transaction
+from storage.repos import NewOutbox, Transaction
 
 
 class Lane(IntEnum):
@@ -70,7 +70,7 @@ def should_give_up(attempts: int, max_attempts: int) -> bool:
     return attempts >= max_attempts
 
 
-def as_row(message: Outgoing) -> dict[str, Any]:
+def as_row(message: Outgoing) -> NewOutbox:
     """The outbox columns of one delivery, for a bulk insert."""
     return {
         "lane": int(message.lane),

@@ -53,11 +53,10 @@ async def purge_personal_data(db: Database, *, now: datetime, keep: timedelta) -
     handled before then, and step-by-step orders left untouched since then are dropped.
     """
     before = now - keep
-    ended = [status.value for status in ENDED]
-    held = [status.value for status in HELD]
+    held = sorted(HELD)
     steps: list[Callable[[PersonalData], Awaitable[int]]] = [
-        lambda forget: forget.forget_addresses(before, ended),
-        lambda forget: forget.forget_proof_photos(before, ended),
+        lambda forget: forget.forget_addresses(before, ENDED),
+        lambda forget: forget.forget_proof_photos(before, ENDED),
         lambda forget: forget.forget_idle_phones(before, held),
         lambda forget: forget.blank_sent_messages(before),
         lambda forget: forget.blank_handled_updates(before),
@@ -103,13 +102,12 @@ async def prune_history(
     database has none) and after it. Events and offers stay: /offer and /stats read them."""
     await db.maintain()
     before = now - keep
-    ended = [status.value for status in ENDED]
     async with db.read() as tx:
         start = await tx.outbox.newest_before(before)
     messages = batches = 0
     while start is not None and not stopping():
         async with db.transaction() as tx:
-            deleted, start = await tx.outbox.prune(start, before, ended, batch)
+            deleted, start = await tx.outbox.prune(start, before, ENDED, batch)
         messages += deleted
         batches += 1
     await db.maintain()

@@ -139,13 +139,14 @@ class Stats:
 
     @property
     def total(self) -> AreaStats:
-        """All areas together (slug "all"); each area's events count in its own local days and hours."""
+        """All areas together (slug "all", no name: the bot names it in the reader's words); each
+        area's events count in its own local days and hours."""
         areas = self.areas
         zones = {area.tz for area in areas}
         today = self.until.astimezone(UTC).date()
         return AreaStats(
             slug="all",
-            name="All areas",
+            name="",
             tz=zones.pop() if len(zones) == 1 else "",
             first_day=min((area.first_day for area in areas), default=today - timedelta(days=self.days - 1)),
             last_day=max((area.last_day for area in areas), default=today),

@@ -10,13 +10,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from dispatch.actors import Actor
+from dispatch.actors import Actor, By
 from dispatch.lifecycle import Action, Status, sources
 from dispatch.offers import ORDERS_LIST, Created, Press
 from dispatch.orders import OrderLine, OrderLineError, parse_order_line
+from dispatch.problems import Issue, Problem, issue
 from dispatch.views import orders_to_show
 from dispatch.windows import next_slots
-from storage.records import Store
+from storage.records import EventKind, Store
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
@@ -38,7 +39,7 @@ class Invitation:
 
     token: str | None = None
     store: Store | None = None
-    problem: str | None = None
+    problem: Issue | None = None
 
 
 # The steps of /neworder typed alone, in order; "store" only for staff of several stores.
@@ -53,15 +54,16 @@ class DraftState:
     step: str
     fields: dict[str, str]
     store: Store
-    problem: str | None = None
+    problem: Issue | None = None
 
 
-def field_problem(field: str, value: str, *, store_required: bool = False) -> str | None:
-    """The problem with one order field's value, judged by the same rules as a whole order line."""
+def field_problem(field: str, value: str, *, store_required: bool = False) -> Issue | None:
+    """The problem with one order field's value, judged by the same rules as a whole order line
+    (the other fields, missing from a line of one field, are not its problem)."""
     try:
         parse_order_line(f'{field}="{value.replace(chr(34), "")}"', store_required=store_required)
     except OrderLineError as error:
-        return next((p for p in error.problems if p.startswith(f"{field} ") and "is missing" not in p), None)
+        return next((p for p in error.problems if p.field == field and p.code is not Problem.MISSING), None)
     return None
 
 
@@ -87,10 +89,10 @@ class StoreDesk:
         async with d.transaction() as tx:
             store = await tx.stores.by_code(code.upper())
             if store is None:
-                return Invitation(problem=f"there is no store {code.upper()}")
+                return Invitation(problem=issue(Problem.NO_SUCH_STORE, store=code.upper()))
             token = secrets.token_urlsafe(18)
             await tx.invites.add(token, store.id, admin_id, now, now + d.rules.invite_ttl)
-            await tx.events.add(now, Actor.admin(admin_id).encode(), "invite", f"store {store.code}")
+            await tx.events.add(now, Actor.admin(admin_id).encode(), EventKind.INVITE, f"store {store.code}")
         return Invitation(token=token, store=store)
 
     async def redeem(self, token: str, user_id: int, chat_id: int) -> tuple[Link, Store | None]:
@@ -107,7 +109,7 @@ class StoreDesk:
             assert store is not None
             linked = await tx.stores.link_staff(store.id, chat_id, user_id, now)
             clerk = Actor.clerk(store.code, user_id).encode()
-            await tx.events.add(now, clerk, "staff_linked", f"store {store.code} chat {chat_id}")
+            await tx.events.add(now, clerk, EventKind.STAFF_LINKED, f"store {store.code} chat {chat_id}")
         return (Link.LINKED if linked else Link.ALREADY_STAFF), store
 
     async def unlink(self, chat_id: int, user_id: int) -> list[str]:
@@ -116,7 +118,9 @@ class StoreDesk:
             left = await tx.stores.unlink_staff(chat_id)
             for code in left:
                 clerk = Actor.clerk(code, user_id).encode()
-                await tx.events.add(self.dispatch.clock.now(), clerk, "staff_unlinked", f"chat {chat_id}")
+                await tx.events.add(
+                    self.dispatch.clock.now(), clerk, EventKind.STAFF_UNLINKED, f"chat {chat_id}"
+                )
         return left
 
     async def stores_of(self, chat_id: int) -> list[Store]:
@@ -129,16 +133,16 @@ class StoreDesk:
         """Staff create an order for their own store (the store is implied, or must be theirs)."""
         stores = await self.stores_of(chat_id)
         if not stores:
-            return Created(problems=("only store staff can create orders here",))
+            return Created(problems=(issue(Problem.NOT_STAFF_HERE),))
         if line.store is not None:
             if line.store not in {store.code for store in stores}:
-                return Created(problems=(f"you are not staff of {line.store}",))
+                return Created(problems=(issue(Problem.NOT_STAFF_OF, store=line.store),))
             code = line.store
         elif len(stores) == 1:
             code = stores[0].code
         else:
             codes = ", ".join(store.code for store in stores)
-            return Created(problems=(f"you are staff of several stores ({codes}); add store=CODE",))
+            return Created(problems=(issue(Problem.SEVERAL_STORES, stores=codes),))
         return await self.dispatch.offers.create(
             line, store_code=code, by=Actor.clerk(code, user_id), card_to=chat_id
         )
@@ -171,9 +175,8 @@ class StoreDesk:
         if offer.status not in sources(Action.CANCEL):
             return Press.NOT_OPEN
         clerk = Actor.clerk(stores[offer.store_id], user_id).encode()
-        return await self.dispatch.offers.cancel(
-            offer_id, actor=clerk, by="the store", reason="cancelled by the store"
-        )
+        # Nobody is named and no reason given: each reader sees "the store" in their own words.
+        return await self.dispatch.offers.cancel(offer_id, actor=clerk, by=By(), reason=None)
 
     # --- /neworder step by step ---
 
@@ -207,7 +210,7 @@ class StoreDesk:
         if state.step == "store":
             stores = {s.code: s for s in await self.stores_of(chat_id)}
             if value.upper() not in stores:
-                return DraftState(state.step, state.fields, store, problem="pick one of your stores")
+                return DraftState(state.step, state.fields, store, problem=issue(Problem.PICK_YOUR_STORE))
             store = stores[value.upper()]
             value = store.code
         else:
@@ -223,7 +226,7 @@ class StoreDesk:
         """Create the order the draft describes."""
         state = await self.draft(chat_id)
         if state is None or state.step != "confirm":
-            return Created(problems=("there is no order waiting to be confirmed",))
+            return Created(problems=(issue(Problem.NOTHING_TO_CONFIRM),))
         try:
             line = parse_order_line(draft_line(state.fields), store_required=False)
         except OrderLineError as error:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from dispatch.actors import Actor
 from dispatch.awards import AWARD_DETAIL, Key, Order, Out, Standing, deciding_key, milliseconds, order_of
-from dispatch.lifecycle import Action, Status
+from dispatch.lifecycle import Status
 from dispatch.views import OfferView, offer_view
-from storage.records import Area, Driver, Notice, Outcome
-from storage.repos import Transaction
+from storage.records import Area, Driver, EventKind, Notice, Outcome
+from storage.repos import AreaChanges, Transaction
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch, Rules
@@ -129,7 +129,7 @@ async def explain(tx: Transaction, offer_id: int, rules: Rules) -> Explanation |
     ends = [
         AWARD_DETAIL.match(event.detail)
         for event in await tx.events.for_offer(offer_id)
-        if event.kind == Action.ACCEPT  # an award; a window that found nobody is not one
+        if event.kind == EventKind.ACCEPT  # an award; a window that found nobody is not one
     ]
     awards = [end for end in ends if end is not None]
     order = order_of(awards[-1]["order"] if awards else view.area.fairness_order)
@@ -229,14 +229,16 @@ class FairnessDesk:
             area = await tx.areas.by_slug(slug)
             if area is None:
                 return None
-            changes: dict[str, object] = {}
+            changes: AreaChanges = {}
             if window_seconds is not None:
                 changes["award_window_seconds"] = window_seconds
             if order is not None:
                 changes["fairness_order"] = order.value
             await tx.areas.update(area.id, **changes)
             said = " ".join(f"{name}={value}" for name, value in changes.items())
-            await tx.events.add(d.clock.now(), Actor.admin(admin_id).encode(), "fairness", f"{slug} {said}")
+            await tx.events.add(
+                d.clock.now(), Actor.admin(admin_id).encode(), EventKind.FAIRNESS, f"{slug} {said}"
+            )
             area = await tx.areas.by_id(area.id)
             assert area is not None
         return AreaFairness.of(area, d.rules)

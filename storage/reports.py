@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import schema
-from storage.records import Outcome
+from storage.records import Account, OfferStatus, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class ReportedOffer:
     area_slug: str
     area_tz: str
     ref: str
-    status: str
+    status: OfferStatus
     packages: int
     zone: str
     pay_cents: int
@@ -69,7 +69,7 @@ class ReportedDriver:
     name: str
     username: str | None
     phone: str | None
-    status: str
+    status: Account
     online: bool
     area_slugs: tuple[str, ...]
     offered: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, NotRequired, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,23 +32,35 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import schema
 from storage.records import (
     EDITS,
+    HELD_STATUSES,
+    LIVE_STATUSES,
+    SETTLED,
     Account,
     Area,
     Broadcast,
+    BroadcastStatus,
     Card,
+    CardKind,
     Delivery,
     Driver,
     Event,
+    EventKind,
     ExportRequest,
+    GivenUp,
     InboxBacklog,
+    InboxStatus,
     InboxUpdate,
     Invite,
     Language,
     Notice,
     Offer,
+    OfferStatus,
     OrderDraft,
     OutboxMessage,
+    OutboxStatus,
     Outcome,
+    Prompt,
+    RequestKind,
     Store,
 )
 
@@ -66,6 +78,132 @@ class InboxEntry:
     chat_key: int
     kind: str
     payload: str
+
+
+# The columns a caller may set on an existing row, one TypedDict per table: a misspelled name
+# fails the type check instead of reaching the database.
+
+
+class AreaChanges(TypedDict, total=False):
+    """An area's dispatch settings (Areas.update)."""
+
+    award_window_seconds: int | None
+    fairness_order: str | None
+
+
+class DriverChanges(TypedDict, total=False):
+    """A driver's plain fields (Drivers.update): not the status, which moves by a conditional
+    write (Drivers.set_status), nor the counters (Drivers.count)."""
+
+    name: str
+    username: str | None
+    phone: str | None
+    online: bool
+    enrolled_at: datetime | None
+    prompt: Prompt | None
+    prompt_offer_id: int | None
+    timeouts_in_a_row: int
+    fast_taps_told_at: datetime | None
+
+
+class DriverCounts(TypedDict, total=False):
+    """How much to add to each of a driver's counters (Drivers.count)."""
+
+    offered: int
+    accepted: int
+    declined: int
+    timed_out: int
+    released: int
+    no_shows: int
+    delivered: int
+
+
+class OfferChanges(TypedDict, total=False):
+    """An offer's fields other than its status (Offers.update), or set with a status change
+    (Offers.transition, dispatch.lifecycle.step)."""
+
+    pickup_start: datetime
+    pickup_end: datetime
+    deliver_by: datetime | None
+    holder_id: int | None
+    wave: int
+    next_wave_at: datetime | None
+    expires_at: datetime | None
+    wrong_codes: int
+    pickup_locked: bool
+    proof_file_id: str | None
+    failure_reason: str | None
+    accepted_at: datetime | None
+    picked_up_at: datetime | None
+    finished_at: datetime | None
+    pickup_reminded_at: datetime | None
+    late_reminded_at: datetime | None
+    delivery_reminded_at: datetime | None
+    cancel_reason: str | None
+    code_asked_at: datetime | None
+    award_at: datetime | None
+
+
+class NewOffer(TypedDict):
+    """A new offer's columns (Offers.add)."""
+
+    store_id: int
+    ref: str
+    packages: int
+    zone: str
+    address: str
+    pay_cents: int
+    pickup_start: datetime
+    pickup_end: datetime
+    deliver_by: datetime | None
+    pickup_code: str
+    status: OfferStatus
+    created_at: datetime
+    created_by: NotRequired[int | None]
+    wave: NotRequired[int]
+    next_wave_at: NotRequired[datetime | None]
+    expires_at: NotRequired[datetime | None]
+
+
+class BroadcastChanges(TypedDict, total=False):
+    """A broadcast's fields set with a status change (Broadcasts.move)."""
+
+    recipients: int
+    sent_at: datetime
+    done_at: datetime
+
+
+class NewOutbox(TypedDict):
+    """One delivery's outbox columns, for a bulk insert (Outbox.add_many)."""
+
+    lane: int
+    chat_id: int
+    kind: Delivery
+    payload: str
+    target_id: int | None
+    notice_id: NotRequired[int | None]
+    tag: NotRequired[str | None]
+
+
+class DriverFilters(TypedDict, total=False):
+    """What a list of drivers is narrowed to (Drivers.listed, Drivers.count_listed)."""
+
+    status: Account | None
+    online: bool | None
+    area_id: int | None
+
+
+class OfferFilters(TypedDict, total=False):
+    """What a list of offers is narrowed to (Offers.listed, count_listed, listed_with_places)."""
+
+    statuses: Sequence[OfferStatus]
+    area_id: int | None
+    store_id: int | None
+    created_since: datetime | None
+
+
+# The columns of an offer's reminders, each set once when its reminder goes out.
+ReminderColumn = Literal["pickup_reminded_at", "late_reminded_at", "delivery_reminded_at"]
 
 
 def _record(kind: type[T], row: Row[Any] | None) -> T | None:
@@ -137,7 +275,7 @@ class Areas(_Repo):
             query = query.where(schema.areas.c.active.is_(True))
         return _records(Area, await self.connection.execute(query))
 
-    async def update(self, area_id: int, **values: Any) -> None:
+    async def update(self, area_id: int, **values: Unpack[AreaChanges]) -> None:
         """Set an area's dispatch settings (award window, fairness order)."""
         await self.connection.execute(
             update(schema.areas).where(schema.areas.c.id == area_id).values(**values)
@@ -241,7 +379,7 @@ class Drivers(_Repo):
         query = select(schema.drivers).where(schema.drivers.c.id == driver_id)
         return _record(Driver, (await self.connection.execute(query)).first())
 
-    async def set_status(self, driver_id: int, from_statuses: Sequence[str], to: str) -> bool:
+    async def set_status(self, driver_id: int, from_statuses: Sequence[Account], to: Account) -> bool:
         """Conditional write: move the driver to `to` only from one of `from_statuses`."""
         statement = (
             update(schema.drivers)
@@ -250,13 +388,13 @@ class Drivers(_Repo):
         )
         return (await self.connection.execute(statement)).rowcount == 1
 
-    async def update(self, driver_id: int, **values: Any) -> None:
+    async def update(self, driver_id: int, **values: Unpack[DriverChanges]) -> None:
         """Set plain fields (phone, prompt, enrolled_at, …)."""
         await self.connection.execute(
             update(schema.drivers).where(schema.drivers.c.id == driver_id).values(**values)
         )
 
-    async def count(self, driver_id: int, **increments: int) -> None:
+    async def count(self, driver_id: int, **increments: Unpack[DriverCounts]) -> None:
         """Add to the driver's counters, e.g. count(7, accepted=1)."""
         values = {name: schema.drivers.c[name] + amount for name, amount in increments.items()}
         await self.connection.execute(
@@ -324,7 +462,7 @@ class Drivers(_Repo):
         held = (
             select(func.count())
             .select_from(o)
-            .where(o.c.holder_id == d.c.id, o.c.status.in_(["accepted", "picked_up"]))
+            .where(o.c.holder_id == d.c.id, o.c.status.in_(HELD_STATUSES))
             .scalar_subquery()
         )
         already = select(n.c.id).where(
@@ -349,7 +487,9 @@ class Drivers(_Repo):
         return _records(Driver, await self.connection.execute(query))
 
     @staticmethod
-    def _filter(status: str | None, online: bool | None, area_id: int | None) -> list[ColumnElement[bool]]:
+    def _filter(
+        status: Account | None, online: bool | None, area_id: int | None
+    ) -> list[ColumnElement[bool]]:
         d = schema.drivers
         conditions: list[ColumnElement[bool]] = []
         if status is not None:
@@ -368,7 +508,7 @@ class Drivers(_Repo):
     async def listed(
         self,
         *,
-        status: str | None = None,
+        status: Account | None = None,
         online: bool | None = None,
         area_id: int | None = None,
         limit: int | None = None,
@@ -383,7 +523,7 @@ class Drivers(_Repo):
         return _records(Driver, await self.connection.execute(query))
 
     async def count_listed(
-        self, *, status: str | None = None, online: bool | None = None, area_id: int | None = None
+        self, *, status: Account | None = None, online: bool | None = None, area_id: int | None = None
     ) -> int:
         """How many drivers `listed` finds with these filters, counted in the database."""
         d = schema.drivers
@@ -427,7 +567,7 @@ class Drivers(_Repo):
         total, on_time = (await self.connection.execute(query)).one()
         return None if not total else int(on_time or 0) / int(total)
 
-    async def with_status(self, *statuses: str) -> list[Driver]:
+    async def with_status(self, *statuses: Account) -> list[Driver]:
         query = (
             select(schema.drivers).where(schema.drivers.c.status.in_(statuses)).order_by(schema.drivers.c.id)
         )
@@ -570,7 +710,7 @@ class Inbox(_Repo):
                 "chat_key": entry.chat_key,
                 "kind": entry.kind,
                 "payload": entry.payload,
-                "status": "pending",
+                "status": InboxStatus.PENDING,
                 "attempts": 0,
                 "received_at": at,
                 "next_attempt_at": until if until is not None and entry.update_id in hold else at,
@@ -591,7 +731,7 @@ class Inbox(_Repo):
         return ~(
             select(earlier.c.update_id)
             .where(
-                earlier.c.status == "pending",
+                earlier.c.status == InboxStatus.PENDING,
                 earlier.c.chat_key == i.c.chat_key,
                 earlier.c.update_id < i.c.update_id,
             )
@@ -601,7 +741,9 @@ class Inbox(_Repo):
     def _claimable(self, now: datetime) -> Select[Any]:
         """Pending updates that are due and come first in their chat (earlier ones are done or parked)."""
         i = schema.inbox
-        return select(i).where(i.c.status == "pending", i.c.next_attempt_at <= now, self._first_in_chat())
+        return select(i).where(
+            i.c.status == InboxStatus.PENDING, i.c.next_attempt_at <= now, self._first_in_chat()
+        )
 
     async def first_in_chat(self, update_ids: Sequence[int]) -> set[int]:
         """Which of these pending updates come first in their chat: nothing of the chat waits before them."""
@@ -609,7 +751,7 @@ class Inbox(_Repo):
             return set()
         i = schema.inbox
         query = select(i.c.update_id).where(
-            i.c.update_id.in_(update_ids), i.c.status == "pending", self._first_in_chat()
+            i.c.update_id.in_(update_ids), i.c.status == InboxStatus.PENDING, self._first_in_chat()
         )
         return {int(update_id) for update_id in (await self.connection.execute(query)).scalars()}
 
@@ -628,13 +770,19 @@ class Inbox(_Repo):
     async def pending_from_before(self, moment: datetime) -> bool:
         """Whether an update that arrived before `moment` is still waiting to be applied."""
         i = schema.inbox
-        query = select(i.c.update_id).where(i.c.status == "pending", i.c.received_at <= moment).limit(1)
+        query = (
+            select(i.c.update_id).where(i.c.status == InboxStatus.PENDING, i.c.received_at <= moment).limit(1)
+        )
         return (await self.connection.execute(query)).first() is not None
 
     async def has_due(self, now: datetime) -> bool:
         """Whether any pending update is due (a cheap look before taking a write lock)."""
         i = schema.inbox
-        query = select(i.c.update_id).where(i.c.status == "pending", i.c.next_attempt_at <= now).limit(1)
+        query = (
+            select(i.c.update_id)
+            .where(i.c.status == InboxStatus.PENDING, i.c.next_attempt_at <= now)
+            .limit(1)
+        )
         return (await self.connection.execute(query)).first() is not None
 
     async def release(
@@ -649,14 +797,16 @@ class Inbox(_Repo):
         i = schema.inbox
         statement = (
             update(i)
-            .where(i.c.update_id.in_(update_ids), i.c.status == "pending", i.c.next_attempt_at > at)
+            .where(i.c.update_id.in_(update_ids), i.c.status == InboxStatus.PENDING, i.c.next_attempt_at > at)
             .values(next_attempt_at=at)
         )
         await self.connection.execute(statement)
         marked = [update_id for update_id in update_ids if update_id in answered]
         if marked:
             await self.connection.execute(
-                update(i).where(i.c.update_id.in_(marked), i.c.status == "pending").values(answered_at=at)
+                update(i)
+                .where(i.c.update_id.in_(marked), i.c.status == InboxStatus.PENDING)
+                .values(answered_at=at)
             )
 
     async def settle(self, update_ids: Sequence[int], at: datetime) -> list[int]:
@@ -665,8 +815,8 @@ class Inbox(_Repo):
         i = schema.inbox
         statement = (
             update(i)
-            .where(i.c.update_id.in_(update_ids), i.c.status == "pending", self._first_in_chat())
-            .values(status="done", done_at=at, attempts=i.c.attempts + 1)
+            .where(i.c.update_id.in_(update_ids), i.c.status == InboxStatus.PENDING, self._first_in_chat())
+            .values(status=InboxStatus.DONE, done_at=at, attempts=i.c.attempts + 1)
             .returning(i.c.update_id)
         )
         return [int(update_id) for update_id in (await self.connection.execute(statement)).scalars()]
@@ -676,8 +826,8 @@ class Inbox(_Repo):
         i = schema.inbox
         statement = (
             update(i)
-            .where(i.c.update_id.in_(update_ids), i.c.status == "pending")
-            .values(status="done", done_at=at, attempts=i.c.attempts + 1)
+            .where(i.c.update_id.in_(update_ids), i.c.status == InboxStatus.PENDING)
+            .values(status=InboxStatus.DONE, done_at=at, attempts=i.c.attempts + 1)
         )
         return int((await self.connection.execute(statement)).rowcount)
 
@@ -687,7 +837,7 @@ class Inbox(_Repo):
         i = schema.inbox
         statement = (
             update(i)
-            .where(i.c.update_id == update_id, i.c.status == "pending")
+            .where(i.c.update_id == update_id, i.c.status == InboxStatus.PENDING)
             .values(attempts=attempts, next_attempt_at=next_attempt_at, error=error[:300])
         )
         await self.connection.execute(statement)
@@ -697,8 +847,8 @@ class Inbox(_Repo):
         i = schema.inbox
         statement = (
             update(i)
-            .where(i.c.update_id == update_id, i.c.status == "pending")
-            .values(status="parked", attempts=attempts, error=error[:300], done_at=at)
+            .where(i.c.update_id == update_id, i.c.status == InboxStatus.PENDING)
+            .values(status=InboxStatus.PARKED, attempts=attempts, error=error[:300], done_at=at)
         )
         return (await self.connection.execute(statement)).rowcount == 1
 
@@ -709,15 +859,15 @@ class Inbox(_Repo):
     async def prune(self, before: datetime) -> int:
         """Forget done updates applied before `before` (parked ones stay for a person to look at)."""
         i = schema.inbox
-        statement = delete(i).where(i.c.status == "done", i.c.done_at < before)
+        statement = delete(i).where(i.c.status == InboxStatus.DONE, i.c.done_at < before)
         return (await self.connection.execute(statement)).rowcount
 
     async def backlog(self) -> InboxBacklog:
         i = schema.inbox
         query = select(
-            func.count().filter(i.c.status == "pending"),
-            func.count().filter(i.c.status == "parked"),
-            func.min(i.c.received_at).filter(i.c.status == "pending"),
+            func.count().filter(i.c.status == InboxStatus.PENDING),
+            func.count().filter(i.c.status == InboxStatus.PARKED),
+            func.min(i.c.received_at).filter(i.c.status == InboxStatus.PENDING),
             func.max(i.c.received_at),
         )
         pending, parked, oldest, last = (await self.connection.execute(query)).one()
@@ -728,7 +878,7 @@ class Inbox(_Repo):
 
 class Events(_Repo):
     async def add(
-        self, at: datetime, actor: str, kind: str, detail: str = "", offer_id: int | None = None
+        self, at: datetime, actor: str, kind: EventKind, detail: str = "", offer_id: int | None = None
     ) -> None:
         statement = insert(schema.events).values(
             at=at, actor=actor, kind=kind, detail=detail, offer_id=offer_id
@@ -750,11 +900,7 @@ class ListedOffer:
     holder: Driver | None
 
 
-# Offers that are still in play: a handful at any time, however long the history.
-LIVE_STATUSES = ("open", "accepted", "picked_up")
-
-
-def _newest_first(statuses: Sequence[str]) -> ColumnElement[Any]:
+def _newest_first(statuses: Sequence[OfferStatus]) -> ColumnElement[Any]:
     """Newest offers first. For live offers only, ordered by `id + 0`: SQLite keeps no histograms
     and would otherwise walk the whole primary key in order rather than find the few live offers
     through ix_offers_status and sort them; PostgreSQL plans the same either way."""
@@ -764,7 +910,7 @@ def _newest_first(statuses: Sequence[str]) -> ColumnElement[Any]:
 
 
 class Offers(_Repo):
-    async def add(self, **values: Any) -> int:
+    async def add(self, **values: Unpack[NewOffer]) -> int:
         statement = insert(schema.offers).values(**values).returning(schema.offers.c.id)
         return int((await self.connection.execute(statement)).scalar_one())
 
@@ -774,7 +920,10 @@ class Offers(_Repo):
 
     @staticmethod
     def _filter(
-        statuses: Sequence[str], area_id: int | None, store_id: int | None, created_since: datetime | None
+        statuses: Sequence[OfferStatus],
+        area_id: int | None,
+        store_id: int | None,
+        created_since: datetime | None,
     ) -> list[ColumnElement[bool]]:
         o = schema.offers
         conditions: list[ColumnElement[bool]] = []
@@ -793,7 +942,7 @@ class Offers(_Repo):
     async def listed(
         self,
         *,
-        statuses: Sequence[str] = (),
+        statuses: Sequence[OfferStatus] = (),
         area_id: int | None = None,
         store_id: int | None = None,
         created_since: datetime | None = None,
@@ -806,7 +955,7 @@ class Offers(_Repo):
     async def count_listed(
         self,
         *,
-        statuses: Sequence[str] = (),
+        statuses: Sequence[OfferStatus] = (),
         area_id: int | None = None,
         store_id: int | None = None,
         created_since: datetime | None = None,
@@ -819,7 +968,7 @@ class Offers(_Repo):
     async def listed_with_places(
         self,
         *,
-        statuses: Sequence[str] = (),
+        statuses: Sequence[OfferStatus] = (),
         area_id: int | None = None,
         store_id: int | None = None,
         created_since: datetime | None = None,
@@ -861,11 +1010,11 @@ class Offers(_Repo):
     async def transition(
         self,
         offer_id: int,
-        from_status: str | Sequence[str],
-        to_status: str,
+        from_status: OfferStatus | Sequence[OfferStatus],
+        to_status: OfferStatus,
         *,
         held_by: int | None = None,
-        **values: Any,
+        **values: Unpack[OfferChanges],
     ) -> bool:
         """The one conditional write behind every lifecycle step (docs/design.md, rule 1).
 
@@ -888,7 +1037,7 @@ class Offers(_Repo):
         )
         return award_at if opened.rowcount == 1 else None
 
-    async def update(self, offer_id: int, **values: Any) -> None:
+    async def update(self, offer_id: int, **values: Unpack[OfferChanges]) -> None:
         """Set fields that are not the status (wave times, wrong codes, proof)."""
         await self.connection.execute(
             update(schema.offers).where(schema.offers.c.id == offer_id).values(**values)
@@ -912,29 +1061,29 @@ class Offers(_Repo):
         o = schema.offers
         query = (
             select(o.c.holder_id, func.count())
-            .where(o.c.holder_id.in_(list(driver_ids)), o.c.status.in_(["accepted", "picked_up"]))
+            .where(o.c.holder_id.in_(list(driver_ids)), o.c.status.in_(HELD_STATUSES))
             .group_by(o.c.holder_id)
         )
         return {int(holder_id): int(count) for holder_id, count in await self.connection.execute(query)}
 
     async def held_by(self, driver_id: int) -> list[Offer]:
         o = schema.offers
-        query = select(o).where(o.c.holder_id == driver_id, o.c.status.in_(["accepted", "picked_up"]))
+        query = select(o).where(o.c.holder_id == driver_id, o.c.status.in_(HELD_STATUSES))
         return _records(Offer, await self.connection.execute(query.order_by(o.c.pickup_start, o.c.id)))
 
     async def delivered_since(self, driver_id: int, since: datetime) -> tuple[int, int]:
         """How many offers the driver delivered since then, and their pay in cents."""
         o = schema.offers
         query = select(func.count(), func.coalesce(func.sum(o.c.pay_cents), 0)).where(
-            o.c.holder_id == driver_id, o.c.status == "delivered", o.c.finished_at >= since
+            o.c.holder_id == driver_id, o.c.status == OfferStatus.DELIVERED, o.c.finished_at >= since
         )
         count, cents = (await self.connection.execute(query)).one()
         return int(count), int(cents)
 
-    async def count_by_status(self) -> dict[str, int]:
+    async def count_by_status(self) -> dict[OfferStatus, int]:
         o = schema.offers
         query = select(o.c.status, func.count()).group_by(o.c.status)
-        return {str(status): int(count) for status, count in await self.connection.execute(query)}
+        return {OfferStatus(status): int(count) for status, count in await self.connection.execute(query)}
 
     async def with_deadlines(self) -> list[Offer]:
         """Offers that may still have deadlines ahead: open, accepted or picked up."""
@@ -942,7 +1091,9 @@ class Offers(_Repo):
         query = select(o).where(o.c.status.in_(LIVE_STATUSES)).order_by(o.c.id + 0)  # see _newest_first
         return _records(Offer, await self.connection.execute(query))
 
-    async def mark_reminded(self, offer_id: int, column: str, status: str, at: datetime) -> bool:
+    async def mark_reminded(
+        self, offer_id: int, column: ReminderColumn, status: OfferStatus, at: datetime
+    ) -> bool:
         """Conditional write: a reminder went out, unless it already did or the offer moved on."""
         o = schema.offers
         unsent = o.c[column].is_(None)
@@ -955,9 +1106,9 @@ class PressContext:
     """What a driver's press on an offer is checked against, read in one query."""
 
     driver_id: int | None
-    driver_status: str | None
-    notice_outcome: str | None
-    offer_status: str | None
+    driver_status: Account | None
+    notice_outcome: Outcome | None
+    offer_status: OfferStatus | None
     holder_id: int | None
     award_at: datetime | None = None  # the offer's award window closes then (None: not open)
     award_window_seconds: int | None = None  # the offer's area's own window (None: the setting)
@@ -1038,7 +1189,7 @@ class Notices(_Repo):
         mine = o.alias("mine")
         held = (
             select(func.count())
-            .where(mine.c.holder_id == d.c.id, mine.c.status.in_(["accepted", "picked_up"]))
+            .where(mine.c.holder_id == d.c.id, mine.c.status.in_(HELD_STATUSES))
             .scalar_subquery()
         )
         query = (
@@ -1112,20 +1263,22 @@ class Notices(_Repo):
             copies.append((notice, _prefixed(Driver, row, "driver_")))
         return copies
 
-    async def for_offer(self, offer_id: int, *outcomes: str) -> list[Notice]:
+    async def for_offer(self, offer_id: int, *outcomes: Outcome) -> list[Notice]:
         n = schema.notices
         query = select(n).where(n.c.offer_id == offer_id)
         if outcomes:
             query = query.where(n.c.outcome.in_(outcomes))
         return _records(Notice, await self.connection.execute(query.order_by(n.c.id)))
 
-    async def set_outcome(self, notice_id: int, from_outcomes: Sequence[str], to: str) -> bool:
+    async def set_outcome(self, notice_id: int, from_outcomes: Sequence[Outcome], to: Outcome) -> bool:
         """Conditional write of a copy's outcome."""
         n = schema.notices
         statement = update(n).where(n.c.id == notice_id, n.c.outcome.in_(from_outcomes)).values(outcome=to)
         return (await self.connection.execute(statement)).rowcount == 1
 
-    async def close_all(self, offer_id: int, from_outcome: str | Sequence[str], to: str) -> list[Notice]:
+    async def close_all(
+        self, offer_id: int, from_outcome: Outcome | Sequence[Outcome], to: Outcome
+    ) -> list[Notice]:
         """Move every copy in one outcome (or any of several) to another; returns those copies."""
         froms = [from_outcome] if isinstance(from_outcome, str) else list(from_outcome)
         changed = await self.for_offer(offer_id, *froms)
@@ -1136,7 +1289,7 @@ class Notices(_Repo):
             )
         return changed
 
-    async def withdraw_all(self, driver_id: int, live: Sequence[str]) -> list[Notice]:
+    async def withdraw_all(self, driver_id: int, live: Sequence[Outcome]) -> list[Notice]:
         """Withdraw every copy of this driver in one of the `live` outcomes (not answered yet, or
         in an award window); returns those copies."""
         n = schema.notices
@@ -1151,11 +1304,11 @@ class Notices(_Repo):
         return changed
 
     async def pressed(
-        self, notice_id: int, at: datetime, *, to: str | None = None, from_outcome: str = ""
+        self, notice_id: int, at: datetime, *, to: Outcome | None = None, from_outcome: Outcome = Outcome.SENT
     ) -> bool:
         """Record the driver's first press on this copy (when, and how many ms after the copy was
         delivered); with `to`, also move its outcome, only from `from_outcome` (a conditional
-        write: False if the copy was no longer in it)."""
+        write: False if the copy was no longer in it; unanswered, unless told otherwise)."""
         n = schema.notices
         query = select(n.c.delivered_at, n.c.pressed_at).where(n.c.id == notice_id)
         copy = (await self.connection.execute(query)).first()
@@ -1197,7 +1350,9 @@ class Notices(_Repo):
         ]
         if not ids:
             return []
-        in_time = select(o.c.id).where(o.c.status == "open", or_(o.c.award_at.is_(None), o.c.award_at >= at))
+        in_time = select(o.c.id).where(
+            o.c.status == OfferStatus.OPEN, or_(o.c.award_at.is_(None), o.c.award_at >= at)
+        )
         entered = await self.connection.execute(
             update(n)
             .where(n.c.id.in_(ids), n.c.outcome == Outcome.SENT, n.c.offer_id.in_(in_time))
@@ -1297,18 +1452,18 @@ class Notices(_Repo):
 
 
 class Cards(_Repo):
-    async def add(self, kind: str, subject_id: int, chat_id: int, outbox_id: int, at: datetime) -> None:
+    async def add(self, kind: CardKind, subject_id: int, chat_id: int, outbox_id: int, at: datetime) -> None:
         statement = insert(schema.cards).values(
             kind=kind, subject_id=subject_id, chat_id=chat_id, outbox_id=outbox_id, created_at=at
         )
         await self.connection.execute(statement)
 
-    async def of(self, kind: str, subject_id: int) -> list[Card]:
+    async def of(self, kind: CardKind, subject_id: int) -> list[Card]:
         c = schema.cards
         query = select(c).where(c.c.kind == kind, c.c.subject_id == subject_id).order_by(c.c.id)
         return _records(Card, await self.connection.execute(query))
 
-    async def take(self, kind: str, subject_id: int) -> list[Card]:
+    async def take(self, kind: CardKind, subject_id: int) -> list[Card]:
         """The cards of a question now decided, forgotten as they are returned: each is edited once."""
         cards = await self.of(kind, subject_id)
         if cards:
@@ -1339,18 +1494,18 @@ class Outbox(_Repo):
             target_id=target_id,
             notice_id=notice_id,
             tag=tag,
-            status="pending",
+            status=OutboxStatus.PENDING,
             attempts=0,
             not_before=at,
             created_at=at,
         )
         return int((await self.connection.execute(statement.returning(schema.outbox.c.id))).scalar_one())
 
-    async def add_many(self, rows: Sequence[dict[str, Any]], at: datetime) -> None:
+    async def add_many(self, rows: Sequence[NewOutbox], at: datetime) -> None:
         """Queue many calls in one statement (the edits of a fan-out)."""
         if rows:
             defaults = {
-                "status": "pending",
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "not_before": at,
                 "created_at": at,
@@ -1363,7 +1518,7 @@ class Outbox(_Repo):
         """Pending calls with an id above `after_id`, oldest first."""
         query = (
             select(schema.outbox)
-            .where(schema.outbox.c.status == "pending", schema.outbox.c.id > after_id)
+            .where(schema.outbox.c.status == OutboxStatus.PENDING, schema.outbox.c.id > after_id)
             .order_by(schema.outbox.c.id)
             .limit(limit)
         )
@@ -1378,8 +1533,10 @@ class Outbox(_Repo):
         the call was already recorded as delivered (this delivery is a second copy)."""
         statement = (
             update(schema.outbox)
-            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == "pending")
-            .values(status="sent", sent_at=at, message_id=message_id, attempts=attempts, error=None)
+            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == OutboxStatus.PENDING)
+            .values(
+                status=OutboxStatus.SENT, sent_at=at, message_id=message_id, attempts=attempts, error=None
+            )
             .returning(schema.outbox.c.notice_id)
         )
         marked = (await self.connection.execute(statement)).first()
@@ -1411,7 +1568,7 @@ class Outbox(_Repo):
         o = schema.outbox
         query = (
             select(o)
-            .where(o.c.target_id == outbox_id, o.c.status == "sent", o.c.kind.in_(sorted(EDITS)))
+            .where(o.c.target_id == outbox_id, o.c.status == OutboxStatus.SENT, o.c.kind.in_(sorted(EDITS)))
             .order_by(o.c.id.desc())
             .limit(1)
         )
@@ -1420,16 +1577,16 @@ class Outbox(_Repo):
     async def retry_later(self, outbox_id: int, *, attempts: int, not_before: datetime, error: str) -> None:
         statement = (
             update(schema.outbox)
-            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == "pending")
+            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == OutboxStatus.PENDING)
             .values(attempts=attempts, not_before=not_before, error=error[:300])
         )
         await self.connection.execute(statement)
 
-    async def give_up(self, outbox_id: int, *, status: str, attempts: int, error: str) -> None:
+    async def give_up(self, outbox_id: int, *, status: GivenUp, attempts: int, error: str) -> None:
         """End a call never to be made: `failed` (Telegram refused) or `dropped` (pointless)."""
         statement = (
             update(schema.outbox)
-            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == "pending")
+            .where(schema.outbox.c.id == outbox_id, schema.outbox.c.status == OutboxStatus.PENDING)
             .values(status=status, attempts=attempts, error=error[:300])
         )
         await self.connection.execute(statement)
@@ -1439,7 +1596,7 @@ class Outbox(_Repo):
         o = schema.outbox
         query = (
             select(o.c.lane, func.count(), func.min(o.c.created_at))
-            .where(o.c.status == "pending")
+            .where(o.c.status == OutboxStatus.PENDING)
             .group_by(o.c.lane)
         )
         return {
@@ -1457,7 +1614,7 @@ class Outbox(_Repo):
         return None if old is None else min(int(old), int(newest) - 1)
 
     async def prune(
-        self, start_id: int, before: datetime, ended: Sequence[str], limit: int
+        self, start_id: int, before: datetime, ended: Sequence[OfferStatus], limit: int
     ) -> tuple[int, int | None]:
         """Delete, of the `limit` calls with the highest ids up to `start_id`, those settled (sent,
         failed or dropped) and queued before then that nothing may look up again: no card names
@@ -1491,12 +1648,13 @@ class Outbox(_Repo):
             deleted += (await self.connection.execute(delete(o).where(o.c.id.in_(ids)))).rowcount
         return deleted, (page[-1] - 1 if len(page) == limit else None)
 
-    async def counts(self, tag: str | None = None) -> dict[str, int]:
+    async def counts(self, tag: str | None = None) -> dict[OutboxStatus, int]:
         """How many calls are in each status (only those with this tag, if given)."""
         query = select(schema.outbox.c.status, func.count()).group_by(schema.outbox.c.status)
         if tag is not None:
             query = query.where(schema.outbox.c.tag == tag)
-        return {status: int(count) for status, count in (await self.connection.execute(query)).all()}
+        rows = (await self.connection.execute(query)).all()
+        return {OutboxStatus(status): int(count) for status, count in rows}
 
 
 class Invites(_Repo):
@@ -1543,7 +1701,7 @@ class Broadcasts(_Repo):
             area_id=area_id,
             text=text,
             created_by=created_by,
-            status="draft",
+            status=BroadcastStatus.DRAFT,
             recipients=recipients,
             created_at=at,
         )
@@ -1555,10 +1713,16 @@ class Broadcasts(_Repo):
 
     async def sending(self) -> list[Broadcast]:
         """Broadcasts sent but not yet reported done."""
-        query = select(schema.broadcasts).where(schema.broadcasts.c.status == "sending")
+        query = select(schema.broadcasts).where(schema.broadcasts.c.status == BroadcastStatus.SENDING)
         return _records(Broadcast, await self.connection.execute(query.order_by(schema.broadcasts.c.id)))
 
-    async def move(self, broadcast_id: int, from_status: str, to_status: str, **values: Any) -> bool:
+    async def move(
+        self,
+        broadcast_id: int,
+        from_status: BroadcastStatus,
+        to_status: BroadcastStatus,
+        **values: Unpack[BroadcastChanges],
+    ) -> bool:
         """Conditional write of a broadcast's status (draft → sending → done, or cancelled)."""
         b = schema.broadcasts
         statement = (
@@ -1592,7 +1756,7 @@ class ExportRequests(_Repo):
     """Exports and statistics asked for and not yet sent (see schema.export_requests)."""
 
     async def add(
-        self, chat_id: int, kind: str, days: int, at: datetime, *, area_slug: str | None = None
+        self, chat_id: int, kind: RequestKind, days: int, at: datetime, *, area_slug: str | None = None
     ) -> int:
         r = schema.export_requests
         values = {"chat_id": chat_id, "kind": kind, "days": days, "requested_at": at, "area_slug": area_slug}
@@ -1619,20 +1783,20 @@ class PersonalData(_Repo):
     """Forgetting personal data that has grown old; each write touches only what is still there,
     so running one again changes nothing."""
 
-    def _ended_before(self, before: datetime, finished: Sequence[str]) -> ColumnElement[bool]:
+    def _ended_before(self, before: datetime, finished: Sequence[OfferStatus]) -> ColumnElement[bool]:
         o = schema.offers
         # An expired offer has no finished_at: it ended when its acceptance window did.
         ended = func.coalesce(o.c.finished_at, o.c.expires_at, o.c.created_at)
         return and_(o.c.status.in_(finished), ended < before)
 
-    async def forget_addresses(self, before: datetime, finished: Sequence[str]) -> int:
+    async def forget_addresses(self, before: datetime, finished: Sequence[OfferStatus]) -> int:
         """Blank the delivery address of offers that ended (in one of `finished`) before then."""
         o = schema.offers
         ended = self._ended_before(before, finished)
         statement = update(o).where(ended, o.c.address != "").values(address="")
         return (await self.connection.execute(statement)).rowcount
 
-    async def forget_proof_photos(self, before: datetime, finished: Sequence[str]) -> int:
+    async def forget_proof_photos(self, before: datetime, finished: Sequence[OfferStatus]) -> int:
         """Forget the proof photo (its Telegram file id) of offers that ended before then, and the
         file id in their `proof` events."""
         o, e = schema.offers, schema.events
@@ -1641,12 +1805,14 @@ class PersonalData(_Repo):
         photos = (await self.connection.execute(statement)).rowcount
         await self.connection.execute(
             update(e)
-            .where(e.c.kind == "proof", e.c.detail != "", e.c.offer_id.in_(select(o.c.id).where(ended)))
+            .where(
+                e.c.kind == EventKind.PROOF, e.c.detail != "", e.c.offer_id.in_(select(o.c.id).where(ended))
+            )
             .values(detail="")
         )
         return photos
 
-    async def forget_idle_phones(self, before: datetime, held: Sequence[str]) -> int:
+    async def forget_idle_phones(self, before: datetime, held: Sequence[OfferStatus]) -> int:
         """Forget the phone of every driver who has done nothing since then: offline, holding no
         offer (in one of `held`), joined, applied and last sent an offer before then, and no event
         of their own (`driver:<id>`: online, offline, accept, decline, deliver, …) since."""
@@ -1675,7 +1841,7 @@ class PersonalData(_Repo):
         m = schema.outbox
         statement = (
             update(m)
-            .where(m.c.status != "pending", m.c.created_at < before, m.c.payload != EMPTY_PAYLOAD)
+            .where(m.c.status != OutboxStatus.PENDING, m.c.created_at < before, m.c.payload != EMPTY_PAYLOAD)
             .values(payload=EMPTY_PAYLOAD)
         )
         return (await self.connection.execute(statement)).rowcount
@@ -1686,7 +1852,7 @@ class PersonalData(_Repo):
         i = schema.inbox
         statement = (
             update(i)
-            .where(i.c.status != "pending", i.c.received_at < before, i.c.payload != EMPTY_PAYLOAD)
+            .where(i.c.status != InboxStatus.PENDING, i.c.received_at < before, i.c.payload != EMPTY_PAYLOAD)
             .values(payload=EMPTY_PAYLOAD)
         )
         return (await self.connection.execute(statement)).rowcount
@@ -1698,8 +1864,6 @@ class PersonalData(_Repo):
 
 
 EMPTY_PAYLOAD = "{}"
-# Outbox statuses of a call that will never be made again.
-SETTLED = ("sent", "failed", "dropped")
 
 
 class Transaction:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -23,7 +25,21 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from storage.records import Delivery
+from storage.records import (
+    Account,
+    BroadcastStatus,
+    CardKind,
+    Delivery,
+    EventKind,
+    InboxStatus,
+    OfferStatus,
+    OutboxStatus,
+    Outcome,
+    Prompt,
+    RequestKind,
+)
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -58,6 +74,24 @@ class DeliveryKind(TypeDecorator[Delivery]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Delivery | None:
         return None if value is None else Delivery(value)
+
+
+class Named(TypeDecorator[E]):
+    """A state or kind (a StrEnum) stored as its value in a VARCHAR and read back as the member;
+    a value the enum does not name fails as it is written. The column stays a plain VARCHAR."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, kind: type[E], length: int) -> None:
+        super().__init__(length)
+        self.kind = kind
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.kind(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.kind(value)
 
 
 metadata = MetaData(
@@ -120,7 +154,7 @@ drivers = Table(
     Column("name", String(200), nullable=False),
     Column("username", String(64)),
     Column("phone", String(32)),
-    Column("status", String(16), nullable=False, default="pending"),
+    Column("status", Named(Account, 16), nullable=False, default=Account.PENDING),
     Column("online", Boolean, nullable=False, default=False),
     Column("reachable", Boolean, nullable=False, default=True),
     Column("offered", Integer, nullable=False, default=0),
@@ -135,7 +169,7 @@ drivers = Table(
     # Set once the application is complete (after the optional phone step).
     _when("enrolled_at"),
     # What the bot is waiting for the driver to type or send: a pickup code, a proof photo.
-    Column("prompt", String(16)),
+    Column("prompt", Named(Prompt, 16)),
     Column("prompt_offer_id", Id),
     Column("timeouts_in_a_row", Integer, nullable=False, default=0, server_default="0"),
     # When an admin was told that this driver's presses come faster than a person taps (once).
@@ -166,7 +200,7 @@ offers = Table(
     _when("pickup_end", nullable=False),
     _when("deliver_by"),
     Column("pickup_code", String(8), nullable=False),
-    Column("status", String(16), nullable=False, default="draft"),
+    Column("status", Named(OfferStatus, 16), nullable=False, default=OfferStatus.DRAFT),
     Column("holder_id", Id, ForeignKey("drivers.id")),
     Column("wave", Integer, nullable=False, default=0),
     _when("next_wave_at"),
@@ -206,7 +240,7 @@ notices = Table(
     Column("chat_id", BigInteger, nullable=False),
     Column("message_id", BigInteger),
     Column("wave", Integer, nullable=False),
-    Column("outcome", String(16), nullable=False, default="sent"),
+    Column("outcome", Named(Outcome, 16), nullable=False, default=Outcome.SENT),
     _when("created_at", nullable=False),
     # When Telegram took the copy, when the driver first pressed Accept or Decline on it, and how
     # many ms after the copy's delivery that was (a fast tap is one too quick for a person).
@@ -233,7 +267,7 @@ events = Table(
     _when("at", nullable=False),
     Column("offer_id", Id, ForeignKey("offers.id")),
     Column("actor", String(64), nullable=False),
-    Column("kind", String(40), nullable=False),
+    Column("kind", Named(EventKind, 40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )
 Index("ix_events_offer_id", events.c.offer_id)
@@ -246,7 +280,7 @@ cards = Table(
     "cards",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("kind", String(32), nullable=False),
+    Column("kind", Named(CardKind, 32), nullable=False),
     Column("subject_id", Id, nullable=False),
     Column("chat_id", BigInteger, nullable=False),
     Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
@@ -289,7 +323,7 @@ outbox = Table(
     # An edit names the outbox row that sent its message; the message id is read at send time.
     Column("target_id", Id, ForeignKey("outbox.id")),
     Column("notice_id", Id, ForeignKey("notices.id")),
-    Column("status", String(12), nullable=False, default="pending"),
+    Column("status", Named(OutboxStatus, 12), nullable=False, default=OutboxStatus.PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     _when("not_before", nullable=False),
     _when("created_at", nullable=False),
@@ -303,7 +337,7 @@ Index("ix_outbox_tag", outbox.c.tag)
 Index("ix_outbox_status_id", outbox.c.status, outbox.c.id)
 Index("ix_outbox_notice_id", outbox.c.notice_id)
 Index("ix_outbox_target_id", outbox.c.target_id)
-_outbox_pending = outbox.c.status == "pending"
+_outbox_pending = outbox.c.status == OutboxStatus.PENDING
 Index("ix_outbox_pending", outbox.c.id, sqlite_where=_outbox_pending, postgresql_where=_outbox_pending)
 
 # Every further message id a sent call was delivered as: a send that timed out may still have
@@ -328,7 +362,7 @@ inbox = Table(
     Column("chat_key", BigInteger, nullable=False),
     Column("kind", String(24), nullable=False),
     Column("payload", Text, nullable=False),
-    Column("status", String(8), nullable=False, default="pending"),
+    Column("status", Named(InboxStatus, 8), nullable=False, default=InboxStatus.PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     _when("received_at", nullable=False),
     _when("next_attempt_at", nullable=False),
@@ -341,7 +375,7 @@ inbox = Table(
 Index("ix_inbox_status_chat_key", inbox.c.status, inbox.c.chat_key, inbox.c.update_id)
 Index("ix_inbox_status_done_at", inbox.c.status, inbox.c.done_at)
 # Only the pending rows (see migration 0009): SQLite's statistics cannot tell how few they are.
-_inbox_pending = inbox.c.status == "pending"
+_inbox_pending = inbox.c.status == InboxStatus.PENDING
 Index("ix_inbox_pending", inbox.c.update_id, sqlite_where=_inbox_pending, postgresql_where=_inbox_pending)
 
 # A one-time link that makes whoever opens it staff of a store.
@@ -375,7 +409,7 @@ broadcasts = Table(
     Column("area_id", Id, ForeignKey("areas.id"), nullable=False),
     Column("text", Text, nullable=False),
     Column("created_by", BigInteger, nullable=False),
-    Column("status", String(12), nullable=False, default="draft"),
+    Column("status", Named(BroadcastStatus, 12), nullable=False, default=BroadcastStatus.DRAFT),
     Column("recipients", Integer, nullable=False, default=0),
     _when("created_at", nullable=False),
     _when("sent_at"),
@@ -400,7 +434,7 @@ export_requests = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("chat_id", BigInteger, nullable=False),
-    Column("kind", String(12), nullable=False),
+    Column("kind", Named(RequestKind, 12), nullable=False),
     Column("days", Integer, nullable=False),
     _when("requested_at", nullable=False),
     Column("area_slug", String(40), nullable=True),  # /stats of one area (None: every area)

@@ -115,7 +115,7 @@ async def test_a_polling_bot_drops_its_webhook_and_sets_both_menus(
     await introduce_to(settings_for(emulator.url))
 
     assert emulator.stats.calls["getMe"] == 1
-    assert emulator.stats.calls["setMyCommands"] == 2  # everyone's menu, and the admin's
+    assert emulator.stats.calls["setMyCommands"] == 4  # everyone's menu and the admin's, in both languages
     assert emulator.stats.calls["deleteWebhook"] == 1 and emulator.stats.calls["setWebhook"] == 0
     assert warnings_in(caplog) == []
 
@@ -132,7 +132,7 @@ async def test_without_admins_the_bot_starts_and_warns_once_that_nobody_can_appr
     await introduce_to(settings_for(emulator.url, admin_ids=""))
 
     assert warnings_in(caplog) == ["ADMIN_IDS is empty: nobody can approve drivers or run admin commands"]
-    assert emulator.stats.calls["setMyCommands"] == 1
+    assert emulator.stats.calls["setMyCommands"] == 2  # everyone's menu, in both languages
 
 
 async def test_a_rejected_token_is_reported_at_once_without_the_token(

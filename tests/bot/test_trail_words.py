@@ -11,7 +11,7 @@ from bot.texts import MESSAGE_LIMIT, offer_trail, who_did
 from dispatch.actors import Actor
 from dispatch.admin import TrailEvent
 from storage.records import Driver, Event, Notice
-from tests.bot.test_texts import TOMORROW
+from tests.bot.test_texts import TOMORROW, english
 
 
 def step(written: str, name: str | None) -> TrailEvent:
@@ -37,7 +37,7 @@ def step(written: str, name: str | None) -> TrailEvent:
     ],
 )
 def test_each_step_names_the_role_and_the_person(written: str, name: str | None, shown: str) -> None:
-    assert who_did(step(written, name)) == shown
+    assert who_did(english(), step(written, name)) == shown
 
 
 def driver(number: int) -> Driver:
@@ -78,7 +78,7 @@ def test_an_offer_sent_to_a_thousand_drivers_shows_its_whole_trail_in_one_messag
         named = step(f"driver:{i + 1}", f"Driver Number {i + 1} Longname")
         events.append(replace(named, event=replace(named.event, kind=f"wave{i}", detail=f"step {i}")))
 
-    text = offer_trail(TOMORROW, copies, events, sent_at)
+    text = offer_trail(english(), TOMORROW, copies, events, sent_at)
 
     assert len(text) <= MESSAGE_LIMIT
     trail = text[text.index("\nTrail:\n") :].splitlines()[2:]

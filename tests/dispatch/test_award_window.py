@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest_asyncio
 
 from bot import texts
-from bot.texts import TelegramMessages
-from dispatch.actors import Actor
+from bot.texts import Catalog
+from dispatch.actors import Actor, By
 from dispatch.awards import AWARD_DETAIL, NO_AWARD_EVENT, Key, Out, draw
 from dispatch.clock import FakeClock
 from dispatch.deadlines import Kind
@@ -23,7 +23,7 @@ from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from dispatch.timers import Timers
 from dispatch.why import NotYou, WhyNot
 from storage.db import Database
-from storage.records import Notice, Offer
+from storage.records import Language, Notice, Offer
 from tests.dispatch.test_timers import ADMIN, NOON, TIMING
 
 WINDOW = timedelta(seconds=30)
@@ -54,7 +54,7 @@ class World:
         self.dispatch = Dispatch(
             self.db,
             self.clock,
-            TelegramMessages(self.clock),
+            Catalog(self.clock),
             rules=self.rules,
             admin_ids={ADMIN},
             deadlines=self.timers,
@@ -145,7 +145,7 @@ async def world(db: Database) -> AsyncIterator[World]:
     await seed(db, read_pilot(PILOT_FILE))
     clock = FakeClock(NOON)
     timers = Timers(clock, TIMING, follow_wall_clock=False)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
+    dispatch = Dispatch(db, clock, Catalog(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
     timers.bind(dispatch)
     await timers.start()
     created = World(db, clock, RULES, timers, dispatch)
@@ -385,7 +385,7 @@ async def test_an_offer_cancelled_in_its_window_goes_to_nobody(world: World) -> 
     offer_id, _, _, ids = await two_drivers_in_the_window(world)
     award_at = await world.award_at(offer_id)
     cancelled = await world.dispatch.offers.cancel(
-        offer_id, actor=Actor.admin(ADMIN).encode(), by="Ada", reason="store closed"
+        offer_id, actor=Actor.admin(ADMIN).encode(), by=By("Ada"), reason="store closed"
     )
     assert cancelled is Press.CANCELLED
 
@@ -640,7 +640,7 @@ async def test_why_not_for_a_loser_gives_the_deciding_key_with_both_values_and_n
     why = await world.dispatch.fairness.why_not(offer_id, favourite)
 
     assert why == WhyNot(NotYou.KEY, Key.WON_TODAY, them=0, you=1, tz=VEGAS_TZ)
-    said = texts.why_not(why)
+    said = texts.why_not(texts.Texts(Language.EN, world.clock), why)
     assert said == "It went to a driver with fewer offers today (them: 0, you: 1)."
     assert f"Driver {other}" not in said and str(other) not in said
     assert (await world.dispatch.fairness.why_not(offer_id, other)).reason is NotYou.YOURS

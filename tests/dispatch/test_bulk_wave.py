@@ -12,7 +12,7 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import event, insert, select
 
-from bot.texts import TelegramMessages
+from bot.texts import Catalog
 from dispatch.actors import Actor
 from dispatch.clock import FakeClock
 from dispatch.dispatcher import Dispatch, Rules
@@ -25,7 +25,12 @@ from storage.records import Delivery
 ADMIN = 1000
 NOON = datetime(2026, 7, 15, 19, 0, tzinfo=UTC)  # 12:00 PDT; the pickup window is 13:00–13:30 PDT
 WAVE_INTERVAL = timedelta(seconds=60)
-RULES = Rules(wave_size=500, wave_interval=WAVE_INTERVAL, acceptance_window=timedelta(seconds=600))
+RULES = Rules(
+    wave_size=500,
+    wave_interval=WAVE_INTERVAL,
+    acceptance_window=timedelta(seconds=600),
+    award_window=timedelta(0),
+)
 
 
 @dataclass
@@ -78,7 +83,7 @@ class World:
 async def world(db: Database) -> AsyncIterator[World]:
     await seed(db, read_pilot(PILOT_FILE))
     clock = FakeClock(NOON)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=RULES, admin_ids={ADMIN})
+    dispatch = Dispatch(db, clock, Catalog(clock), rules=RULES, admin_ids={ADMIN})
     async with db.read() as tx:
         area = await tx.areas.by_slug("las-vegas")
     assert area is not None

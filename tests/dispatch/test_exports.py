@@ -1,5 +1,6 @@
 """/export CSV: the database row for row, times local with their offset, no pickup code or address;
-read and written a chunk at a time, zipped when large, refused when too large for Telegram."""
+read and written a chunk at a time, zipped when large, refused when too large for Telegram; the
+header row in the words it is given, the rows the same whoever reads them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from dispatch import exports
 from dispatch.clock import FakeClock
 from dispatch.dispatcher import Dispatch
 from dispatch.exports import (
+    COLUMNS,
+    DRIVER_COLUMNS,
+    OFFER_COLUMNS,
     ExportKind,
     ExportTooLarge,
     GeneratedFile,
@@ -332,6 +336,35 @@ async def test_drivers_csv_over_a_year_includes_the_idle_driver(db: Database) ->
     assert rows[2]["created_at"].endswith("+00:00")
 
 
+def test_the_columns_are_codes_that_head_a_file_given_no_names() -> None:
+    assert (list(OFFER_COLUMNS), list(DRIVER_COLUMNS)) == (OFFER_HEADER, DRIVER_HEADER)
+    assert COLUMNS == {ExportKind.OFFERS: OFFER_COLUMNS, ExportKind.DRIVERS: DRIVER_COLUMNS}
+
+
+@pytest.mark.parametrize("kind", list(ExportKind))
+async def test_a_header_given_names_the_columns_and_leaves_the_rows_alone(
+    db: Database, kind: ExportKind
+) -> None:
+    await seed(db)
+    names = [f"Col {number} «{column}»" for number, column in enumerate(COLUMNS[kind])]
+
+    plain = await export_file(db, kind, now=NOW, days=30)
+    named = await export_file(db, kind, now=NOW, days=30, header=names)
+
+    plain_header, *plain_rows = csv.reader(io.StringIO(plain.content.decode("utf-8"), newline=""))
+    named_header, *named_rows = csv.reader(io.StringIO(named.content.decode("utf-8"), newline=""))
+    assert (plain_header, named_header) == (list(COLUMNS[kind]), names)
+    assert named_rows == plain_rows and len(named_rows) == 2
+    assert named.filename == plain.filename
+
+
+async def test_a_header_must_name_every_column(db: Database) -> None:
+    with pytest.raises(ValueError):
+        await write_offers_csv(db, io.BytesIO(), now=NOW, header=OFFER_HEADER[:-1])
+    with pytest.raises(ValueError):
+        await write_drivers_csv(db, io.BytesIO(), now=NOW, header=[*DRIVER_HEADER, "extra"])
+
+
 @pytest.mark.parametrize("days", [0, 366])
 async def test_export_days_outside_one_to_365_are_refused(db: Database, days: int) -> None:
     with pytest.raises(ValueError):
@@ -487,10 +520,10 @@ async def test_an_export_too_large_even_zipped_is_refused(
 
 
 async def test_an_upload_is_queued_with_a_reference_to_its_file_not_its_bytes(db: Database) -> None:
-    from bot.texts import TelegramMessages
+    from bot.texts import Catalog
 
     clock = FakeClock(NOW)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock))
+    dispatch = Dispatch(db, clock, Catalog(clock))
     content = b"id,ref\n1,A123\n"
 
     outbox_id = await queue_upload(

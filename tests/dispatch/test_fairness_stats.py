@@ -9,19 +9,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from bot.texts import TelegramMessages, driver_profile, stats_text
+from bot.texts import Catalog, Texts, driver_profile, stats_text
 from dispatch.awards import gini
 from dispatch.clock import FakeClock
 from dispatch.dispatcher import Dispatch, Rules
 from dispatch.stats import AreaStats, Stats, compute_stats
 from storage import schema
 from storage.db import Database
+from storage.records import Language
 from storage.repos import Transaction
 from tests.dispatch.sql_cost import sql_cost
 
 # 04:00 PST in Las Vegas, 05:00 MST in Chandler, on Thu Jan 22; Las Vegas's week began on
 # Jan 16 at 08:00 UTC, Chandler's at 07:00 UTC.
 NOW = datetime(2026, 1, 22, 12, 0, tzinfo=UTC)
+EN = Texts(Language.EN, FakeClock(NOW))
 
 
 def at(text: str) -> datetime:
@@ -227,7 +229,7 @@ async def test_all_areas_add_up_each_drivers_awards(db: Database) -> None:
 async def test_stats_text_has_a_fairness_line_per_area(db: Database) -> None:
     place = await seed(db)
 
-    blocks = stats_text(await compute_stats(db, now=NOW)).split("\n\n")
+    blocks = stats_text(EN, await compute_stats(db, now=NOW)).split("\n\n")
 
     vegas, chandler, total = (block.splitlines() for block in blocks)
     assert vegas[0].startswith("Fashion Show (las-vegas)")
@@ -247,11 +249,12 @@ def test_the_fairness_line_without_awards_or_without_timed_presses() -> None:
     lost = replace(quiet, awards_won=((7, 0),), timed_presses=5, fast_taps=1)
     untimed = replace(quiet, awards_won=((7, 2), (9, 2)))
 
-    assert stats_text(Stats(NOW, 1, (lost,))).splitlines()[-1] == "awards none · fast taps 20% of 5 presses"
-    assert stats_text(Stats(NOW, 1, (untimed,))).splitlines()[-1] == (
+    last_line = stats_text(EN, Stats(NOW, 1, (lost,))).splitlines()[-1]
+    assert last_line == "awards none · fast taps 20% of 5 presses"
+    assert stats_text(EN, Stats(NOW, 1, (untimed,))).splitlines()[-1] == (
         "awards 4 to 2 drivers · top #7 50%, #9 50% · Gini 0.00 · fast taps —"
     )
-    assert "awards" not in stats_text(Stats(NOW, 1, (quiet,)))  # nobody won or pressed: no line
+    assert "awards" not in stats_text(EN, Stats(NOW, 1, (quiet,)))  # nobody won or pressed: no line
 
 
 async def test_a_long_history_costs_the_fairness_numbers_no_more_rows(db: Database) -> None:
@@ -279,7 +282,7 @@ async def test_a_long_history_costs_the_fairness_numbers_no_more_rows(db: Databa
 async def test_driver_profile_counts_fast_taps_of_all_presses(db: Database) -> None:
     place = await seed(db)
     clock = FakeClock(NOW)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=Rules(human_min=timedelta(seconds=0.5)))
+    dispatch = Dispatch(db, clock, Catalog(clock), rules=Rules(human_min=timedelta(seconds=0.5)))
 
     ana = await dispatch.admin.driver(place.ana)
     cai = await dispatch.admin.driver(place.cai)
@@ -290,6 +293,6 @@ async def test_driver_profile_counts_fast_taps_of_all_presses(db: Database) -> N
     assert (ana.presses, ana.fast_taps) == (6, 5)
     assert (cai.presses, cai.fast_taps) == (2, 0)  # one untimed
     assert (eli.presses, eli.fast_taps) == (1, 1)
-    text = driver_profile(ana.driver, ana.areas, ana.on_time_rate, ana.presses, ana.fast_taps)
+    text = driver_profile(EN, ana.driver, ana.areas, ana.on_time_rate, ana.presses, ana.fast_taps)
     assert text.splitlines()[-1] == "Presses 6 · fast taps 5 (83%)"
-    assert driver_profile(ana.driver, [], None).splitlines()[-1] == "Presses 0 · fast taps —"
+    assert driver_profile(EN, ana.driver, [], None).splitlines()[-1] == "Presses 0 · fast taps —"

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import insert, select
 
-from bot.texts import TelegramMessages
+from bot.texts import Catalog
 from dispatch.clock import FakeClock
 from dispatch.dispatcher import Dispatch
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
@@ -89,7 +89,7 @@ class Strip:
 async def strip(db: Database) -> AsyncIterator[Strip]:
     await seed(db, read_pilot(PILOT_FILE))
     clock = FakeClock(NOW)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), admin_ids={ADMIN})
+    dispatch = Dispatch(db, clock, Catalog(clock), admin_ids={ADMIN})
     async with db.transaction() as tx:
         zara = await tx.stores.by_code("FS-ZARA")
         assert zara is not None

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest_asyncio
 
-from bot.texts import TelegramMessages
-from dispatch.actors import DISPATCH, Actor
+from bot.texts import Catalog
+from dispatch.actors import DISPATCH, Actor, By
 from dispatch.clock import FakeClock
 from dispatch.deadlines import Deadline, Kind
 from dispatch.dispatcher import Dispatch, Rules
@@ -35,6 +35,7 @@ RULES = Rules(
     pickup_code_tries=3,
     auto_offline_after=3,
     timing=TIMING,
+    award_window=timedelta(0),  # the first Accept wins (the award window has tests of its own)
 )
 MARIA, JOSE, LENA = 2001, 2002, 2003  # drivers' Telegram ids (and chats)
 CLERK = 7001  # the staff chat of FS-ZARA
@@ -92,7 +93,7 @@ class Desk:
         self.dispatch = Dispatch(
             self.db,
             self.clock,
-            TelegramMessages(self.clock),
+            Catalog(self.clock),
             rules=rules,
             admin_ids={ADMIN},
             deadlines=self.timers,
@@ -191,7 +192,7 @@ async def desk(db: Database) -> AsyncIterator[Desk]:
         assert zara is not None
         await tx.stores.link_staff(zara.id, CLERK, CLERK, NOON)
     timers = Timers(clock, TIMING, follow_wall_clock=False)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
+    dispatch = Dispatch(db, clock, Catalog(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
     timers.bind(dispatch)
     await timers.start()
     created = Desk(db, clock, RULES, timers, dispatch, {})
@@ -535,7 +536,7 @@ async def test_the_pickup_code_is_asked_for_and_the_right_one_picks_the_order_up
     # Picked up: the code is not asked again, and it can no longer be given back or cancelled.
     assert await desk.offers.enter_code(MARIA, code) is Code.NOT_EXPECTED
     assert await desk.offers.release(offer_id, MARIA) is Press.DONE
-    assert await desk.offers.cancel(offer_id, actor="admin:1000", by="Ada", reason="x") is Press.NOT_OPEN
+    assert await desk.offers.cancel(offer_id, actor="admin:1000", by=By("Ada"), reason="x") is Press.NOT_OPEN
     assert (await desk.row(offer_id)).status == "picked_up"
 
 
@@ -916,7 +917,7 @@ async def test_a_held_offer_cancelled_tells_the_holder_the_store_and_the_admins(
     desk.clock.set(NOON + timedelta(minutes=20))
     mark = await desk.mark()
 
-    assert await desk.offers.cancel(offer_id, actor="admin:1000", by="Ada", reason="customer left") is (
+    assert await desk.offers.cancel(offer_id, actor="admin:1000", by=By("Ada"), reason="customer left") is (
         Press.CANCELLED
     )
 
@@ -937,7 +938,7 @@ async def test_a_held_offer_cancelled_tells_the_holder_the_store_and_the_admins(
     assert await desk.offers.start_pickup(offer_id, MARIA) is Press.CANCELLED
     assert await desk.offers.release(offer_id, MARIA) is Press.CANCELLED
     assert await desk.offers.accept(offer_id, MARIA) is Press.CANCELLED
-    assert await desk.offers.cancel(offer_id, actor="admin:1000", by="Ada", reason="again") is Press.DONE
+    assert await desk.offers.cancel(offer_id, actor="admin:1000", by=By("Ada"), reason="again") is Press.DONE
 
 
 async def test_an_accept_after_the_offer_stood_is_told_expired_even_before_its_timer_runs(desk: Desk) -> None:

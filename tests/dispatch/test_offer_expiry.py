@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from dispatch.actors import Actor
 from dispatch.orders import parse_order_line
+from dispatch.problems import Issue, Problem, issue
 from tests.dispatch.test_timers import ADMIN, PICKUP_END, RULES, World, world
 
 __all__ = ["world"]  # the fixture, imported so pytest finds it here
 
 
-async def create(world: World, ref: str = "X1") -> tuple[int | None, tuple[str, ...]]:
+async def create(world: World, ref: str = "X1") -> tuple[int | None, tuple[Issue, ...]]:
     line = parse_order_line(
         f"store=FS-ZARA packages=2 pay=18.50 window=13:00-13:30 date=2026-07-15 zone=89109 ref={ref} "
         'address="3200 Las Vegas Blvd S"'
@@ -37,4 +38,4 @@ async def test_an_offer_close_to_its_window_expires_when_a_driver_could_no_longe
 async def test_an_order_whose_window_is_too_close_to_take_is_refused(world: World) -> None:
     world.clock.set(PICKUP_END - timedelta(minutes=10))
     offer_id, problems = await create(world)
-    assert offer_id is None and problems == ("that pickup window is too close for a driver to make it",)
+    assert offer_id is None and problems == (issue(Problem.WINDOW_TOO_CLOSE),)

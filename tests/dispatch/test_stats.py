@@ -6,14 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.texts import show_days, show_duration, stats_text
+from bot.texts import Texts, stats_text
+from dispatch.clock import FakeClock
 from dispatch.stats import AreaStats, Stats, accept_time_counts, compute_stats
 from storage.db import Database
+from storage.records import Language
 from storage.repos import Transaction
 from tests.dispatch.sql_cost import sql_cost
 
 # 04:00 PST in Las Vegas, 05:00 MST in Chandler, 07:00 EST at Tysons, all on Thu Jan 22.
 NOW = datetime(2026, 1, 22, 12, 0, tzinfo=UTC)
+EN = Texts(Language.EN, FakeClock(NOW))
 
 
 def at(text: str) -> datetime:
@@ -219,7 +222,8 @@ async def test_total_combines_every_area(db: Database) -> None:
 
     total = (await compute_stats(db, now=NOW)).total
 
-    assert (total.slug, total.name) == ("all", "All areas")
+    # No name: the bot names the total in the reader's words.
+    assert (total.slug, total.name) == ("all", "")
     assert (total.created, total.accepted, total.expired, total.delivered, total.no_shows) == (6, 6, 3, 2, 1)
     assert total.accept_seconds == (30.0, 40.0, 100.0, 120.0, 300.0, 90.0)  # each area's, one after another
     assert total.median_accept_seconds == 95.0  # the median of all times, not of the areas' medians
@@ -266,7 +270,7 @@ def test_times_to_accept_fall_in_fixed_buckets_however_few_there_are() -> None:
 async def test_stats_text_for_one_area(db: Database) -> None:
     await seed(db)
 
-    text = stats_text(await compute_stats(db, now=NOW, area_slug="las-vegas"))
+    text = stats_text(EN, await compute_stats(db, now=NOW, area_slug="las-vegas"))
 
     assert text == (
         "Fashion Show, Las Vegas Strip (las-vegas) · Jan 16 – Jan 22\n"
@@ -280,7 +284,7 @@ async def test_stats_text_for_one_area(db: Database) -> None:
 async def test_stats_text_for_every_area_ends_with_the_total(db: Database) -> None:
     await seed(db)
 
-    blocks = stats_text(await compute_stats(db, now=NOW)).split("\n\n")
+    blocks = stats_text(EN, await compute_stats(db, now=NOW)).split("\n\n")
 
     assert len(blocks) == 4
     assert blocks[1].startswith("Chandler Fashion Center (chandler) · Jan 16 – Jan 22\n")
@@ -302,18 +306,18 @@ async def test_stats_text_for_one_day_names_that_day(db: Database) -> None:
 
     stats = await compute_stats(db, now=NOW, days=1)
 
-    assert stats_text(stats).startswith("Fashion Show, Las Vegas Strip (las-vegas) · Jan 22\n")
-    assert stats_text(stats).split("\n\n")[-1].startswith("All areas · today\n")
+    assert stats_text(EN, stats).startswith("Fashion Show, Las Vegas Strip (las-vegas) · Jan 22\n")
+    assert stats_text(EN, stats).split("\n\n")[-1].startswith("All areas · today\n")
 
 
 def test_local_days_read_as_one_date_or_a_range() -> None:
-    assert show_days(date(2026, 11, 25), date(2026, 11, 25)) == "Nov 25"
-    assert show_days(date(2026, 11, 19), date(2026, 11, 25)) == "Nov 19 – Nov 25"
-    assert show_days(date(2025, 12, 29), date(2026, 1, 4)) == "Dec 29, 2025 – Jan 4, 2026"
+    assert EN.days(date(2026, 11, 25), date(2026, 11, 25)) == "Nov 25"
+    assert EN.days(date(2026, 11, 19), date(2026, 11, 25)) == "Nov 19 – Nov 25"
+    assert EN.days(date(2025, 12, 29), date(2026, 1, 4)) == "Dec 29, 2025 – Jan 4, 2026"
 
 
 def test_durations_read_naturally() -> None:
-    assert [show_duration(s) for s in (0, 45, 59.6, 100, 3599, 3600, 7500)] == [
+    assert [EN.duration(s) for s in (0, 45, 59.6, 100, 3599, 3600, 7500)] == [
         "0s",
         "45s",
         "1m 0s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+from dispatch.problems import Problem, issue
 from dispatch.stores import field_problem, pickup_day
 
 
@@ -19,6 +20,7 @@ def test_a_window_picked_step_by_step_near_midnight_is_for_tomorrow() -> None:
 
 def test_a_step_by_step_answer_is_judged_by_the_order_line_rules() -> None:
     assert field_problem("pay", "18.50") is None
-    assert field_problem("pay", "lots") == "pay must be an amount like 18.50"
+    assert field_problem("pay", "lots") == issue(Problem.PAY_FORM, "pay")
+    assert field_problem("zone", "9" * 65) == issue(Problem.TOO_LONG, "zone", longest=64)
     assert field_problem("window", "14:00-14:30") is None
     assert field_problem("window", "2pm") is not None

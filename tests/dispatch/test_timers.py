@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from bot.texts import TelegramMessages
+from bot.texts import Catalog
 from dispatch.actors import Actor
 from dispatch.clock import FakeClock
 from dispatch.deadlines import Kind, Timing
@@ -19,6 +19,7 @@ from dispatch.dispatcher import Dispatch, Rules
 from dispatch.offers import Press
 from dispatch.orders import parse_order_line
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
+from dispatch.problems import Issue, Problem, issue
 from dispatch.timers import Timers
 from storage import schema
 from storage.db import Database
@@ -39,6 +40,7 @@ RULES = Rules(
     acceptance_window=timedelta(seconds=600),
     auto_offline_after=2,
     timing=TIMING,
+    award_window=timedelta(0),  # the first Accept wins (the award window has tests of its own)
 )
 
 
@@ -56,7 +58,7 @@ class World:
         self.dispatch = Dispatch(
             self.db,
             self.clock,
-            TelegramMessages(self.clock),
+            Catalog(self.clock),
             rules=RULES,
             admin_ids={ADMIN},
             deadlines=self.timers,
@@ -114,7 +116,7 @@ async def world(db: Database) -> AsyncIterator[World]:
     await seed(db, read_pilot(PILOT_FILE))
     clock = FakeClock(NOON)
     timers = Timers(clock, TIMING, follow_wall_clock=False)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
+    dispatch = Dispatch(db, clock, Catalog(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
     timers.bind(dispatch)
     await timers.start()
     created = World(db, clock, timers, dispatch)
@@ -272,22 +274,22 @@ async def test_a_local_time_that_happens_twice_is_refused_at_creation(world: Wor
     created = await world.dispatch.offers.create(line, store_code="TC-UNIQLO", by=Actor.admin(ADMIN))
     assert created.view is None
     assert created.problems == (
-        "1:30 AM happens twice on Nov 1 in New York time (clocks fall back); pick another time",
+        issue(Problem.TIME_REPEATED, at=time(1, 30), day=date(2026, 11, 1), zone="America/New_York"),
     )
 
 
 @pytest.mark.parametrize(
     ("date", "window", "problem"),
     [
-        ("9999-12-31", "23:00-23:30", "pick a date within 14 days, by 2026-07-29"),
-        ("2026-07-30", "10:00-10:30", "pick a date within 14 days, by 2026-07-29"),
-        ("2026-07-14", "10:00-10:30", "that date is in the past"),
-        ("0001-01-01", "10:00-10:30", "that date is in the past"),
-        ("2026-07-15", "01:00-01:30", "that pickup window has already ended"),
+        ("9999-12-31", "23:00-23:30", issue(Problem.DATE_TOO_FAR, days=14, last="2026-07-29")),
+        ("2026-07-30", "10:00-10:30", issue(Problem.DATE_TOO_FAR, days=14, last="2026-07-29")),
+        ("2026-07-14", "10:00-10:30", issue(Problem.DATE_PAST)),
+        ("0001-01-01", "10:00-10:30", issue(Problem.DATE_PAST)),
+        ("2026-07-15", "01:00-01:30", issue(Problem.WINDOW_ENDED)),
     ],
 )
 async def test_a_date_out_of_reason_is_refused_with_a_clear_answer(
-    world: World, date: str, window: str, problem: str
+    world: World, date: str, window: str, problem: Issue
 ) -> None:
     world.clock.set(datetime(2026, 7, 15, 19, 0, tzinfo=UTC))  # noon in Las Vegas
     line = parse_order_line(

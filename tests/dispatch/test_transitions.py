@@ -10,14 +10,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 import pytest
 import pytest_asyncio
 
-from bot.texts import TelegramMessages
+from bot.texts import Catalog
 from dispatch import lifecycle
-from dispatch.actors import Actor
+from dispatch.actors import Actor, By
 from dispatch.clock import FakeClock
 from dispatch.deadlines import Timing
 from dispatch.dispatcher import Dispatch, Rules
@@ -28,8 +28,8 @@ from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from dispatch.timers import Timers
 from dispatch.views import FailReason
 from storage.db import Database
-from storage.records import Offer
-from storage.repos import Offers
+from storage.records import Offer, OfferStatus
+from storage.repos import OfferChanges, Offers
 
 ADMIN = 1000
 # 12:00 PDT in Las Vegas; the offers' pickup window is 13:00-13:30 PDT (20:00-20:30 UTC).
@@ -46,6 +46,7 @@ RULES = Rules(
     acceptance_window=timedelta(seconds=600),
     auto_offline_after=100,  # copies left to time out never set the drivers here offline
     timing=TIMING,
+    award_window=timedelta(0),  # the first Accept wins (the award window has tests of its own)
 )
 AWARD_WINDOW = timedelta(seconds=30)
 MARIA, JOSE, LENA, OMAR = 2001, 2002, 2003, 2004
@@ -108,7 +109,7 @@ class World:
         assert await self.dispatch.offers.enter_code(tg_user_id, code) is Code.ACCEPTED
 
     async def cancel(self, offer_id: int) -> Press:
-        return await self.dispatch.offers.cancel(offer_id, actor=ADMIN_ACTOR, by="Ada", reason="test")
+        return await self.dispatch.offers.cancel(offer_id, actor=ADMIN_ACTOR, by=By("Ada"), reason="test")
 
 
 @pytest_asyncio.fixture
@@ -116,12 +117,12 @@ async def world(db: Database) -> AsyncIterator[World]:
     await seed(db, read_pilot(PILOT_FILE))
     clock = FakeClock(NOON)
     timers = Timers(clock, TIMING, follow_wall_clock=False)
-    dispatch = Dispatch(db, clock, TelegramMessages(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
+    dispatch = Dispatch(db, clock, Catalog(clock), rules=RULES, admin_ids={ADMIN}, deadlines=timers)
     timers.bind(dispatch)
     windowed = Dispatch(
         db,
         clock,
-        TelegramMessages(clock),
+        Catalog(clock),
         rules=replace(RULES, award_window=AWARD_WINDOW),
         admin_ids={ADMIN},
     )
@@ -164,11 +165,11 @@ def made(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Made]]:
     async def transition(
         self: Offers,
         offer_id: int,
-        from_status: str | Sequence[str],
-        to_status: str,
+        from_status: OfferStatus | Sequence[OfferStatus],
+        to_status: OfferStatus,
         *,
         held_by: int | None = None,
-        **values: Any,
+        **values: Unpack[OfferChanges],
     ) -> bool:
         before = await self.by_id(offer_id)
         way = _routed.get()

@@ -146,7 +146,7 @@ async def test_an_offer_for_tomorrow_names_its_day_everywhere_and_one_for_today_
     tomorrow = await emulator.wait_for_message(
         MARIA, lambda m: m.message_id > tonight.message_id and "📦 New offer" in (m.text or "")
     )
-    day = "Thu Nov 26, 2:00–2:30 PM PST"
+    day = "Thu, Nov 26, 2:00–2:30 PM PST"
     assert f"Pickup {day}\n" in (tomorrow.text or ""), tomorrow.text
     card = await emulator.wait_for_message(ADMIN_ID, "Ref TOMORROW")
     assert f"Pickup {day}\n" in (card.text or "")

@@ -14,11 +14,13 @@ from sqlalchemy import func, select
 
 from bot import texts
 from bot.app import StorerunBot
+from bot.i18n import Words
 from dispatch import exports
 from dispatch.exports import GeneratedFile, queue_upload
 from dispatch.outbox import Delivery, Outgoing
 from sandbox.emulator import BotApiEmulator
 from storage import schema
+from storage.records import Language
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.people import new_offer
 
@@ -87,7 +89,7 @@ async def test_an_export_too_large_for_telegram_is_refused_plainly(
 
     await emulator.send_text(ADMIN_ID, "/export offers 1")
 
-    refusal = texts.EXPORT_TOO_LARGE.format(megabytes=1, limit=0)
+    refusal = Words(Language.EN)(texts.EXPORT_TOO_LARGE, megabytes=1, limit=0)
     await emulator.wait_for_message(ADMIN_ID, lambda m: m.text == refusal)
     await storerun.sender.drain()
     assert not [m for m in emulator.chat(ADMIN_ID) if m.document is not None]

@@ -4,6 +4,7 @@ being answered while the file is built, and a request left over from before a st
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import IO
 
@@ -13,13 +14,16 @@ from sqlalchemy import func, insert, select
 from bot import exports_worker, texts
 from bot.app import StorerunBot
 from dispatch import exports
+from dispatch.clock import SystemClock
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from storage.db import Database
+from storage.records import Language
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import new_offer
 
 BEA = 2001
+EN = texts.Texts(Language.EN, SystemClock())
 
 
 class SlowWriter:
@@ -31,10 +35,18 @@ class SlowWriter:
         self._write = exports.write_offers_csv
         monkeypatch.setattr(exports, "write_offers_csv", self.write)
 
-    async def write(self, db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+    async def write(
+        self,
+        db: Database,
+        sink: IO[bytes],
+        *,
+        now: datetime,
+        days: int = 30,
+        header: Sequence[str] | None = None,
+    ) -> None:
         self.building.set()
         await self.go_on.wait()
-        await self._write(db, sink, now=now, days=days)
+        await self._write(db, sink, now=now, days=days, header=header)
 
 
 async def _left_from_before(sqlite_url: str, *, kind: str, days: int, told: bool = False) -> None:
@@ -68,7 +80,7 @@ async def test_others_are_answered_while_an_export_is_built(
         await asyncio.wait_for(writer.building.wait(), 10)
         await emulator.send_text(BEA, "/help")
 
-        await emulator.wait_for_message(BEA, texts.HELP_FOOTER)
+        await emulator.wait_for_message(BEA, EN(texts.HELP_FOOTER))
         assert not [m for m in emulator.chat(ADMIN_ID) if m.document is not None]
         # The admin sees "sending a file…" at once, and again for as long as the file takes.
         await emulator.wait_until(lambda: emulator.stats.calls["sendChatAction"] >= 3)
@@ -90,26 +102,33 @@ async def test_a_request_left_from_before_a_stop_is_built_on_start(
 
     document = await emulator.wait_for_message(ADMIN_ID, lambda m: m.document is not None)
     assert document.document is not None and document.document.file_name == "drivers-7d.csv"
-    assert document.text == texts.export_caption("drivers", 7)
+    assert document.text == texts.export_caption(EN, "drivers", 7)
     assert await pending_requests(storerun) == 0
 
 
 async def test_an_export_that_fails_is_reported_once_and_forgotten(
     emulator: BotApiEmulator, storerun: StorerunBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(db: Database, sink: IO[bytes], *, now: datetime, days: int = 30) -> None:
+    async def broken(
+        db: Database,
+        sink: IO[bytes],
+        *,
+        now: datetime,
+        days: int = 30,
+        header: Sequence[str] | None = None,
+    ) -> None:
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(exports, "write_offers_csv", broken)
 
     await emulator.send_text(ADMIN_ID, "/export offers 3")
 
-    await emulator.wait_for_message(ADMIN_ID, texts.EXPORT_FAILED)
+    await emulator.wait_for_message(ADMIN_ID, EN(texts.EXPORT_FAILED))
     await storerun.exports.drain()
     await storerun.sender.drain()
-    failures = [m for m in emulator.chat(ADMIN_ID) if m.text == texts.EXPORT_FAILED]
+    failures = [m for m in emulator.chat(ADMIN_ID) if m.text == EN(texts.EXPORT_FAILED)]
     assert len(failures) == 1
-    assert not [m for m in emulator.chat(ADMIN_ID) if m.text == texts.SOMETHING_WENT_WRONG]
+    assert not [m for m in emulator.chat(ADMIN_ID) if m.text == EN(texts.SOMETHING_WENT_WRONG)]
     assert await pending_requests(storerun) == 0
 
 
@@ -121,7 +140,7 @@ async def test_stats_whose_numbers_went_out_before_a_stop_send_only_their_chart_
     storerun = await start_bot()
 
     chart = await emulator.wait_for_message(ADMIN_ID, lambda m: m.photo is not None)
-    assert chart.text == texts.stats_chart_caption(7)
+    assert chart.text == texts.stats_chart_caption(EN, 7)
     await storerun.sender.drain()
     assert [m for m in emulator.chat(ADMIN_ID) if m.from_bot] == [chart]  # the numbers are not sent twice
     assert await pending_requests(storerun) == 0
@@ -145,7 +164,7 @@ async def test_stats_are_counted_outside_the_asking_update_and_the_chart_follows
     await emulator.send_text(ADMIN_ID, "/stats las-vegas 30")
     await asyncio.wait_for(counting.wait(), 10)
     await emulator.send_text(BEA, "/help")
-    await emulator.wait_for_message(BEA, texts.HELP_FOOTER)  # nobody waits for the counting
+    await emulator.wait_for_message(BEA, EN(texts.HELP_FOOTER))  # nobody waits for the counting
     go_on.set()
 
     numbers = await emulator.wait_for_message(ADMIN_ID, "las-vegas")

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot import keyboards, texts
 from bot.app import StorerunBot
+from bot.i18n import Words
 from dispatch.clock import FakeClock
-from dispatch.localtime import show_window
 from dispatch.offers import Press
 from sandbox.emulator import BotApiEmulator, ChatMessage
+from storage.records import Language
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import online_driver
 from tests.e2e.test_stores_and_admins import link
@@ -31,7 +32,7 @@ OFFER_ID = 1  # the first offer of a fresh database
 
 def slot(start: datetime) -> str:
     """The label of the new-window button for the half hour from `start`."""
-    return show_window(start, start + timedelta(minutes=30), VEGAS, now=NOON)
+    return Words(Language.EN).window(start, start + timedelta(minutes=30), VEGAS, now=NOON)
 
 
 def asking(message: ChatMessage) -> bool:

@@ -183,7 +183,7 @@ async def _seed(connection: AsyncConnection) -> Seeded:
                     "target_id": 2 * notice_id - 1,
                 }
             )
-        for e, kind in enumerate(["post", "accept", "pickup", "deliver", "note"][:EVENTS_PER_OFFER]):
+        for e, kind in enumerate(["open", "accept", "pickup", "deliver", "proof"][:EVENTS_PER_OFFER]):
             events.append(
                 {
                     "at": created + timedelta(minutes=10 * e),
@@ -319,7 +319,7 @@ HOT_QUERIES: dict[str, HotQuery] = {
         NOW,
         ended_by=["accept", "expire"],
         accepted="accept",
-        round_starts=["post"],
+        round_starts=["open"],
         utc_offsets=[(NOW - timedelta(days=7), 0)],
     ),
     "Reports.drivers (/export drivers)": lambda tx, s: Reports(tx.connection).drivers(

@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from storage import schema
 from storage.db import Database, alembic_config
-from storage.records import Delivery
+from storage.records import Delivery, Language
 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 
@@ -161,12 +161,12 @@ async def test_outbox_rows_move_from_pending_to_sent_and_record_the_message_id(d
 async def test_a_blocked_chat_makes_its_driver_unreachable_until_they_write_again(db: Database) -> None:
     async with db.transaction() as tx:
         driver = await tx.drivers.add(7001, 7001, "Maria", NOW)
-        await tx.chats.seen([7001], NOW)
+        await tx.chats.seen({7001: Language.EN}, NOW)
         await tx.chats.set_reachable(7001, False, NOW)
     async with db.transaction() as tx:
         blocked = await tx.drivers.by_id(driver)
         assert await tx.chats.unreachable() == {7001}
-        await tx.chats.seen([7001], NOW)
+        await tx.chats.seen({7001: Language.EN}, NOW)
     async with db.transaction() as tx:
         again = await tx.drivers.by_id(driver)
         assert await tx.chats.unreachable() == set()
