@@ -14,21 +14,17 @@ from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
-    CallbackQueryHandler,
-    CommandHandler,
     ContextTypes,
     ExtBot,
-    MessageHandler,
-    TypeHandler,
-    filters,
 )
 
-from bot import admin_commands, fairness_commands, handlers, store_commands
+from bot import routes
 from bot.chat import Context
 from bot.config import ConfigError, Settings
 from bot.exports_worker import ExportWorker
 from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, ArrivalAnswer, InboxLimits, InboxWorker, Poller
 from bot.metrics import CountingRequest, Metrics, Snapshot
+from bot.routes import drivers
 from bot.sender import OutboxSender
 from bot.startup import introduce, prepare_database
 from bot.texts import Catalog
@@ -86,49 +82,7 @@ def build_application(settings: Settings, metrics: Metrics | None = None) -> Sto
         .job_queue(None)
         .build()
     )
-    application.add_handler(TypeHandler(Update, handlers.on_any_update), group=-1)
-    commands = {
-        "start": handlers.on_start,
-        "help": handlers.on_help,
-        "online": handlers.on_online,
-        "offline": handlers.on_offline,
-        "status": handlers.on_status,
-        "myoffers": handlers.on_my_offers,
-        "newoffer": handlers.on_new_offer,
-        "neworder": store_commands.on_new_order,
-        "orders": store_commands.on_orders,
-        "unlink": store_commands.on_unlink,
-        "drivers": admin_commands.on_drivers,
-        "driver": admin_commands.on_driver,
-        "approve": admin_commands.on_approve,
-        "reject": admin_commands.on_reject,
-        "suspend": admin_commands.on_suspend,
-        "reinstate": admin_commands.on_reinstate,
-        "areas": admin_commands.on_areas,
-        "area": admin_commands.on_area,
-        "why": fairness_commands.on_why,
-        "fairness": fairness_commands.on_fairness,
-        "stores": admin_commands.on_stores,
-        "addstore": admin_commands.on_add_store,
-        "invite": admin_commands.on_invite,
-        "offers": admin_commands.on_offers,
-        "offer": admin_commands.on_offer,
-        "cancel": admin_commands.on_cancel,
-        "reopen": admin_commands.on_reopen,
-        "stats": admin_commands.on_stats,
-        "export": admin_commands.on_export,
-        "broadcast": admin_commands.on_broadcast,
-        "language": handlers.on_language,
-    }
-    for name, callback in commands.items():
-        application.add_handler(CommandHandler(name, callback))
-    application.add_handler(CallbackQueryHandler(handlers.on_button))
-    fresh = ~filters.UpdateType.EDITED
-    application.add_handler(MessageHandler(filters.CONTACT & fresh, handlers.on_contact))
-    application.add_handler(MessageHandler(filters.PHOTO & fresh, handlers.on_photo))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & fresh, handlers.on_text))
-    application.add_handler(MessageHandler(filters.ALL & fresh, handlers.on_unknown_text))
-    application.add_error_handler(handlers.on_error)
+    routes.register(application)
     return application
 
 
@@ -186,7 +140,7 @@ class StorerunBot:
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
             ),
             answers_at_once=self._answers_at_once,
-            applies_at_once=lambda tx, presses: handlers.applies_at_once(self.dispatch, tx, presses),
+            applies_at_once=lambda tx, presses: drivers.applies_at_once(self.dispatch, tx, presses),
         )
         self.exports = ExportWorker(self.dispatch)
         self.poller = (
@@ -247,7 +201,7 @@ class StorerunBot:
     async def _answers_at_once(
         self, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
     ) -> dict[int, ArrivalAnswer]:
-        answers = await handlers.answers_at_once(self.dispatch, self.catalog, tx, presses)
+        answers = await drivers.answers_at_once(self.dispatch, self.catalog, tx, presses)
         for update, _ in presses:
             if update.update_id in answers and update.effective_chat is not None:
                 self.sender.chat_reachable_again(update.effective_chat.id)  # as on_any_update does

@@ -92,17 +92,26 @@ class _Applying:
     answers: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     received_at: datetime | None = None
+    # Answers a press at once (InboxWorker._answer); set while an update is applied by a worker.
+    answer_now: Callable[[str, str], None] | None = None
+    answered: bool = False  # the press was answered at once: nothing is answered after the commit
 
 
 _applying: ContextVar[_Applying | None] = ContextVar("storerun_applying", default=None)
 
 
-def answer_query(query: CallbackQuery, text: str) -> None:
+def answer_query(query: CallbackQuery, text: str, *, at_once: bool = False) -> None:
     """Answer a pressed button once its effects have committed, so the answer never promises
-    what a rollback undid; if the answer is lost, the edited message still shows the effect."""
+    what a rollback undid; if the answer is lost, the edited message still shows the effect.
+    An answer that does not depend on the work (`at_once`) goes before the work: the spinner stops
+    without waiting for the database."""
     applying = _applying.get()
     if applying is None:
         raise RuntimeError("a button was answered outside an update being applied")
+    if at_once and applying.answer_now is not None and not applying.answered:
+        applying.answered = True
+        applying.answer_now(query.id, text)
+        return
     applying.answers.append((query.id, text))
 
 
@@ -433,7 +442,7 @@ class InboxWorker:
 
     async def _apply(self, tx: Transaction, update: Update, received_at: datetime) -> _Applying:
         """Run the handlers of one update inside a savepoint; a failure rolls back only its writes."""
-        applying = _Applying(received_at=received_at)
+        applying = _Applying(received_at=received_at, answer_now=self._answer)
         started = time.perf_counter()
         waiting = len(tx.after_commit)
         savepoint = await tx.connection.begin_nested()
@@ -454,7 +463,8 @@ class InboxWorker:
         """After the commit: answers, metrics and the one log line of a parked update."""
         if applying.error is None:
             self.metrics.update_applied(row.kind, applying.seconds)
-            if row.answered_at is None:  # else it was answered as it arrived: a press is answered once
+            # A press is answered once: not again if it was as it arrived, or at once by its handler.
+            if row.answered_at is None and not applying.answered:
                 for query_id, text in applying.answers:
                     self._answer(query_id, text)
         elif parked:
@@ -465,7 +475,7 @@ class InboxWorker:
                 exc_info=applying.error,
             )
             self.metrics.update_parked(row.kind)
-            if update.callback_query is not None:
+            if update.callback_query is not None and not applying.answered:
                 self._answer(update.callback_query.id, "")  # stops the spinner; the message says the rest
 
     def _answer(self, query_id: str, text: str) -> None:

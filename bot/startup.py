@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -23,7 +23,8 @@ from tenacity import (
     wait_random,
 )
 
-from bot import texts
+from bot import commands
+from bot.commands import Audience
 from bot.config import ConfigError, DatabaseSettings, Settings
 from bot.i18n import Words
 from bot.sender import retry_after_seconds
@@ -56,10 +57,9 @@ def _for(code: str | None) -> str:
     return f" ({code})" if code else ""
 
 
-def _menu(entries: Sequence[tuple[str, str]], language: Language) -> list[BotCommand]:
-    """A command menu with its descriptions in one language."""
-    words = Words(language)
-    return [BotCommand(name, words(about)) for name, about in entries]
+def _menu(audiences: tuple[Audience, ...], language: Language) -> list[BotCommand]:
+    """A command menu (bot.commands) with its descriptions in one language."""
+    return [BotCommand(name, about) for name, about in commands.menu(Words(language), audiences)]
 
 
 class RejectedToken(Exception):
@@ -131,13 +131,13 @@ async def introduce(application: AnyApplication, settings: Settings, *, allowed_
     bot = application.bot
     # Telegram shows the menu of the person's app language; anyone else's gets the default one.
     for language, code in MENU_LANGUAGES.items():
-        commands = _menu(texts.COMMANDS, language)
-        set_menu = partial(bot.set_my_commands, commands, language_code=code)
+        menu = _menu(commands.EVERYONE_MENU, language)
+        set_menu = partial(bot.set_my_commands, menu, language_code=code)
         await call_bot_api("setMyCommands" + _for(code), set_menu)
     for admin in sorted(settings.admin_ids):  # admins see their own menu
         try:
             for language, code in MENU_LANGUAGES.items():
-                admin_menu = _menu(texts.ADMIN_MENU, language)
+                admin_menu = _menu(commands.ADMIN_MENU, language)
                 set_admin_menu = partial(
                     bot.set_my_commands, admin_menu, scope=BotCommandScopeChat(admin), language_code=code
                 )

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from bot import keyboards
+from bot import commands, keyboards
+from bot.commands import Audience
 from bot.i18n import N_, Np_, Words
 from dispatch.actors import By, CancelReason, Role
 from dispatch.admin import TrailEvent
@@ -22,45 +23,6 @@ from dispatch.views import DayTally, FailReason, OfferView
 from dispatch.why import AreaFairness, CopySeen, Explanation, NotYou, WhyNot, shown
 from dispatch.windows import NewWindow, Over
 from storage.records import Account, Area, Driver, Language, Notice, Outcome
-
-COMMANDS: list[tuple[str, str]] = [
-    ("start", N_("Start here")),
-    ("help", N_("What you can do")),
-    ("status", N_("Drivers: your day and your offers")),
-    ("online", N_("Drivers: start getting offers")),
-    ("offline", N_("Drivers: stop getting offers")),
-    ("myoffers", N_("Drivers: the offers you hold")),
-    ("neworder", N_("Stores: create an order")),
-    ("orders", N_("Stores: today's orders")),
-    ("unlink", N_("Stores: stop being staff here")),
-    ("fairness", N_("How offers are awarded")),
-    ("language", N_("English or Spanish")),
-]
-ADMIN_MENU: list[tuple[str, str]] = [
-    *COMMANDS[:2],
-    ("newoffer", N_("Create an offer")),
-    ("offers", N_("The offer board")),
-    ("offer", N_("One offer and its trail")),
-    ("cancel", N_("Cancel an offer")),
-    ("reopen", N_("Offer an expired offer again")),
-    ("drivers", N_("Drivers, by status or area")),
-    ("driver", N_("One driver's profile")),
-    ("approve", N_("Approve a driver")),
-    ("reject", N_("Reject a driver")),
-    ("suspend", N_("Suspend a driver")),
-    ("reinstate", N_("Reinstate a driver")),
-    ("areas", N_("Areas")),
-    ("area", N_("Pause or resume an area; its award window and order")),
-    ("why", N_("Why an offer went to whom")),
-    ("fairness", N_("How offers are awarded")),
-    ("language", N_("English or Spanish")),
-    ("stores", N_("Stores")),
-    ("addstore", N_("Add or update a store")),
-    ("invite", N_("Invite link for a store's staff")),
-    ("stats", N_("Numbers and a chart")),
-    ("export", N_("CSV of offers or drivers")),
-    ("broadcast", N_("Message an area's drivers")),
-]
 
 WELCOME = N_(
     "Hi {name}! storerun connects independent drivers with stores at Fashion Show "
@@ -86,22 +48,10 @@ DRIVER_BY_STATUS: dict[str, str] = {
         "Your driver application was not accepted, so you get no offers. Ask your program admin if this is wrong."
     ),
 }
-DRIVER_COMMANDS = N_("/online, /offline · /status: your day · /myoffers: the offers you hold")
 STAFF = N_(
     "You're staff of {stores}. I'll tell you here when a driver accepts, picks up and delivers your orders."
 )
 ADMIN = N_("You're a storerun admin.")
-ADMIN_COMMANDS = N_(
-    "Admin commands:\n/newoffer store=FS-ZARA packages=2 pay=18.50 window=14:00-14:30 zone=89109 "
-    'ref=A123 address="…" [date=YYYY-MM-DD] [deliver_by=HH:MM]\n'
-    "/offers [open|accepted|today|AREA] · /offer ID · /cancel ID [reason] · /reopen ID\n"
-    "/drivers [pending|online|AREA] · /driver ID · /approve ID · /reject ID · /suspend ID · /reinstate ID\n"
-    "/areas · /area SLUG on|off · /stores [AREA] · /addstore CODE area=… name=… where=… · /invite CODE\n"
-    "/stats [AREA] [DAYS] · /export offers|drivers [DAYS] · /broadcast AREA text…"
-)
-STAFF_COMMANDS = N_(
-    "/neworder: create an order (in one line, or step by step) · /orders: today's orders · /unlink: leave"
-)
 HELP_FOOTER = N_("/help shows this again.")
 NOT_UNDERSTOOD = N_("Sorry, I didn't get that. /help shows what you can do.")
 STALE_BUTTON = N_("This button is no longer active.")
@@ -225,13 +175,13 @@ def help_for(t: Texts, person: Person, name: str | None) -> str:
     if person.driver is not None:
         parts.append(driver_standing(t, person.driver))
         if person.driver.status == Account.APPROVED:
-            parts.append(t(DRIVER_COMMANDS))
+            parts.append(commands.help_lines(t, Audience.DRIVERS))
     if person.stores:
         names = ", ".join(f"{store.name} ({store.code})" for store in person.stores)
-        parts += [t(STAFF, stores=names), t(STAFF_COMMANDS)]
+        parts += [t(STAFF, stores=names), commands.help_lines(t, Audience.STORES)]
     if person.is_admin:
-        parts += [t(ADMIN), t(ADMIN_COMMANDS)]
-    parts.append(t(HELP_FOOTER))
+        parts += [t(ADMIN), commands.help_lines(t, Audience.ADMINS)]
+    parts += [commands.help_lines(t, Audience.EVERYONE), t(HELP_FOOTER)]
     return "\n\n".join(parts)
 
 
@@ -856,30 +806,6 @@ class Catalog:
 # --- admin and store views ---
 
 # The command's syntax: the words in capitals (AREA, ID, ...) are for a translator to name.
-USAGE = {
-    "drivers": N_("/drivers [pending|online|AREA]"),
-    "driver": N_("/driver ID"),
-    "approve": N_("/approve ID"),
-    "reject": N_("/reject ID"),
-    "suspend": N_("/suspend ID"),
-    "reinstate": N_("/reinstate ID"),
-    "area": N_("/area SLUG on|off · /area SLUG award=SECONDS · /area SLUG order=fewest-today|on-time"),
-    "why": N_("/why OFFER_ID"),
-    "stores": N_("/stores [AREA]"),
-    "addstore": N_('/addstore CODE area=SLUG name="Zara" where="Level 1, near Macy\'s"'),
-    "invite": N_("/invite STORE-CODE"),
-    "offers": N_("/offers [open|accepted|today|AREA]"),
-    "offer": N_("/offer ID"),
-    "cancel": N_("/cancel ID [reason]"),
-    "reopen": N_("/reopen ID"),
-    "stats": N_("/stats [AREA] [DAYS]"),
-    "export": N_("/export offers|drivers [DAYS]"),
-    "broadcast": N_("/broadcast AREA your message…"),
-    "neworder": N_(
-        '/neworder packages=2 pay=18.50 window=14:00-14:30 zone=89109 ref=A123 address="…" '
-        "(or /neworder alone, step by step)"
-    ),
-}
 WRONG_FORM = N_("Use it like this: {usage}")
 NO_SUCH_AREA_SLUG = N_("There's no area {slug}. /areas lists them.")
 NO_SUCH_DRIVER_ID = N_("There's no driver #{id}.")

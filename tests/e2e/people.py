@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import keyboards, texts
 from bot.app import StorerunBot
+from dispatch.drivers import Availability
 from sandbox.emulator import BotApiEmulator, ChatMessage
 from tests.e2e.conftest import ADMIN_ID
+from tests.e2e.words import ADMIN_OFFER_CARD, EN, YOU_ARE_APPROVED, matches, saying, showing, title_of
 
 LAS_VEGAS = "Fashion Show, Las Vegas Strip"
 
@@ -20,24 +23,25 @@ async def enroll(
     """A new driver signs up: /start, picks the area, shares the phone (or skips)."""
     emulator.add_user(user_id, name, username=name.lower().replace(" ", "_"))
     await emulator.send_text(user_id, "/start")
-    await emulator.wait_for_message(user_id, "Pick your area")
+    await emulator.wait_for_message(user_id, EN(texts.PICK_AREA))
     await emulator.press(user_id, area)
-    await emulator.wait_for_message(user_id, "Share your phone")
-    await emulator.press(user_id, "📱 Share my phone" if phone else "Skip")
-    await emulator.wait_for_message(user_id, "Your application is with our admins")
+    await emulator.wait_for_message(user_id, EN(texts.ASK_PHONE, area=area))
+    await emulator.press(user_id, EN(keyboards.SHARE_PHONE if phone else keyboards.SKIP))
+    await emulator.wait_for_message(user_id, EN(texts.APPLIED))
 
 
 def card_of(emulator: BotApiEmulator, name: str) -> ChatMessage:
     """The admin's application card of this driver."""
-    cards = [m for m in emulator.chat(ADMIN_ID) if m.from_bot and f": {name}" in (m.text or "")]
+    application = matches(texts.APPLICATION, name=name)
+    cards = [m for m in emulator.chat(ADMIN_ID) if m.from_bot and application.search(m.text or "")]
     assert cards, emulator.transcript(ADMIN_ID)
     return cards[-1]
 
 
 async def approve(emulator: BotApiEmulator, name: str, admin: int = ADMIN_ID) -> str | None:
     """The admin approves a driver's application from its card."""
-    await emulator.wait_for_message(admin, f": {name}")
-    result = await emulator.press(admin, "Approve", message_id=card_of(emulator, name).message_id)
+    await emulator.wait_for_message(admin, saying(texts.APPLICATION, name=name))
+    result = await emulator.press(admin, EN(keyboards.APPROVE), message_id=card_of(emulator, name).message_id)
     return result.text
 
 
@@ -45,9 +49,9 @@ async def online_driver(emulator: BotApiEmulator, user_id: int, name: str, *, ar
     """A driver enrolled, approved and online."""
     await enroll(emulator, user_id, name, area=area)
     await approve(emulator, name)
-    await emulator.wait_for_message(user_id, "You're approved")
+    await emulator.wait_for_message(user_id, EN(YOU_ARE_APPROVED))
     await emulator.send_text(user_id, "/online")
-    await emulator.wait_for_message(user_id, "You're online")
+    await emulator.wait_for_message(user_id, EN(texts.AVAILABILITY[Availability.ONLINE]))
 
 
 @dataclass(frozen=True)
@@ -77,17 +81,17 @@ async def new_offer(emulator: BotApiEmulator, **line: str) -> CreatedOffer:
     """The admin creates an offer and reads its id and pickup code from the offer card."""
     ref = line.get("ref", "A123")
     await emulator.send_text(ADMIN_ID, offer_line(**line))  # type: ignore[arg-type]
-    card = await emulator.wait_for_message(
-        ADMIN_ID, lambda m: "🆕 Offer" in (m.text or "") and f"Ref {ref} " in (m.text or "")
+    card = matches(
+        ADMIN_OFFER_CARD, ref=ref, title=re.compile(r"#(?P<id>\d+) · .*"), pickup_code=re.compile(r"\d{4}")
     )
-    found = re.search(r"Offer #(\d+).*Pickup code: (\d{4})", card.text or "", re.S)
-    assert found, card.text
-    return CreatedOffer(int(found.group(1)), found.group(2))
+    found = card.search((await emulator.wait_for_message(ADMIN_ID, showing(card))).text or "")
+    assert found
+    return CreatedOffer(int(found.group("id")), found.group("pickup_code"))
 
 
 def copy_of(emulator: BotApiEmulator, user_id: int, offer_id: int) -> ChatMessage:
     """The driver's copy of an offer (the message first sent with it), as it looks now."""
-    copies = [m for m in emulator.chat(user_id) if m.from_bot and f"#{offer_id} ·" in (m.text or "")]
+    copies = [m for m in emulator.chat(user_id) if m.from_bot and title_of(offer_id) in (m.text or "")]
     assert copies, emulator.transcript(user_id)
     return copies[0]
 

@@ -15,10 +15,11 @@ from dispatch.offers import Press
 from sandbox.emulator import BotApiEmulator, PressResult
 from tests.e2e.conftest import BotFactory
 from tests.e2e.people import CreatedOffer, copy_of, new_offer, seed_online_drivers
+from tests.e2e.words import EN, offer_copy_of, part
 
 DRIVERS = range(8100, 8103)
 WINNER, LATE, OTHER = DRIVERS
-TAKEN = texts.PRESS_ANSWERS[Press.TAKEN]
+TAKEN = EN(texts.PRESS_ANSWERS[Press.TAKEN])
 
 
 async def _two_offers_one_taken(
@@ -28,8 +29,8 @@ async def _two_offers_one_taken(
     taken = await new_offer(emulator, ref="TAKEN")
     still_open = await new_offer(emulator, ref="OPEN")
     for offer in (taken, still_open):
-        await asyncio.gather(*(emulator.wait_for_message(d, f"New offer #{offer.offer_id}") for d in DRIVERS))
-    assert (await _accept(emulator, WINNER, taken)).text == texts.PRESS_ANSWERS[Press.AWARDED]
+        await asyncio.gather(*(emulator.wait_for_message(d, offer_copy_of(offer.offer_id)) for d in DRIVERS))
+    assert (await _accept(emulator, WINNER, taken)).text == EN(texts.PRESS_ANSWERS[Press.AWARDED])
     return taken, still_open
 
 
@@ -78,7 +79,7 @@ async def test_a_press_that_cannot_win_is_answered_while_no_update_is_being_appl
     may_win = await _accept(emulator, OTHER, still_open, timeout=1)
 
     assert (late.answered, late.text) == (True, TAKEN)
-    assert (forged.answered, forged.text) == (True, texts.STALE_BUTTON)
+    assert (forged.answered, forged.text) == (True, EN(texts.STALE_BUTTON))
     assert not may_win.answered  # only applying it can tell
     assert await _inbox_status(bot, late, forged, may_win) == ["done", "done", "pending"]
 
@@ -114,12 +115,15 @@ async def test_accepts_in_an_award_window_are_answered_and_collected_as_they_arr
     bot = await start_bot(database_url=database_url, wave_size=len(DRIVERS), award_window_seconds=30)
     await seed_online_drivers(bot, emulator, DRIVERS)
     offer = await new_offer(emulator)
-    await asyncio.gather(*(emulator.wait_for_message(d, f"New offer #{offer.offer_id}") for d in DRIVERS))
+    await asyncio.gather(*(emulator.wait_for_message(d, offer_copy_of(offer.offer_id)) for d in DRIVERS))
     _hold_workers(bot, monkeypatch)
 
     presses = await asyncio.gather(*(_accept(emulator, driver, offer, timeout=5) for driver in DRIVERS))
 
-    assert all(press.answered and (press.text or "").startswith("Got it: you're in") for press in presses)
+    assert all(
+        press.answered and (press.text or "").startswith(part(texts.ENTERED, id=offer.offer_id))
+        for press in presses
+    )
     # Answered first, collected in the same moment's write: no worker applied them.
     async with asyncio.timeout(5):
         while True:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot import texts
+from bot import commands, texts
 from bot.app import StorerunBot
+from bot.commands import Audience
+from bot.i18n import Words
 from dispatch.clock import FakeClock
 from dispatch.lifecycle import Status
 from sandbox.emulator import BotApiEmulator
+from storage.records import Language
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import copy_of, new_offer, online_driver
 
@@ -106,7 +109,7 @@ async def test_store_staff_link_their_group_and_hear_of_orders_there(
     await emulator.send_text(CLERK, f"/start {token}", chat_id=TEAM)
     await emulator.wait_for_message(TEAM, "You're now staff of Zara (FS-ZARA)")
     await emulator.send_text(CLERK, "/help", chat_id=TEAM)
-    await emulator.wait_for_message(TEAM, "/neworder: create an order")
+    await emulator.wait_for_message(TEAM, commands.help_lines(Words(Language.EN), Audience.STORES))
 
     await online_driver(emulator, MARIA, "Maria")
     offer = await new_offer(emulator, ref="T1")

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 from telegram import BotCommandScopeChat
 
-from bot import handlers, keyboards, texts
+from bot import commands, keyboards, texts
 from bot.app import StorerunBot
 from bot.callbacks import Act, Button
+from bot.routes import everyone
 from bot.texts import Texts
 from dispatch.drivers import Availability
 from dispatch.offers import Press
@@ -138,13 +139,13 @@ async def test_language_switches_a_chat_both_ways(emulator: BotApiEmulator, stor
     emulator.add_user(SAM, "Sam")  # a phone that reads English
 
     await emulator.send_text(SAM, "/language")
-    question = await emulator.wait_for_message(SAM, reading(en(handlers.CHOOSE_LANGUAGE)))
+    question = await emulator.wait_for_message(SAM, reading(en(everyone.CHOOSE_LANGUAGE)))
     assert question.buttons == ["English", "Español"]  # each language named in its own words
     pressed = await emulator.press(SAM, "Español", message_id=question.message_id)
-    assert pressed.text == es(handlers.LANGUAGE_SET)  # the answer is already in the new language
-    spanish(pressed.text, en(handlers.LANGUAGE_SET))
+    assert pressed.text == es(everyone.LANGUAGE_SET)  # the answer is already in the new language
+    spanish(pressed.text, en(everyone.LANGUAGE_SET))
     await emulator.wait_for_message(
-        SAM, lambda m: m.message_id == question.message_id and m.text == es(handlers.LANGUAGE_SET)
+        SAM, lambda m: m.message_id == question.message_id and m.text == es(everyone.LANGUAGE_SET)
     )
     assert emulator.chat(SAM)[-1].buttons == []  # the question became its answer
     assert await reads(storerun, SAM) is Language.ES
@@ -154,9 +155,12 @@ async def test_language_switches_a_chat_both_ways(emulator: BotApiEmulator, stor
     await emulator.wait_for_message(SAM, reading(es(texts.NOT_UNDERSTOOD)), after=before)
 
     await emulator.send_text(SAM, "/language")
-    again = await emulator.wait_for_message(SAM, reading(es(handlers.CHOOSE_LANGUAGE)), after=before)
+    again = await emulator.wait_for_message(SAM, reading(es(everyone.CHOOSE_LANGUAGE)), after=before)
     pressed = await emulator.press(SAM, "English", message_id=again.message_id)
-    assert pressed.text == en(handlers.LANGUAGE_SET)
+    assert pressed.text == en(everyone.LANGUAGE_SET)  # answered before the work: then it is done
+    await emulator.wait_for_message(
+        SAM, lambda m: m.message_id == again.message_id and m.text == en(everyone.LANGUAGE_SET)
+    )
     assert await reads(storerun, SAM) is Language.EN
     before = newest(emulator, SAM)
     await emulator.send_text(SAM, "what's up?")
@@ -169,7 +173,7 @@ async def test_a_forged_language_button_is_stale_and_changes_nothing(
     _, en = words(storerun)
     emulator.add_user(SAM, "Sam")
     await emulator.send_text(SAM, "/language")
-    question = await emulator.wait_for_message(SAM, reading(en(handlers.CHOOSE_LANGUAGE)))
+    question = await emulator.wait_for_message(SAM, reading(en(everyone.CHOOSE_LANGUAGE)))
     for forged in ("1:lang:0:xx", "1:lang:0", "1:lang:0:es-mx"):
         answer = await emulator.press_callback(SAM, question.message_id, forged)
         assert answer.text == en(texts.STALE_BUTTON), forged
@@ -182,10 +186,13 @@ async def test_a_store_group_picks_its_own_language(emulator: BotApiEmulator, st
     emulator.add_user(ROSA, "Rosa")
     emulator.add_group(TEAM, "Zara team")
     await emulator.send_text(ROSA, "/language", chat_id=TEAM)
-    question = await emulator.wait_for_message(TEAM, reading(en(handlers.CHOOSE_LANGUAGE)))
+    question = await emulator.wait_for_message(TEAM, reading(en(everyone.CHOOSE_LANGUAGE)))
     spanish_button = Button(act=Act.LANGUAGE, subject=0, arg=Language.ES.value).pack()
     pressed = await emulator.press_callback(ROSA, question.message_id, spanish_button, chat_id=TEAM)
-    assert pressed.text == es(handlers.LANGUAGE_SET)
+    assert pressed.text == es(everyone.LANGUAGE_SET)
+    await emulator.wait_for_message(
+        TEAM, lambda m: m.message_id == question.message_id and m.text == es(everyone.LANGUAGE_SET)
+    )
     assert await reads(storerun, TEAM) is Language.ES
     assert await reads(storerun, ROSA) is None  # her own chat with the bot is another chat
 
@@ -285,13 +292,13 @@ async def test_the_command_menus_are_registered_in_each_language(
     bot = storerun.application.bot
     for language_code, t in ((None, en), ("es", es)):
         menu = await bot.get_my_commands(language_code=language_code)
-        assert [(command.command, command.description) for command in menu] == [
-            (name, t(about)) for name, about in texts.COMMANDS
-        ]
+        assert [(command.command, command.description) for command in menu] == commands.menu(
+            t, commands.EVERYONE_MENU
+        )
         admin_menu = await bot.get_my_commands(
             scope=BotCommandScopeChat(ADMIN_ID), language_code=language_code
         )
-        assert [(command.command, command.description) for command in admin_menu] == [
-            (name, t(about)) for name, about in texts.ADMIN_MENU
-        ]
-    spanish(es(texts.COMMANDS[0][1]), en(texts.COMMANDS[0][1]))
+        assert [(command.command, command.description) for command in admin_menu] == commands.menu(
+            t, commands.ADMIN_MENU
+        )
+    spanish(es(commands.COMMANDS[0].about), en(commands.COMMANDS[0].about))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import texts
+from bot import commands, texts
 from bot.app import StorerunBot
+from bot.i18n import Words
 from sandbox.emulator import BotApiEmulator
+from storage.records import Language
 from tests.e2e.conftest import ADMIN_ID
 
 STRANGER = 2001
@@ -53,7 +55,7 @@ async def test_store_staff_are_told_which_store_they_serve(
 async def test_commands_are_registered_with_telegram(emulator: BotApiEmulator, storerun: StorerunBot) -> None:
     registered = await storerun.application.bot.get_my_commands()
     names = [command.command for command in registered]
-    assert names == [name for name, _ in texts.COMMANDS]
+    assert names == [name for name, _ in commands.menu(Words(Language.EN), commands.EVERYONE_MENU)]
 
 
 async def test_unexpected_text_gets_a_short_pointer_to_help(

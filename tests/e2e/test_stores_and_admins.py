@@ -9,11 +9,14 @@ import re
 
 import pytest
 
-from bot import texts
+from bot import commands, texts
 from bot.app import StorerunBot
+from bot.commands import Audience
+from bot.i18n import Words
 from dispatch.lifecycle import Status
 from dispatch.offers import Press
 from sandbox.emulator import BotApiEmulator
+from storage.records import Language
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import new_offer, offer_line, online_driver, seed_online_drivers
 
@@ -50,7 +53,7 @@ async def test_an_invite_links_staff_once(emulator: BotApiEmulator, storerun: St
     await emulator.send_text(OTHER_CLERK, "/start not-a-real-token")
     await emulator.wait_for_message(OTHER_CLERK, "That invite link isn't valid")
     await emulator.send_text(CLERK, "/help")
-    await emulator.wait_for_message(CLERK, "/neworder: create an order")
+    await emulator.wait_for_message(CLERK, commands.help_lines(Words(Language.EN), Audience.STORES))
     await emulator.send_text(CLERK, "/unlink")
     await emulator.wait_for_message(CLERK, "You're no longer staff of FS-ZARA")
     await emulator.send_text(CLERK, "/orders")

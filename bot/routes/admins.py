@@ -1,30 +1,29 @@
-"""Admin commands (ADMIN_IDS only): drivers, areas and stores, the offer board, stats, export, broadcast."""
+"""The admins' routes (ADMIN_IDS only, in their private chats): offers, drivers, areas and stores,
+the offer board, stats, export, broadcast, and the buttons of their cards."""
 
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Callable, Coroutine
-from functools import wraps
-from typing import Any
 
 from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import keyboards, texts
-from bot.callbacks import Act, Button
-from bot.chat import Context, in_private_chat, private_chat_please, reply
+from bot.callbacks import Act, Button, pattern
+from bot.chat import Context, reply
 from bot.exports_worker import uploading
 from bot.i18n import N_, Np_
-from bot.problems import problem_text
+from bot.problems import problem_list, problem_text
+from bot.routes.guards import App, Handler, admin_only, arguments, buttons, number, one_id, usage, words
 from dispatch.actors import Actor, By
 from dispatch.awards import Order
 from dispatch.drivers import Decision
 from dispatch.exports import ExportKind, request_export, request_stats
 from dispatch.offers import Press
+from dispatch.orders import OrderLineError, example_line, parse_order_line
 from dispatch.outbox import Delivery, Outgoing
 
 STORE_CODE = re.compile(r"[A-Z0-9]{1,12}(-[A-Z0-9]{1,12}){0,3}")
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 LIST_TITLES = {
     # Translators: {which} is what the list shows as the admin typed it: all, pending, an area's slug …
@@ -42,52 +41,6 @@ STORES = Np_("{n} store", "{n} stores")
 DRIVERS = Np_("{n} driver", "{n} drivers")
 AREA_NOW_PAUSED = N_("paused: no offers go out")  # the {state} of "{slug} is now {state}."
 NO_SUCH_STORE_HINT = N_("{problem}. /stores lists them.")
-
-
-def admin_only(handler: Handler) -> Handler:
-    """Everyone else gets "not allowed" and nothing happens. An admin in a group is pointed to
-    their private chat: phones, pickup codes and exports are not for everyone there."""
-
-    @wraps(handler)
-    async def guarded(update: Update, context: Context) -> None:
-        user, t = update.effective_user, context.texts
-        if user is None or user.id not in context.dispatch.admin_ids:
-            await context.dispatch.send(reply(t, update, t(texts.NOT_ALLOWED)))
-            return
-        if not in_private_chat(update):
-            await context.dispatch.send(reply(t, update, private_chat_please(t, context, admin=True)))
-            return
-        await handler(update, context)
-
-    return guarded
-
-
-def words(update: Update) -> list[str]:
-    """The command's arguments, quotes respected; a malformed quote gives no arguments."""
-    text = update.effective_message.text if update.effective_message else ""
-    try:
-        return shlex.split((text or "").partition(" ")[2])
-    except ValueError:
-        return ["\x00"]  # never a valid argument: the command answers with its correct form
-
-
-async def usage(update: Update, context: Context, command: str) -> None:
-    t = context.texts
-    await context.dispatch.send(reply(t, update, t(texts.WRONG_FORM, usage=t(texts.USAGE[command]))))
-
-
-def _number(value: str) -> int | None:
-    value = value.lstrip("#")
-    return int(value) if value.isdigit() and len(value) < 16 else None
-
-
-async def one_id(update: Update, context: Context, command: str) -> int | None:
-    """The single ID the command takes; otherwise its correct form is the answer, and None."""
-    arguments = words(update)
-    number = _number(arguments[0]) if len(arguments) == 1 else None
-    if number is None:
-        await usage(update, context, command)
-    return number
 
 
 # --- lists, paged ---
@@ -303,7 +256,7 @@ async def _set_fairness(
     fields = dict(setting.partition("=")[::2] for setting in settings)
     window = fields.pop("award", None)
     order = fields.pop("order", None)
-    seconds = _number(window) if window is not None else None
+    seconds = number(window) if window is not None else None
     valid = not fields and (window is None or (seconds is not None and seconds <= MAX_AWARD_WINDOW))
     valid = valid and (order is None or order in set(Order))
     if not valid:
@@ -393,7 +346,7 @@ async def on_offer(update: Update, context: Context) -> None:
 async def on_cancel(update: Update, context: Context) -> None:
     """/cancel ID [reason]"""
     arguments = words(update)
-    offer_id = _number(arguments[0]) if arguments else None
+    offer_id = number(arguments[0]) if arguments else None
     user = update.effective_user
     if offer_id is None or user is None:
         await usage(update, context, "cancel")
@@ -510,3 +463,83 @@ async def press_broadcast(update: Update, context: Context, button: Button, send
         params = {"message_id": message.message_id, "text": f"{message.text}\n\n{answer}"}
         await context.dispatch.send(Outgoing(message.chat_id, Delivery.EDIT, params))
     return answer
+
+
+@admin_only
+async def on_new_offer(update: Update, context: Context) -> None:
+    """/newoffer store=… packages=… pay=… window=… zone=… ref=… address="…": an admin creates an offer."""
+    user, t = update.effective_user, context.texts
+    assert user is not None
+    try:
+        line = parse_order_line(arguments(update))
+    except OrderLineError as error:
+        problems = problem_list(t, error.problems)
+        text = t(texts.OFFER_PROBLEMS, problems=problems, example=error.example)
+        await context.dispatch.send(reply(t, update, text))
+        return
+    assert line.store is not None
+    created = await context.dispatch.offers.create(
+        line,
+        store_code=line.store,
+        by=Actor.admin(user.id),
+        card_to=update.effective_chat.id if update.effective_chat else None,
+    )
+    if created.view is None:
+        problems = problem_list(t, created.problems)
+        text = t(texts.OFFER_PROBLEMS, problems=problems, example=example_line())
+        await context.dispatch.send(reply(t, update, text))
+
+
+# --- the buttons of an admin's cards ---
+
+ACTS = (Act.APPROVE, Act.REJECT, Act.REOPEN, Act.PAGE, Act.BROADCAST_SEND, Act.BROADCAST_DROP)
+
+
+async def press(button: Button, update: Update, context: Context) -> str | None:
+    """An admin's button: decide an application, re-offer, turn a list's page, send a broadcast."""
+    user, t = update.effective_user, context.texts
+    assert user is not None
+    match button.act:
+        case Act.APPROVE | Act.REJECT:
+            approve = button.act is Act.APPROVE
+            decision = await context.dispatch.drivers.decide(
+                button.subject, user.id, user.first_name, approve
+            )
+            return t(texts.DECISION_ANSWERS[decision])
+        case Act.REOPEN:
+            return t(texts.PRESS_ANSWERS[await context.dispatch.offers.reopen(button.subject, user.id)])
+        case Act.PAGE:
+            return await turn_page(update, context, button)
+        case Act.BROADCAST_SEND | Act.BROADCAST_DROP:
+            return await press_broadcast(update, context, button, send=button.act is Act.BROADCAST_SEND)
+    return t(texts.STALE_BUTTON)
+
+
+ROUTES: dict[str, Handler] = {
+    "newoffer": on_new_offer,
+    "offers": on_offers,
+    "offer": on_offer,
+    "cancel": on_cancel,
+    "reopen": on_reopen,
+    "drivers": on_drivers,
+    "driver": on_driver,
+    "approve": on_approve,
+    "reject": on_reject,
+    "suspend": on_suspend,
+    "reinstate": on_reinstate,
+    "areas": on_areas,
+    "area": on_area,
+    "stores": on_stores,
+    "addstore": on_add_store,
+    "invite": on_invite,
+    "stats": on_stats,
+    "export": on_export,
+    "broadcast": on_broadcast,
+}
+
+
+def register(application: App) -> None:
+    """The admins' commands and buttons."""
+    for name, route in ROUTES.items():
+        application.add_handler(CommandHandler(name, route))
+    application.add_handler(CallbackQueryHandler(buttons(press, admin=True), pattern=pattern(*ACTS)))

@@ -1,14 +1,17 @@
-"""Store staff: linking by invite, orders from the store's chat (one line or step by step), today's orders."""
+"""The store staff's routes (a private chat or the store's group): linking by invite, orders from the
+store's chat (one line or step by step), today's orders, and the buttons under them."""
 
 from __future__ import annotations
 
 from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import keyboards, texts
-from bot.callbacks import Button
+from bot.callbacks import Act, Button, pattern
 from bot.chat import Context, reply
 from bot.i18n import N_, Words
 from bot.problems import problem_list, problem_text
+from bot.routes.guards import App, Handler, arguments, buttons
 from dispatch.offers import Created
 from dispatch.orders import OrderLineError, example_line, parse_order_line
 from dispatch.stores import DraftState
@@ -49,11 +52,11 @@ def _created_reply(t: Words, created: Created) -> str | None:
 
 async def on_new_order(update: Update, context: Context) -> None:
     """/neworder …: staff create an order for their store; alone, it asks step by step."""
-    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     t = context.texts
-    arguments = ((message.text if message else "") or "").partition(" ")[2].strip()
-    if not arguments:
+    line_given = arguments(update)
+    if not line_given:
         state = await context.dispatch.stores.start_draft(chat.id)
         if state is None:
             await context.dispatch.send(reply(t, update, t(texts.NOT_STAFF)))
@@ -61,7 +64,7 @@ async def on_new_order(update: Update, context: Context) -> None:
         await ask_step(update, context, state)
         return
     try:
-        line = parse_order_line(arguments, command=ORDER_COMMAND, store_required=False)
+        line = parse_order_line(line_given, command=ORDER_COMMAND, store_required=False)
     except OrderLineError as error:
         problems = problem_list(t, error.problems)
         text = t(texts.OFFER_PROBLEMS, problems=problems, example=error.example)
@@ -115,8 +118,6 @@ async def answer_step(update: Update, context: Context, value: str) -> bool:
 
 async def press_draft(update: Update, context: Context, button: Button) -> str:
     """A button answering a step (store, packages, window), or Create order / Cancel."""
-    from bot.callbacks import Act
-
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     stores, t = context.dispatch.stores, context.texts
@@ -159,3 +160,48 @@ async def press_staff_cancel(update: Update, context: Context, button: Button) -
     assert user is not None and chat is not None
     outcome = await context.dispatch.stores.cancel(button.subject, chat.id, user.id)
     return context.texts(texts.CANCEL_ANSWERS.get(outcome, texts.STALE_BUTTON))
+
+
+# --- the buttons under a store's orders (in a group too: the staff may share one chat) ---
+
+# An order left with no time in its window: a new window or Cancel order (its store's staff or an admin).
+ACTS = (
+    Act.STAFF_CANCEL,
+    Act.DRAFT,
+    Act.DRAFT_CONFIRM,
+    Act.DRAFT_CANCEL,
+    Act.NEW_WINDOW,
+    Act.DROP_WAITING,
+)
+
+
+async def press(button: Button, update: Update, context: Context) -> str | None:
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    offers, t = context.dispatch.offers, context.texts
+    match button.act:
+        case Act.STAFF_CANCEL:
+            return await press_staff_cancel(update, context, button)
+        case Act.DRAFT | Act.DRAFT_CONFIRM | Act.DRAFT_CANCEL:
+            return await press_draft(update, context, button)
+        case Act.NEW_WINDOW:
+            chosen = await offers.new_window(
+                button.subject, button.arg or "", user_id=user.id, chat_id=chat.id, name=user.first_name
+            )
+            return t(texts.WINDOW_ANSWERS[chosen])
+        case Act.DROP_WAITING:
+            dropped = await offers.drop_waiting(
+                button.subject, user_id=user.id, chat_id=chat.id, name=user.first_name
+            )
+            return t(texts.CANCEL_ANSWERS.get(dropped) or texts.WINDOW_ANSWERS[dropped])
+    return t(texts.STALE_BUTTON)
+
+
+ROUTES: dict[str, Handler] = {"neworder": on_new_order, "orders": on_orders, "unlink": on_unlink}
+
+
+def register(application: App) -> None:
+    """The staff's commands and buttons."""
+    for name, route in ROUTES.items():
+        application.add_handler(CommandHandler(name, route))
+    application.add_handler(CallbackQueryHandler(buttons(press, private=False), pattern=pattern(*ACTS)))
