@@ -1249,7 +1249,9 @@ class OfferDesk:
         message that carried the same buttons (a late reminder's Confirm pickup / Release)."""
         for card in await tx.cards.of(kind, subject_id):
             await self.dispatch.say(tx, card.chat_id, render, edit_of=card.outbox_id)
-        for card in await tx.cards.take(kind.buttons, subject_id) if kind.buttons is not None else []:
+        if kind.buttons is None:
+            return
+        for card in await tx.cards.take(kind.buttons, subject_id):
             await self.dispatch.say(
                 tx, card.chat_id, lambda _: NO_BUTTONS, delivery=Delivery.BUTTONS, edit_of=card.outbox_id
             )

@@ -7,11 +7,27 @@ import asyncio
 import re
 from datetime import UTC, datetime
 
+from bot import keyboards
 from bot.app import StorerunBot
 from dispatch.clock import FakeClock
 from sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import online_driver
+from tests.e2e.words import (
+    ADMIN_CANCELLED,
+    ADMIN_OFFER_CARD,
+    AWARDS_TO,
+    DRIVER_RECORD,
+    EN,
+    FAIRNESS_LINE,
+    JOB_CARD,
+    PRESSES,
+    line_of,
+    matches,
+    offer_copy_of,
+    saying,
+    titled,
+)
 
 MARIA, BEN = 3101, 3102
 WINDOW = 10  # seconds an offer collects Accepts before it is awarded
@@ -28,12 +44,14 @@ def line(ref: str) -> str:
 async def offer_to_both(bot: StorerunBot, emulator: BotApiEmulator, ref: str) -> int:
     """The admin puts out an offer; both drivers' copies are delivered (and recorded so)."""
     await emulator.send_text(ADMIN_ID, line(ref))
-    card = await emulator.wait_for_message(ADMIN_ID, f"Ref {ref} ")
-    found = re.search(r"Offer #(\d+)", card.text or "")
-    assert found, card.text
-    offer_id = int(found.group(1))
+    card = matches(ADMIN_OFFER_CARD, ref=ref, title=re.compile(r"#(?P<id>\d+) · .*"))
+    found = card.search(
+        (await emulator.wait_for_message(ADMIN_ID, saying(ADMIN_OFFER_CARD, ref=ref))).text or ""
+    )
+    assert found
+    offer_id = int(found.group("id"))
     for driver in (MARIA, BEN):
-        await emulator.wait_for_message(driver, f"New offer #{offer_id}")
+        await emulator.wait_for_message(driver, offer_copy_of(offer_id))
     await bot.sender.drain()  # each copy's delivery time is recorded before anyone presses
     return offer_id
 
@@ -68,29 +86,29 @@ async def test_an_admin_sees_fast_taps_in_the_profile_and_fairness_in_stats(
     # Twice Ben presses Accept the instant his copy arrives, alone in the window, and wins.
     for ref in ("F1", "F2"):
         offer_id = await offer_to_both(bot, emulator, ref)
-        assert (await emulator.press(BEN, "Accept")).answered
+        assert (await emulator.press(BEN, EN(keyboards.ACCEPT))).answered
         await pressed(bot, offer_id, ben.id)
         clock.advance(WINDOW)
         await bot.timers.fire_due()
-        await emulator.wait_for_message(BEN, f"It's yours: #{offer_id} ")
+        await emulator.wait_for_message(BEN, titled(JOB_CARD, offer_id))
     # Maria presses Accept 3 s after hers arrived; the offer is cancelled in its window.
     offer_id = await offer_to_both(bot, emulator, "F3")
     clock.advance(3)
-    assert (await emulator.press(MARIA, "Accept")).answered
+    assert (await emulator.press(MARIA, EN(keyboards.ACCEPT))).answered
     await pressed(bot, offer_id, maria.id)
     await emulator.send_text(ADMIN_ID, f"/cancel {offer_id} store closed")
-    await emulator.wait_for_message(ADMIN_ID, "cancelled")
+    await emulator.wait_for_message(ADMIN_ID, saying(ADMIN_CANCELLED, reason="store closed"))
 
     await emulator.send_text(ADMIN_ID, f"/driver {ben.id}")
     profile = await emulator.wait_for_message(ADMIN_ID, f"#{ben.id} Ben")
-    assert (profile.text or "").splitlines()[-1] == "Presses 2 · fast taps 2 (100%)"
+    assert line_of(DRIVER_RECORD, presses=2, fast=f"2 ({EN.percent(1)})").search(profile.text or "")
     await emulator.send_text(ADMIN_ID, f"/driver {maria.id}")
     profile = await emulator.wait_for_message(ADMIN_ID, f"#{maria.id} Maria")
-    assert (profile.text or "").splitlines()[-1] == "Presses 1 · fast taps 0 (0%)"
+    assert line_of(DRIVER_RECORD, presses=1, fast=f"0 ({EN.percent(0)})").search(profile.text or "")
 
     await emulator.send_text(ADMIN_ID, "/stats las-vegas 1")
     stats = await emulator.wait_for_message(ADMIN_ID, "(las-vegas)")
     # Maria pressed Accept and won nothing: she counts, so the Gini shows the lopsided split.
-    assert (stats.text or "").splitlines()[-1] == (
-        f"awards 2 to 1 driver · top #{ben.id} 100% · Gini 0.50 · fast taps 67% of 3 presses"
-    )
+    awards = EN.n(AWARDS_TO, 1, awards=2, top=f"#{ben.id} {EN.percent(1)}", gini=EN.decimal(0.5, 2))
+    taps = EN.n(PRESSES, 3, percent=EN.percent(2 / 3))
+    assert (stats.text or "").splitlines()[-1] == EN(FAIRNESS_LINE, awards=awards, taps=taps)

@@ -9,13 +9,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import texts
+from bot import keyboards, texts
 from bot.app import StorerunBot
 from dispatch.dispatcher import Dispatch, Person
+from dispatch.drivers import Availability
 from dispatch.outbox import Delivery, Outgoing
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from tests.e2e.conftest import TOKEN, BotFactory, make_settings
+from tests.e2e.words import EN
+
+HELP_AGAIN = EN(texts.HELP_FOOTER)  # the last words of every /help
+ONLINE = EN(texts.AVAILABILITY[Availability.ONLINE])
 
 PERSON = 8100
 DRIVER = 8200
@@ -89,7 +94,7 @@ async def test_a_handler_that_fails_once_is_applied_once_on_the_next_try(
     emulator.add_user(PERSON, "Pat")
     bot = await start_bot()
     update_id = await emulator.send_text(PERSON, "/help")
-    await emulator.wait_for_message(PERSON, "/help shows this again", timeout=15)
+    await emulator.wait_for_message(PERSON, HELP_AGAIN, timeout=15)
     await bot.sender.drain()
     assert next(m.text for m in emulator.chat(PERSON) if m.from_bot) == "try 2"
     assert _said(emulator, PERSON, "try 1") == 0
@@ -110,11 +115,11 @@ async def test_a_press_whose_answer_fails_with_a_5xx_stands_and_is_not_contradic
     bot = await start_bot()
     await _approved_driver(bot, DRIVER)
     await emulator.send_text(DRIVER, "/status")
-    await emulator.wait_for_message(DRIVER, lambda message: "Go online" in message.buttons)
+    await emulator.wait_for_message(DRIVER, lambda message: EN(keyboards.GO_ONLINE) in message.buttons)
     emulator.fail_next("answerCallbackQuery", status=502)
-    press = await emulator.press(DRIVER, "Go online", timeout=2)
+    press = await emulator.press(DRIVER, EN(keyboards.GO_ONLINE), timeout=2)
     assert not press.answered
-    await emulator.wait_for_message(DRIVER, "You're online")
+    await emulator.wait_for_message(DRIVER, ONLINE)
     await bot.inbox.drain()
     await bot.sender.drain()
     async with bot.db.read() as tx:
@@ -133,17 +138,17 @@ async def test_a_press_applied_after_its_query_is_too_old_shows_its_effect_witho
         await first.start()
         await _approved_driver(first, DRIVER)
         await emulator.send_text(DRIVER, "/status")
-        await emulator.wait_for_message(DRIVER, lambda message: "Go online" in message.buttons)
+        await emulator.wait_for_message(DRIVER, lambda message: EN(keyboards.GO_ONLINE) in message.buttons)
         await first.sender.drain()
         await first.stop()  # the bot is down when the driver presses
 
-        press = await emulator.press(DRIVER, "Go online", timeout=0.5)
+        press = await emulator.press(DRIVER, EN(keyboards.GO_ONLINE), timeout=0.5)
         assert not press.answered
         second = StorerunBot(make_settings(emulator, sqlite_url))
         with caplog.at_level(logging.INFO, logger="bot.inbox"):
             await second.start()
             try:
-                await emulator.wait_for_message(DRIVER, "You're online")
+                await emulator.wait_for_message(DRIVER, ONLINE)
                 await second.inbox.drain()
                 await second.sender.drain()
             finally:
@@ -161,7 +166,7 @@ async def test_polling_through_an_outage_logs_one_line_per_retry_and_one_when_it
     with caplog.at_level(logging.INFO, logger="bot.inbox"):
         emulator.fail_next("getUpdates", status=502, times=3)
         await emulator.send_text(PERSON, "/help")
-        await emulator.wait_for_message(PERSON, "/help shows this again", timeout=20)
+        await emulator.wait_for_message(PERSON, HELP_AGAIN, timeout=20)
     failed = [record for record in caplog.records if "getUpdates failed" in record.getMessage()]
     back = [record for record in caplog.records if "works again" in record.getMessage()]
     assert 1 <= len(failed) <= 3 and len(back) == 1
@@ -179,15 +184,15 @@ async def test_each_chat_is_answered_in_order_once_while_chats_go_in_parallel(
         for person in people:
             await emulator.send_text(person, "/help" if round_ != 1 else f"note {round_}")
     for person in people:
-        await emulator.wait_for_message(person, "/help shows this again", timeout=30)
+        await emulator.wait_for_message(person, HELP_AGAIN, timeout=30)
     await bot.inbox.drain()
     await bot.sender.drain()
     for person in people:
         replies = [m.text or "" for m in emulator.chat(person) if m.from_bot]
         assert len(replies) == 3, emulator.transcript(person)
-        assert "/help shows this again" in replies[0]
-        assert replies[1] == texts.NOT_UNDERSTOOD
-        assert "/help shows this again" in replies[2]
+        assert HELP_AGAIN in replies[0]
+        assert replies[1] == EN(texts.NOT_UNDERSTOOD)
+        assert HELP_AGAIN in replies[2]
     assert set((await _inbox(bot)).values()) == {("done", 1, None)}
 
 

@@ -21,7 +21,18 @@ from sandbox.emulator import ChatMessage
 from sandbox.reading import exactly, marked, showing
 from storage.records import Language
 
-__all__ = ["EN", "exactly", "marked", "matches", "offer_copy_of", "part", "saying", "showing", "title_of"]
+__all__ = [
+    "EN",
+    "exactly",
+    "line_of",
+    "marked",
+    "matches",
+    "offer_copy_of",
+    "part",
+    "saying",
+    "showing",
+    "title_of",
+]
 
 EN = Words(Language.EN)
 
@@ -53,14 +64,24 @@ def saying(message: Message, **known: object) -> Callable[[ChatMessage], bool]:
     return showing(matches(message, **known))
 
 
+def line_of(message: Message, **known: object) -> re.Pattern[str]:
+    """A pattern of the message as a whole line of a longer text (one line of a list, a card's head)."""
+    return re.compile(f"(?m)^{matches(message, **known).pattern}$")
+
+
 def title_of(offer_id: int) -> str:
     """How every message about an offer names it: its title starts "#12 · " (then store and pay)."""
     return f"#{offer_id} · "
 
 
+def titled(message: Message, offer_id: int) -> str:
+    """The first words of a message that starts with an offer's title: "✅ It's yours: #12 · "."""
+    return part(message) + title_of(offer_id)
+
+
 def offer_copy_of(offer_id: int) -> str:
     """The first words of the copy of offer #id a driver is sent: "📦 New offer #12 · "."""
-    return part(OFFER_COPY) + title_of(offer_id)
+    return titled(OFFER_COPY, offer_id)
 
 
 def only(function: Callable[..., object]) -> str:
@@ -87,8 +108,8 @@ WRONG_CODE = marked(Texts.wrong_code)[0]
 PICKUP_LOCKED = only(Texts.pickup_locked)
 JOB_PICKED_UP = only(Texts.job_picked_up)
 DELIVERY_CARD, DELIVER_BY = marked(Texts.delivery_card)
-FAIL_REASONS = only(Texts.fail_reasons)
-DELIVERED = only(Texts.delivered)
+ASK_FAIL_REASON = only(Texts.fail_reasons)
+DELIVERED_THANKS = only(Texts.delivered)
 DELIVERY_CLOSED = only(Texts.delivery_closed)
 RETURNING = only(Texts.returning)
 PROOF_SAVED = only(Texts.proof_saved)
@@ -127,3 +148,7 @@ WHY_AWARDED, WHY_NOT_AWARDED, WHY, WHY_DECIDED_BY, WHY_WINDOW_CLOSED, FIRST_ACCE
 IN_WINDOW = marked(texts._copy_line)[4]  # a copy pressed in the award window, in /why
 FIRST_PRESS_WINS, FAIRNESS_ORDER, FAST_BUYS_NOTHING = marked(texts.fairness)
 SECONDS = only(texts._seconds)
+ORDER_LINE = only(texts.order_line)  # a line of a store's /orders
+TRAIL_HEAD, TRAIL_OFFER, TRAIL_CODE, COPIES_SENT, TRAIL, TRAIL_STEP = marked(texts.offer_trail)
+(DRIVER_RECORD,) = marked(texts.driver_profile)  # /driver's lines under the driver's own
+NO_AWARDS, AWARDS_TO, PRESSES, FAIRNESS_LINE = marked(texts._fairness_line)  # /stats' last line
