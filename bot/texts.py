@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -11,7 +12,7 @@ from bot.commands import Audience
 from bot.i18n import N_, Np_, Words
 from dispatch.actors import By, CancelReason, Role
 from dispatch.admin import TrailEvent
-from dispatch.awards import ORDERS, Key, Out
+from dispatch.awards import ORDERS, Key, Order, Out
 from dispatch.clock import Clock
 from dispatch.dispatcher import Person
 from dispatch.drivers import Availability, Decision, DriverStatus, Enrollment
@@ -22,7 +23,7 @@ from dispatch.stats import AreaStats, Stats
 from dispatch.views import DayTally, FailReason, OfferView
 from dispatch.why import AreaFairness, CopySeen, Explanation, NotYou, WhyNot, shown
 from dispatch.windows import NewWindow, Over
-from storage.records import Account, Area, Driver, Language, Notice, Outcome
+from storage.records import Account, Area, Driver, EventKind, Language, Notice, Outcome
 
 WELCOME = N_(
     "Hi {name}! storerun connects independent drivers with stores at Fashion Show "
@@ -1042,14 +1043,14 @@ def offer_trail(
     trail = ["", t(N_("Trail:"))]
     for step in events:
         event = step.event
-        detail = f": {event.detail}" if event.detail else ""
+        said = detail_words(t, event.detail, view.tz, now)
         done = t(
             N_("{time} {kind} by {who}"),
             time=t.time(event.at, view.tz),
-            kind=event.kind,
+            kind=t(EVENT_WORDS[event.kind]) if event.kind in EVENT_WORDS else event.kind,
             who=who_did(t, step),
         )
-        trail.append(f"  {done}{detail}")
+        trail.append(f"  {done}: {said}" if said else f"  {done}")
     text = "\n".join([*head, *_copies_sent(t, view, notices, listed=True), *trail])
     if len(text) > MESSAGE_LIMIT:  # long names or a long trail: the counts alone, not the trail, give way
         text = "\n".join([*head, *_copies_sent(t, view, notices, listed=False), *trail])
@@ -1410,3 +1411,122 @@ def _copy_line(t: Texts, why: Explanation, copy: CopySeen, tz: str) -> str:
         window=window,
         values=values,
     )
+
+
+# --- the trail: what happened, in words ---
+
+EVENT_WORDS = {
+    EventKind.OPEN: N_("created"),
+    EventKind.WAVE: N_("sent out"),
+    EventKind.WINDOW: N_("award window opened"),
+    EventKind.ACCEPT: N_("taken"),
+    EventKind.NO_AWARD: N_("award window closed, nobody to award"),
+    EventKind.DECLINE: N_("declined"),
+    EventKind.RELEASE: N_("released"),
+    EventKind.EXPIRE: N_("expired"),
+    EventKind.REOPEN: N_("offered again"),
+    EventKind.CANCEL: N_("cancelled"),
+    EventKind.PICKUP: N_("picked up"),
+    EventKind.PICKUP_CODE_WRONG: N_("wrong pickup code"),
+    EventKind.PICKUP_LOCKED: N_("pickup locked"),
+    EventKind.DELIVER: N_("delivered"),
+    EventKind.FAIL: N_("can't be delivered"),
+    EventKind.PROOF: N_("proof photo"),
+    EventKind.PICKUP_REMINDER: N_("pickup reminder"),
+    EventKind.LATE: N_("late reminder"),
+    EventKind.DELIVERY_REMINDER: N_("delivery reminder"),
+    EventKind.NO_SHOW: N_("no-show"),
+    EventKind.ENROLL: N_("signed up"),
+    EventKind.APPLIED: N_("applied"),
+    EventKind.ONLINE: N_("went online"),
+    EventKind.OFFLINE: N_("went offline"),
+    EventKind.AUTO_OFFLINE: N_("set offline"),
+    EventKind.FAST_TAPS: N_("fast taps"),
+    EventKind.APPROVED: N_("approved"),
+    EventKind.REJECTED: N_("rejected"),
+    EventKind.SUSPENDED: N_("suspended"),
+    EventKind.REINSTATED: N_("reinstated"),
+    EventKind.AREA: N_("area changed"),
+    EventKind.STORE: N_("store saved"),
+    EventKind.FAIRNESS: N_("fairness changed"),
+    EventKind.BROADCAST: N_("broadcast"),
+    EventKind.INVITE: N_("invite made"),
+    EventKind.STAFF_LINKED: N_("staff linked"),
+    EventKind.STAFF_UNLINKED: N_("staff left"),
+    EventKind.ENTER: N_("entered the award window"),
+    EventKind.AWARD: N_("awarded"),
+}
+# The facts an event's detail holds (dispatch writes `key=value` codes), each in words; a number
+# is {n}, a name or code as it is {value}.
+DETAIL_COUNTS = {
+    "drivers": Np_("to {n} driver", "to {n} drivers"),
+    "missed": Np_("missed {n} in a row", "missed {n} in a row"),
+    "entrants": Np_("{n} pressed in the window", "{n} pressed in the window"),
+    "ranked": Np_("{n} could take it", "{n} could take it"),
+    "fast": Np_("{n} fast tap", "{n} fast taps"),
+    "presses": Np_("of the last {n} press", "of the last {n} presses"),
+}
+DETAIL_VALUES = {
+    "wave": N_("wave {value}"),
+    "driver": N_("driver #{value}"),
+    "ref": N_("ref {value}"),
+    "area": N_("area {value}"),
+    "store": N_("store {value}"),
+    "attempt": N_("try {value}"),
+    "order": N_("order {value}"),
+    "key": N_("decided by {value}"),
+    "closes": N_("closes {value}"),
+    "closed": N_("closed {value}"),
+    "window": N_("new pickup window {value}"),
+}
+YES_NO = {
+    "phone": {"yes": N_("phone shared"), "no": N_("no phone")},
+    "active": {"yes": N_("resumed"), "no": N_("paused")},
+}
+DETAIL_FIELD = re.compile(r"^(?P<key>[a-z_]+)=(?P<value>\S+)$")
+
+
+def detail_words(t: Texts, detail: str, tz: str, now: datetime) -> str:
+    """An event's detail in the reader's words: the domain writes facts as `key=value` codes
+    (`wave=2 drivers=5`); anything else (a person's own reason, a photo's file id, the details
+    written before the trail spoke in codes) is shown as it is."""
+    fields = [DETAIL_FIELD.match(token) for token in detail.split()]
+    if not detail or not all(fields):
+        return detail
+    said = []
+    for field in fields:
+        assert field is not None
+        key, value = field["key"], field["value"]
+        words = _detail_field(t, key, value, tz, now)
+        if words is None:
+            return detail  # a fact this version cannot put in words: shown as written
+        said.append(words)
+    return " · ".join(said)
+
+
+def _detail_field(t: Texts, key: str, value: str, tz: str, now: datetime) -> str | None:
+    if key in DETAIL_COUNTS and value.isdigit():
+        return t.n(DETAIL_COUNTS[key], int(value))
+    if key in YES_NO:
+        return t(YES_NO[key][value]) if value in YES_NO[key] else None
+    if key == "reason":
+        if value in FailReason.__members__.values():
+            return t(FAIL_REASONS[FailReason(value)])
+        if value in CancelReason.__members__.values():
+            return t(CANCEL_REASONS[CancelReason(value)])
+        return None
+    if key not in DETAIL_VALUES:
+        return None
+    try:
+        if key in ("closes", "closed"):
+            value = t.time(datetime.fromisoformat(value), tz)
+        elif key == "window":
+            start, _, end = value.partition("/")
+            value = t.window(datetime.fromisoformat(start), datetime.fromisoformat(end), tz, now=now)
+    except ValueError:
+        return None
+    if key == "key" and value in Key.__members__.values():
+        value = t(KEY_SHORT[Key(value)])
+    if key == "order" and value in Order.__members__.values():
+        value = Order(value).value
+    return t(DETAIL_VALUES[key], value=value)

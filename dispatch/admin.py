@@ -28,7 +28,11 @@ from storage.records import (
 from storage.repos import DriverFilters, OfferFilters, Transaction
 
 if TYPE_CHECKING:
-    from dispatch.dispatcher import Dispatch
+    from dispatch.clock import Clock
+    from dispatch.dispatcher import Outbound, Rules
+    from dispatch.drivers import DriverDesk
+    from dispatch.offers import OfferDesk
+    from storage.db import Database
 
 BROADCAST_TAG = "broadcast:{id}"
 
@@ -105,8 +109,23 @@ class BroadcastDraft:
 class AdminDesk:
     """What admin commands do; only called for ADMIN_IDS (the handlers check)."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
-        self.dispatch = dispatch
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        rules: Rules,
+        outbound: Outbound,
+        *,
+        offers: OfferDesk,
+        driver_desk: DriverDesk,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.rules = rules
+        self.outbound = outbound
+        self.offers = offers  # a suspended driver's offer copies are withdrawn
+        # Named apart from the drivers() listing below: an admin's decision is the driver desk's.
+        self.driver_desk = driver_desk
 
     # --- drivers ---
 
@@ -114,7 +133,7 @@ class AdminDesk:
         """A page of drivers, newest first: all, `pending`, `online`, or those of an area slug;
         None for an unknown filter."""
         filters: DriverFilters = {}
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             if kind in set(Account):
                 filters = {"status": Account(kind)}
             elif kind == "online":
@@ -130,8 +149,8 @@ class AdminDesk:
         return Page(drivers, number, total)
 
     async def driver(self, driver_id: int) -> DriverProfile | None:
-        human_min_ms = milliseconds(self.dispatch.rules.human_min)
-        async with self.dispatch.db.read() as tx:
+        human_min_ms = milliseconds(self.rules.human_min)
+        async with self.db.read() as tx:
             driver = await tx.drivers.by_id(driver_id)
             if driver is None:
                 return None
@@ -145,16 +164,15 @@ class AdminDesk:
             )
 
     async def decide(self, driver_id: int, admin_id: int, admin_name: str, approve: bool) -> Decision:
-        return await self.dispatch.drivers.decide(driver_id, admin_id, admin_name, approve)
+        return await self.driver_desk.decide(driver_id, admin_id, admin_name, approve)
 
     async def suspend(self, driver_id: int, admin_id: int, *, suspend: bool) -> Standing:
         """Suspend an approved driver (offline, no offers) or reinstate a suspended one."""
-        d = self.dispatch
-        now = d.clock.now()
+        now = self.clock.now()
         before, after = (
             (Account.APPROVED, Account.SUSPENDED) if suspend else (Account.SUSPENDED, Account.APPROVED)
         )
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_id(driver_id)
             if driver is None:
                 return Standing.NO_SUCH_DRIVER
@@ -162,14 +180,14 @@ class AdminDesk:
                 return Standing.NOT_NOW
             if suspend:
                 await tx.drivers.update(driver_id, online=False)
-                await d.offers.withdraw_copies(tx, driver)
+                await self.offers.withdraw_copies(tx, driver)
             await tx.events.add(
                 now,
                 Actor.admin(admin_id).encode(),
                 EventKind(after) if suspend else EventKind.REINSTATED,
-                f"driver {driver_id}",
+                f"driver={driver_id}",
             )
-            await d.say(
+            await self.outbound.say(
                 tx, driver.chat_id, lambda m: m.you_are_suspended() if suspend else m.you_are_reinstated()
             )
         return Standing.DONE
@@ -177,7 +195,7 @@ class AdminDesk:
     # --- areas and stores ---
 
     async def areas(self) -> list[AreaLine]:
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             areas = await tx.areas.all()
             stores = await tx.stores.count_per_area()
             standing = await tx.drivers.standing_per_area()
@@ -185,19 +203,19 @@ class AdminDesk:
 
     async def set_area(self, slug: str, active: bool, admin_id: int) -> bool:
         """Pause an area (no offers go out there) or resume it."""
-        async with self.dispatch.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             changed = await tx.areas.set_active(slug, active)
             if changed:
                 await tx.events.add(
-                    self.dispatch.clock.now(),
+                    self.clock.now(),
                     Actor.admin(admin_id).encode(),
                     EventKind.AREA,
-                    f"{slug} {active}",
+                    f"area={slug} active={'yes' if active else 'no'}",
                 )
             return changed
 
     async def stores(self, slug: str | None) -> list[Store] | None:
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             if slug is None:
                 return await tx.stores.all()
             area = await tx.areas.by_slug(slug)
@@ -205,13 +223,13 @@ class AdminDesk:
 
     async def add_store(self, code: str, slug: str, name: str, where: str, admin_id: int) -> Store | None:
         """Create or update a store; None if the area does not exist."""
-        async with self.dispatch.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             area = await tx.areas.by_slug(slug)
             if area is None:
                 return None
             store_id = await tx.stores.upsert(code.upper(), name, area.id, where)
             await tx.events.add(
-                self.dispatch.clock.now(), Actor.admin(admin_id).encode(), EventKind.STORE, code.upper()
+                self.clock.now(), Actor.admin(admin_id).encode(), EventKind.STORE, f"store={code.upper()}"
             )
             return await tx.stores.by_id(store_id)
 
@@ -220,9 +238,8 @@ class AdminDesk:
     async def board(self, kind: str | None, page: int = 0, size: int = 10) -> Page[OfferView] | None:
         """A page of offers, newest first: `open`, `accepted` (held), `today`, an area slug, or
         everything live; None if unknown."""
-        d = self.dispatch
         filters: OfferFilters
-        async with d.db.read() as tx:
+        async with self.db.read() as tx:
             if kind is None:
                 filters = {"statuses": [Status.OPEN, Status.ACCEPTED, Status.PICKED_UP]}
             elif kind == "open":
@@ -230,7 +247,7 @@ class AdminDesk:
             elif kind == "accepted":
                 filters = {"statuses": [Status.ACCEPTED, Status.PICKED_UP]}
             elif kind == "today":
-                filters = {"created_since": d.clock.now() - timedelta(hours=24)}
+                filters = {"created_since": self.clock.now() - timedelta(hours=24)}
             else:
                 area = await tx.areas.by_slug(kind)
                 if area is None:
@@ -242,7 +259,7 @@ class AdminDesk:
         return Page([listed_view(row) for row in listed], number, total)
 
     async def trail(self, offer_id: int) -> OfferTrail | None:
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             view = await offer_view(tx, offer_id)
             if view is None:
                 return None
@@ -272,21 +289,19 @@ class AdminDesk:
 
     async def draft_broadcast(self, admin_id: int, slug: str, text: str) -> BroadcastDraft:
         """A broadcast waiting for the admin's confirmation, with how many drivers it would reach."""
-        d = self.dispatch
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             area = await tx.areas.by_slug(slug)
             if area is None:
                 return BroadcastDraft(None, None, 0, problem=issue(Problem.NO_SUCH_AREA, area=slug))
             recipients = await tx.drivers.count_listed(status=Account.APPROVED, area_id=area.id)
-            broadcast_id = await tx.broadcasts.add(area.id, text, admin_id, recipients, d.clock.now())
+            broadcast_id = await tx.broadcasts.add(area.id, text, admin_id, recipients, self.clock.now())
         return BroadcastDraft(broadcast_id, area, recipients)
 
     async def send_broadcast(self, broadcast_id: int, admin_id: int) -> int | None:
         """Queue the broadcast to every approved driver of its area in the bulk lane; None if it
         was already sent or cancelled."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             broadcast = await tx.broadcasts.by_id(broadcast_id)
             if broadcast is None or not await tx.broadcasts.move(
                 broadcast_id, BroadcastStatus.DRAFT, BroadcastStatus.SENDING, sent_at=now
@@ -296,7 +311,7 @@ class AdminDesk:
             assert area is not None
             drivers = await tx.drivers.listed(status=Account.APPROVED, area_id=area.id)
             tag = BROADCAST_TAG.format(id=broadcast_id)
-            made = await d.rendered(
+            made = await self.outbound.rendered(
                 tx, [driver.chat_id for driver in drivers], lambda m: m.broadcast(area, broadcast.text)
             )
             messages = [
@@ -311,14 +326,14 @@ class AdminDesk:
                 now,
                 Actor.admin(admin_id).encode(),
                 EventKind.BROADCAST,
-                f"{area.slug}: {len(drivers)} drivers",
+                f"area={area.slug} drivers={len(drivers)}",
             )
             if not drivers:
                 await self._finish(tx, broadcast_id, admin_id, area, 0, 0)
         return len(drivers)
 
     async def cancel_broadcast(self, broadcast_id: int) -> bool:
-        async with self.dispatch.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             return await tx.broadcasts.move(broadcast_id, BroadcastStatus.DRAFT, BroadcastStatus.CANCELLED)
 
     async def outbox_settled(self, tag: str) -> None:
@@ -326,7 +341,7 @@ class AdminDesk:
         prefix, _, number = tag.partition(":")
         if prefix != "broadcast" or not number.isdigit():
             return
-        async with self.dispatch.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             broadcast = await tx.broadcasts.by_id(int(number))
             if broadcast is None or broadcast.status != BroadcastStatus.SENDING:
                 return
@@ -342,7 +357,7 @@ class AdminDesk:
 
     async def settle_unreported(self) -> None:
         """On start: report the broadcasts that finished sending while the bot was down."""
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             sending = await tx.broadcasts.sending()
         for broadcast in sending:
             await self.outbox_settled(BROADCAST_TAG.format(id=broadcast.id))
@@ -350,8 +365,7 @@ class AdminDesk:
     async def _finish(
         self, tx: Transaction, broadcast_id: int, admin_id: int, area: Area, sent: int, failed: int
     ) -> None:
-        d = self.dispatch
         if await tx.broadcasts.move(
-            broadcast_id, BroadcastStatus.SENDING, BroadcastStatus.DONE, done_at=d.clock.now()
+            broadcast_id, BroadcastStatus.SENDING, BroadcastStatus.DONE, done_at=self.clock.now()
         ):
-            await d.say(tx, admin_id, lambda m: m.broadcast_done(area, sent, failed))
+            await self.outbound.say(tx, admin_id, lambda m: m.broadcast_done(area, sent, failed))

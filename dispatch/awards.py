@@ -37,13 +37,20 @@ ORDERS: dict[Order, tuple[Key, ...]] = {
 DEFAULT_ORDER = Order.FEWEST_TODAY
 # The trail: an award is the accept step, by dispatch, its detail "award ORDER · closed ISO-TIME · …";
 # a window that found nobody eligible is a "no_award" event with the same start.
-AWARD_DETAIL = re.compile(r"^award (?P<order>[a-z-]+) · closed (?P<closed>\S+)")
+# An award window's end in the trail: `order=fewest-today closed=2026-11-26T22:40:10.123+00:00 …`
+# (or, as written before the trail spoke in codes, `award fewest-today · closed 2026-… · …`).
+AWARD_DETAIL = re.compile(r"^(?:order=|award )(?P<order>[a-z-]+)(?: · closed | closed=)(?P<closed>\S+)")
 NO_AWARD_EVENT = EventKind.NO_AWARD
 
 
-def award_detail(order: Order, closed: datetime, rest: str) -> str:
-    """The trail's detail of an award window's end (see AWARD_DETAIL)."""
-    return f"award {order} · closed {closed.isoformat(timespec='milliseconds')} · {rest}"
+def award_detail(
+    order: Order, closed: datetime, *, entrants: int, ranked: int, key: Key | None = None
+) -> str:
+    """The trail's detail of an award window's end (see AWARD_DETAIL): its order, when it closed,
+    how many pressed in it, how many of them could take it, and the key that decided."""
+    facts = [f"order={order}", f"closed={closed.isoformat(timespec='milliseconds')}"]
+    facts += [f"entrants={entrants}", f"ranked={ranked}"] + ([f"key={key}"] if key else [])
+    return " ".join(facts)
 
 
 # How far back a driver's on-time pickup record reaches.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -80,38 +80,23 @@ class Person:
         return not self.is_admin and self.driver is None and not self.stores
 
 
-class Dispatch:
-    """Domain operations over the database; every change is one explicit transaction."""
+class Outbound:
+    """Messages queued in a transaction, each made in the language its chat reads; a transaction
+    made here wakes the outbox sender once it has committed."""
 
     def __init__(
         self,
         db: Database,
         clock: Clock,
         messages: Catalog,
-        *,
-        rules: Rules | None = None,
-        admin_ids: Iterable[int] = (),
-        on_commit: Callable[[], None] = lambda: None,
-        deadlines: Deadlines | None = None,
+        admin_ids: frozenset[int],
+        on_commit: Callable[[], None],
     ) -> None:
-        from dispatch.admin import AdminDesk
-        from dispatch.drivers import DriverDesk
-        from dispatch.offers import OfferDesk
-        from dispatch.stores import StoreDesk
-        from dispatch.why import FairnessDesk
-
         self.db = db
         self.clock = clock
         self.messages = messages
-        self.rules = rules or Rules()
-        self.admin_ids = frozenset(admin_ids)
-        self.deadlines: Deadlines = deadlines or NoTimers()
+        self.admin_ids = admin_ids
         self._on_commit = on_commit
-        self.offers = OfferDesk(self)
-        self.drivers = DriverDesk(self)
-        self.stores = StoreDesk(self)
-        self.admin = AdminDesk(self)
-        self.fairness = FairnessDesk(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -120,10 +105,6 @@ class Dispatch:
             if self._on_commit not in tx.after_commit:
                 tx.after_commit.append(self._on_commit)
             yield tx
-
-    def plan(self, tx: Transaction, offer: Offer) -> None:
-        """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
-        tx.after_commit.append(lambda: self.deadlines.plan(offer))
 
     def words(self, language: Language | None) -> Messages:
         """The messages in a language; a chat that never wrote (an admin's, at first) reads English."""
@@ -173,6 +154,108 @@ class Dispatch:
         for chat_id in await tx.stores.staff_chats(store_id):
             await self.say(tx, chat_id, render, delivery=delivery)
 
+    async def send(self, *messages: Outgoing) -> list[int]:
+        """Queue messages that change nothing else (a reply, a help text)."""
+        async with self.transaction() as tx:
+            return [await enqueue(tx, message, self.clock.now()) for message in messages]
+
+
+class Planner:
+    """Timers for an offer's deadlines, set only once the change that moved them has committed."""
+
+    def __init__(self, deadlines: Deadlines) -> None:
+        self.deadlines = deadlines
+
+    def plan(self, tx: Transaction, offer: Offer) -> None:
+        """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
+        tx.after_commit.append(lambda: self.deadlines.plan(offer))
+
+
+class Dispatch:
+    """Domain operations over the database; every change is one explicit transaction.
+
+    The front door: it builds the collaborators (the outbound messages, the deadline planner) and
+    hands each desk just the ones it uses; no desk holds the Dispatch.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        messages: Catalog,
+        *,
+        rules: Rules | None = None,
+        admin_ids: Iterable[int] = (),
+        on_commit: Callable[[], None] = lambda: None,
+        deadlines: Deadlines | None = None,
+    ) -> None:
+        from dispatch.admin import AdminDesk
+        from dispatch.drivers import DriverDesk
+        from dispatch.offers import OfferDesk
+        from dispatch.stores import StoreDesk
+        from dispatch.why import FairnessDesk
+
+        self.db = db
+        self.clock = clock
+        self.messages = messages
+        self.rules = rules or Rules()
+        self.admin_ids = frozenset(admin_ids)
+        self.deadlines: Deadlines = deadlines or NoTimers()
+        self.outbound = Outbound(db, clock, messages, self.admin_ids, on_commit)
+        self.planner = Planner(self.deadlines)
+        self.offers = OfferDesk(db, clock, self.rules, self.outbound, self.planner, self.admin_ids)
+        self.drivers = DriverDesk(db, clock, self.outbound, self.admin_ids, offers=self.offers)
+        self.stores = StoreDesk(db, clock, self.rules, self.outbound, offers=self.offers)
+        self.admin = AdminDesk(
+            db, clock, self.rules, self.outbound, offers=self.offers, driver_desk=self.drivers
+        )
+        self.fairness = FairnessDesk(db, clock, self.rules, self.outbound, self.admin_ids)
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A transaction that wakes the outbox sender once it has committed."""
+        return self.outbound.transaction()
+
+    def plan(self, tx: Transaction, offer: Offer) -> None:
+        """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
+        self.planner.plan(tx, offer)
+
+    def words(self, language: Language | None) -> Messages:
+        """The messages in a language; a chat that never wrote (an admin's, at first) reads English."""
+        return self.outbound.words(language)
+
+    async def rendered(
+        self, tx: Transaction, chat_ids: Iterable[int], render: Render
+    ) -> dict[int, dict[str, object]]:
+        """One message for many chats, each in its language: made once per language, not per chat."""
+        return await self.outbound.rendered(tx, chat_ids, render)
+
+    async def say(
+        self,
+        tx: Transaction,
+        chat_id: int,
+        render: Render,
+        *,
+        lane: Lane = Lane.INTERACTIVE,
+        delivery: Delivery = Delivery.MESSAGE,
+        edit_of: int | None = None,
+        notice_id: int | None = None,
+    ) -> int:
+        """Queue one message (or, with `edit_of`, an edit of it) in this transaction, made in the
+        language the chat reads."""
+        return await self.outbound.say(
+            tx, chat_id, render, lane=lane, delivery=delivery, edit_of=edit_of, notice_id=notice_id
+        )
+
+    async def tell_admins(self, tx: Transaction, render: Render) -> list[int]:
+        """Queue the same message to every admin, each in their language; returns the outbox ids."""
+        return await self.outbound.tell_admins(tx, render)
+
+    async def tell_store(
+        self, tx: Transaction, store_id: int, render: Render, *, delivery: Delivery = Delivery.MESSAGE
+    ) -> None:
+        """Queue the same notice to every staff chat of a store, each in the language it reads."""
+        await self.outbound.tell_store(tx, store_id, render, delivery=delivery)
+
     async def who_is(self, user_id: int, chat_id: int) -> Person:
         """The roles of this Telegram user writing from this chat."""
         async with self.db.transaction() as tx:
@@ -194,5 +277,4 @@ class Dispatch:
 
     async def send(self, *messages: Outgoing) -> list[int]:
         """Queue messages that change nothing else (a reply, a help text)."""
-        async with self.transaction() as tx:
-            return [await enqueue(tx, message, self.clock.now()) for message in messages]
+        return await self.outbound.send(*messages)

@@ -11,7 +11,10 @@ from dispatch.views import DayTally, OfferView, day_tally, offer_view
 from storage.records import Account, Area, CardKind, Driver, EventKind, Prompt
 
 if TYPE_CHECKING:
-    from dispatch.dispatcher import Dispatch
+    from dispatch.clock import Clock
+    from dispatch.dispatcher import Outbound
+    from dispatch.offers import OfferDesk
+    from storage.db import Database
 
 APPLICATION = CardKind.APPLICATION
 
@@ -58,21 +61,26 @@ class DriverStatus:
 class DriverDesk:
     """Every step of a driver's standing; each is one transaction."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
-        self.dispatch = dispatch
+    def __init__(
+        self, db: Database, clock: Clock, outbound: Outbound, admin_ids: frozenset[int], *, offers: OfferDesk
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.outbound = outbound
+        self.admin_ids = admin_ids
+        self.offers = offers  # a driver who stops driving has their offer copies withdrawn
 
     async def areas(self) -> list[Area]:
         """The areas a new driver can choose from."""
-        async with self.dispatch.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             return await tx.areas.all(active_only=True)
 
     async def choose_area(
         self, tg_user_id: int, chat_id: int, name: str, username: str | None, area_id: int
     ) -> Enrollment:
         """A new driver picked their area: they are now applying, and asked for a phone."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             area = await tx.areas.by_id(area_id)
             if area is None or not area.active:
                 return Enrollment.NO_SUCH_AREA
@@ -85,14 +93,13 @@ class DriverDesk:
                 driver_id = driver.id
             await tx.drivers.add_area(driver_id, area.id)
             await tx.drivers.update(driver_id, prompt=Prompt.PHONE, prompt_offer_id=None)
-            await tx.events.add(now, Actor.driver(driver_id).encode(), EventKind.ENROLL, f"area {area.slug}")
+            await tx.events.add(now, Actor.driver(driver_id).encode(), EventKind.ENROLL, f"area={area.slug}")
         return Enrollment.ASK_PHONE
 
     async def finish_application(self, tg_user_id: int, phone: str | None) -> Enrollment:
         """The phone was shared (or skipped): the driver is pending and every admin gets a card."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None or driver.prompt != Prompt.PHONE:
                 return Enrollment.NOT_ENROLLING
@@ -100,58 +107,56 @@ class DriverDesk:
             driver = await tx.drivers.by_id(driver.id)
             assert driver is not None
             areas = await tx.drivers.areas_of(driver.id)
-            for admin in sorted(d.admin_ids):
-                outbox_id = await d.say(tx, admin, lambda m: m.application_card(driver, areas))
+            for admin in sorted(self.admin_ids):
+                outbox_id = await self.outbound.say(tx, admin, lambda m: m.application_card(driver, areas))
                 await tx.cards.add(APPLICATION, driver.id, admin, outbox_id, now)
             await tx.events.add(
                 now,
                 Actor.driver(driver.id).encode(),
                 EventKind.APPLIED,
-                "with phone" if phone else "no phone",
+                f"phone={'yes' if phone else 'no'}",
             )
         return Enrollment.APPLIED
 
     async def decide(self, driver_id: int, admin_id: int, admin_name: str, approve: bool) -> Decision:
         """The first admin to press Approve or Reject decides; every card then says who did."""
-        d = self.dispatch
-        if admin_id not in d.admin_ids:
+        if admin_id not in self.admin_ids:
             return Decision.NOT_ADMIN
-        now = d.clock.now()
+        now = self.clock.now()
         to = Account.APPROVED if approve else Account.REJECTED
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             if await tx.drivers.by_id(driver_id) is None:
                 return Decision.NO_SUCH_DRIVER
             if not await tx.drivers.set_status(driver_id, [Account.PENDING], to):
                 return Decision.ALREADY_DECIDED
             driver = await tx.drivers.by_id(driver_id)
             assert driver is not None
-            await tx.events.add(now, Actor.admin(admin_id).encode(), EventKind(to), f"driver {driver_id}")
+            await tx.events.add(now, Actor.admin(admin_id).encode(), EventKind(to), f"driver={driver_id}")
             areas = await tx.drivers.areas_of(driver_id)
             for card in await tx.cards.of(APPLICATION, driver_id):
-                await d.say(
+                await self.outbound.say(
                     tx,
                     card.chat_id,
                     lambda m: m.application_decided(driver, areas, approve, admin_name),
                     edit_of=card.outbox_id,
                 )
-            await d.say(
+            await self.outbound.say(
                 tx, driver.chat_id, lambda m: m.you_are_approved() if approve else m.you_are_rejected()
             )
         return Decision.APPROVED if approve else Decision.REJECTED
 
     async def set_online(self, tg_user_id: int, online: bool) -> tuple[Availability, Driver | None]:
         """Go online (offers come) or offline (they stop); only approved drivers."""
-        d = self.dispatch
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None:
                 return Availability.NOT_A_DRIVER, None
             if not await tx.drivers.set_online(driver.id, online):
                 return Availability.NOT_APPROVED, driver
             if not online:
-                await d.offers.withdraw_copies(tx, driver)
+                await self.offers.withdraw_copies(tx, driver)
             await tx.events.add(
-                d.clock.now(),
+                self.clock.now(),
                 Actor.driver(driver.id).encode(),
                 EventKind.ONLINE if online else EventKind.OFFLINE,
             )
@@ -159,20 +164,19 @@ class DriverDesk:
 
     async def prompt_of(self, tg_user_id: int) -> str | None:
         """What the bot is waiting for this person to type or send, if anything."""
-        async with self.dispatch.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
         return driver.prompt if driver else None
 
     async def status(self, tg_user_id: int) -> DriverStatus | None:
         """The driver's areas, online state, held offers and today's tally."""
-        d = self.dispatch
-        async with d.db.transaction() as tx:
+        async with self.db.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None:
                 return None
             areas = await tx.drivers.areas_of(driver.id)
             held = [await offer_view(tx, offer.id) for offer in await tx.offers.held_by(driver.id)]
-            today = await day_tally(tx, driver.id, d.clock.now(), areas[0].tz if areas else "UTC")
+            today = await day_tally(tx, driver.id, self.clock.now(), areas[0].tz if areas else "UTC")
         return DriverStatus(
             driver=driver, areas=areas, held=[view for view in held if view is not None], today=today
         )

@@ -50,7 +50,9 @@ from storage.records import (
 from storage.repos import OfferChanges, PressContext, ReminderColumn, Transaction
 
 if TYPE_CHECKING:
-    from dispatch.dispatcher import Dispatch
+    from dispatch.clock import Clock
+    from dispatch.dispatcher import Outbound, Planner, Rules
+    from storage.db import Database
 
 
 class Press(StrEnum):
@@ -138,8 +140,21 @@ class Created:
 class OfferDesk:
     """Every step of an offer's life; each is one transaction and safe to run twice."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
-        self.dispatch = dispatch
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        rules: Rules,
+        outbound: Outbound,
+        planner: Planner,
+        admin_ids: frozenset[int],
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.rules = rules
+        self.outbound = outbound
+        self.planner = planner
+        self.admin_ids = admin_ids
 
     # --- create ---
 
@@ -148,9 +163,8 @@ class OfferDesk:
     ) -> Created:
         """Create an open offer from an order line, send its card (with the pickup code) to
         `card_to`, and send its first wave."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             store = await tx.stores.by_code(store_code.upper())
             if store is None or not store.active:
                 return Created(problems=(issue(Problem.NO_SUCH_STORE, store=store_code.upper()),))
@@ -161,9 +175,11 @@ class OfferDesk:
             # Checked before any conversion: a date far ahead (9999-12-31) overflows one.
             if day < today:
                 return Created(problems=(issue(Problem.DATE_PAST),))
-            last_day = today + timedelta(days=d.rules.max_days_ahead)
+            last_day = today + timedelta(days=self.rules.max_days_ahead)
             if day > last_day:
-                too_far = issue(Problem.DATE_TOO_FAR, days=d.rules.max_days_ahead, last=last_day.isoformat())
+                too_far = issue(
+                    Problem.DATE_TOO_FAR, days=self.rules.max_days_ahead, last=last_day.isoformat()
+                )
                 return Created(problems=(too_far,))
             try:
                 start, end = window_to_utc(day, line.window_start, line.window_end, area.tz)
@@ -172,7 +188,7 @@ class OfferDesk:
                 return Created(problems=(error.issue,))
             if end <= now:
                 return Created(problems=(issue(Problem.WINDOW_ENDED),))
-            if no_time_left(end, now, d.rules.time_to_reach_store):
+            if no_time_left(end, now, self.rules.time_to_reach_store):
                 return Created(problems=(issue(Problem.WINDOW_TOO_CLOSE),))
             if await tx.offers.by_ref(store.id, line.ref) is not None:
                 return Created(problems=(issue(Problem.REF_TAKEN, store=store.code, ref=line.ref),))
@@ -192,15 +208,15 @@ class OfferDesk:
                 status=Status.OPEN,
                 wave=0,
                 next_wave_at=now,
-                expires_at=d.rules.stands_until(now, end),
+                expires_at=self.rules.stands_until(now, end),
                 created_by=by.user_id,
                 created_at=now,
             )
-            await tx.events.add(now, by.encode(), EventKind.OPEN, f"ref {line.ref}", offer_id=offer_id)
+            await tx.events.add(now, by.encode(), EventKind.OPEN, f"ref={line.ref}", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             if card_to is not None:
-                await d.say(tx, card_to, lambda m: m.admin_offer_card(view))
+                await self.outbound.say(tx, card_to, lambda m: m.admin_offer_card(view))
         await self.send_wave(offer_id)
         return Created(view=view)
 
@@ -208,21 +224,20 @@ class OfferDesk:
 
     async def send_wave(self, offer_id: int) -> int:
         """Send the offer to the next drivers in line; returns how many got it."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             view = await offer_view(tx, offer_id)
             if view is None or view.offer.status != Status.OPEN:
                 return 0
             expires_at = view.offer.expires_at
             due = view.offer.next_wave_at
             if (expires_at is not None and expires_at <= now) or due is None or due > now:
-                d.plan(tx, view.offer)  # expiring instead, or a timer that fired early or twice
+                self.planner.plan(tx, view.offer)  # expiring instead, or a timer that fired early or twice
                 return 0
             drivers = []
             if view.area.active:
                 drivers = await tx.drivers.eligible_for(
-                    offer_id, view.area.id, max_held=d.rules.max_offers_held, limit=d.rules.wave_size
+                    offer_id, view.area.id, max_held=self.rules.max_offers_held, limit=self.rules.wave_size
                 )
             wave = view.offer.wave + 1
             # A few statements for the whole wave, however many it reaches: SQLite's one write
@@ -230,7 +245,7 @@ class OfferDesk:
             notices = await tx.notices.record_many(
                 offer_id, [(driver.id, driver.chat_id) for driver in drivers], wave, now
             )
-            copies_made = await d.rendered(
+            copies_made = await self.outbound.rendered(
                 tx, [driver.chat_id for driver in drivers], lambda m: m.offer_copy(view)
             )
             copies = [
@@ -245,14 +260,14 @@ class OfferDesk:
             ]
             await tx.outbox.add_many([as_row(message) for message in copies], now)
             await tx.drivers.offered([driver.id for driver in drivers], now)
-            following = now + d.rules.wave_interval
+            following = now + self.rules.wave_interval
             next_wave_at = following if expires_at is None or following < expires_at else None
             await tx.offers.update(offer_id, wave=wave, next_wave_at=next_wave_at)
             await tx.events.add(
                 now,
                 DISPATCH.encode(),
                 EventKind.WAVE,
-                f"wave {wave} to {len(drivers)} drivers",
+                f"wave={wave} drivers={len(drivers)}",
                 offer_id=offer_id,
             )
             await self._plan(tx, offer_id)
@@ -260,17 +275,16 @@ class OfferDesk:
 
     async def expire(self, offer_id: int) -> bool:
         """The acceptance window ended with no taker: edit every copy, tell the admins."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             offer = await tx.offers.by_id(offer_id)
             if offer is None or offer.status != Status.OPEN or offer.expires_at is None:
                 return False
             if offer.award_at is not None:  # accepts were collected: the award decides
-                d.plan(tx, offer)
+                self.planner.plan(tx, offer)
                 return False
             if offer.expires_at > now:
-                d.plan(tx, offer)
+                self.planner.plan(tx, offer)
                 return False
             if not await step(tx, offer_id, Action.EXPIRE, only_from=Status.OPEN, next_wave_at=None):
                 return False
@@ -282,8 +296,8 @@ class OfferDesk:
                 await self._set_offline_if_missed_too_many(tx, driver)
             await tx.events.add(now, DISPATCH.encode(), EventKind.EXPIRE, offer_id=offer_id)
             await self._tell_expired(tx, view)
-            await d.tell_store(tx, view.store.id, lambda m: m.store_expired(view))
-            d.plan(tx, view.offer)
+            await self.outbound.tell_store(tx, view.store.id, lambda m: m.store_expired(view))
+            self.planner.plan(tx, view.offer)
         return True
 
     async def withdraw_copies(self, tx: Transaction, driver: Driver) -> None:
@@ -298,57 +312,54 @@ class OfferDesk:
 
     async def _set_offline_if_missed_too_many(self, tx: Transaction, driver: Driver) -> None:
         """A driver whose copy just expired unanswered: too many in a row and they are set offline."""
-        d = self.dispatch
-        if not driver.online or driver.timeouts_in_a_row < d.rules.auto_offline_after:
+        if not driver.online or driver.timeouts_in_a_row < self.rules.auto_offline_after:
             return
         missed = driver.timeouts_in_a_row
         await tx.drivers.set_online(driver.id, False)
         await self.withdraw_copies(tx, driver)
         await tx.events.add(
-            d.clock.now(), DISPATCH.encode(), EventKind.AUTO_OFFLINE, f"driver {driver.id} missed {missed}"
+            self.clock.now(), DISPATCH.encode(), EventKind.AUTO_OFFLINE, f"driver={driver.id} missed={missed}"
         )
-        await d.say(tx, driver.chat_id, lambda m: m.set_offline(missed))
+        await self.outbound.say(tx, driver.chat_id, lambda m: m.set_offline(missed))
 
     # --- reminders and the no-show release (timers call these) ---
 
     async def remind(self, kind: Kind, offer_id: int) -> bool:
         """Send one reminder to the holder at its moment; never twice for the same moment."""
-        d = self.dispatch
-        now = d.clock.now()
+        now = self.clock.now()
         column, status = REMINDERS[kind]
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             view = await offer_view(tx, offer_id)
             if view is None or view.holder is None or view.offer.status != status:
                 return False
             moment = next(
-                (dl.when for dl in deadlines_of(view.offer, d.rules.timing) if dl.kind is kind), None
+                (dl.when for dl in deadlines_of(view.offer, self.rules.timing) if dl.kind is kind), None
             )
             if moment is None:
                 return False  # already reminded
             if moment > now:
-                d.plan(tx, view.offer)  # early: wait for the moment
+                self.planner.plan(tx, view.offer)  # early: wait for the moment
                 return False
             if not await tx.offers.mark_reminded(offer_id, column, status, now):
                 return False
-            sent = await d.say(tx, view.holder.chat_id, lambda m: _reminder(m, kind, view, now))
+            sent = await self.outbound.say(tx, view.holder.chat_id, lambda m: _reminder(m, kind, view, now))
             if kind is Kind.LATE:  # its buttons (Confirm pickup, Release) go when the job card's do
                 await tx.cards.add(CardKind.JOB_BUTTONS, offer_id, view.holder.chat_id, sent, now)
             await tx.events.add(
-                now, DISPATCH.encode(), EventKind(kind), f"to driver {view.holder.id}", offer_id=offer_id
+                now, DISPATCH.encode(), EventKind(kind), f"driver={view.holder.id}", offer_id=offer_id
             )
         return True
 
     async def no_show(self, offer_id: int) -> bool:
         """Past the pickup window and its grace, no pickup: the holder loses the offer, and the
         store and the admins are asked for a new window (none is left in this one)."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             view = await offer_view(tx, offer_id)
             if view is None or view.holder is None or view.offer.status != Status.ACCEPTED:
                 return False
-            if no_show_at(view.offer, d.rules.timing) > now:
-                d.plan(tx, view.offer)
+            if no_show_at(view.offer, self.rules.timing) > now:
+                self.planner.plan(tx, view.offer)
                 return False
             holder = view.holder
             given = await self._give_back(tx, offer_id, holder.id)
@@ -362,22 +373,19 @@ class OfferDesk:
                 await self._edit_job(tx, notice, lambda m: m.job_no_show(view))
             await tx.drivers.count(holder.id, no_shows=1)
             await tx.events.add(
-                now, DISPATCH.encode(), EventKind.NO_SHOW, f"driver {holder.id} released", offer_id=offer_id
+                now, DISPATCH.encode(), EventKind.NO_SHOW, f"driver={holder.id}", offer_id=offer_id
             )
-            await d.say(tx, holder.chat_id, lambda m: m.no_show_released(view))
+            await self.outbound.say(tx, holder.chat_id, lambda m: m.no_show_released(view))
             await self._tell_given_back(tx, view, Over.NO_SHOW, holder)
         if given is Status.OPEN:
             await self.send_wave(offer_id)
         return True
 
-    async def cancel(
-        self, offer_id: int, *, actor: str, by: By, reason: str | CancelReason | None
-    ) -> Press:
+    async def cancel(self, offer_id: int, *, actor: str, by: By, reason: str | CancelReason | None) -> Press:
         """Cancel an offer not yet picked up (admin or the store): every copy and the store are told.
         `reason` is the person's own, as typed, the domain's code, or None (none given)."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             before = await offer_view(tx, offer_id)
             if before is None:
                 return Press.NOT_YOURS
@@ -392,7 +400,7 @@ class OfferDesk:
             )
             if not cancelled:
                 return Press.DONE if before.offer.status == Status.CANCELLED else Press.NOT_OPEN
-            await tx.events.add(now, actor, EventKind.CANCEL, reason or "", offer_id=offer_id)
+            await tx.events.add(now, actor, EventKind.CANCEL, _reason_detail(reason), offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             live = await tx.notices.close_all(offer_id, LIVE, Outcome.CANCELLED)
@@ -400,12 +408,12 @@ class OfferDesk:
             await self._edit_copies(tx, [*live, *held], lambda m: m.copy_cancelled(view))
             await self._edit_cards(tx, CardKind.JOB, offer_id, lambda m: m.copy_cancelled(view))
             if before.holder is not None:
-                await d.say(tx, before.holder.chat_id, lambda m: m.copy_cancelled(view))
+                await self.outbound.say(tx, before.holder.chat_id, lambda m: m.copy_cancelled(view))
             await self._refresh_lists(tx, offer_id)
             await self._close_asks(tx, view, lambda m: m.window_dropped(view, by))
-            await d.tell_store(tx, view.store.id, lambda m: m.store_cancelled(view, reason))
-            await d.tell_admins(tx, lambda m: m.admin_cancelled(view, by, reason))
-            d.plan(tx, view.offer)
+            await self.outbound.tell_store(tx, view.store.id, lambda m: m.store_cancelled(view, reason))
+            await self.outbound.tell_admins(tx, lambda m: m.admin_cancelled(view, by, reason))
+            self.planner.plan(tx, view.offer)
         return Press.CANCELLED
 
     async def on_deadline(self, kind: Kind, offer_id: int) -> None:
@@ -424,17 +432,16 @@ class OfferDesk:
     async def reopen(self, offer_id: int, admin_id: int) -> Press:
         """An admin offers an expired offer again; with no time left in its pickup window, the
         admin is asked for a new window instead."""
-        d = self.dispatch
-        if admin_id not in d.admin_ids:
+        if admin_id not in self.admin_ids:
             return Press.NOT_ADMIN
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             view = await offer_view(tx, offer_id)
             if view is None:
                 return Press.NOT_OPEN
             if view.offer.status != Status.EXPIRED:
                 return await self._not_waiting(tx, offer_id)
-            if no_time_left(view.offer.pickup_end, now, d.rules.time_to_reach_store):
+            if no_time_left(view.offer.pickup_end, now, self.rules.time_to_reach_store):
                 await self._ask_new_window(tx, view, [admin_id], NewWindow(self._slots(view, now)))
                 return Press.NEW_WINDOW
             reopened = await step(
@@ -442,7 +449,7 @@ class OfferDesk:
                 offer_id,
                 Action.REOPEN,
                 next_wave_at=now,
-                expires_at=d.rules.stands_until(now, view.offer.pickup_end),
+                expires_at=self.rules.stands_until(now, view.offer.pickup_end),
             )
             if not reopened:
                 return await self._not_waiting(tx, offer_id)
@@ -460,10 +467,9 @@ class OfferDesk:
     ) -> Press:
         """The store's staff or an admin give an order waiting for a new pickup window one of the
         next free slots: the window (and deliver_by with it) moves there and it is offered again."""
-        d = self.dispatch
-        now = d.clock.now()
+        now = self.clock.now()
         slot = Slot.from_key(slot_key)
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             view = await offer_view(tx, offer_id)
             decider = await self._decider(tx, view, user_id, chat_id, name)
             if view is None or decider is None or slot is None:
@@ -471,8 +477,8 @@ class OfferDesk:
             if view.offer.status != Status.EXPIRED:
                 return await self._not_waiting(tx, offer_id)
             actor, by = decider
-            farthest = now + timedelta(days=d.rules.max_days_ahead)
-            if no_time_left(slot.end, now, d.rules.time_to_reach_store) or slot.start > farthest:
+            farthest = now + timedelta(days=self.rules.max_days_ahead)
+            if no_time_left(slot.end, now, self.rules.time_to_reach_store) or slot.start > farthest:
                 # The choices shown have aged: every copy of the question gets fresh ones.
                 seen, fresh = view, NewWindow(self._slots(view, now))
                 await self._edit_cards(tx, WINDOW_ASK, offer_id, lambda m: m.window_over(seen, fresh))
@@ -487,11 +493,13 @@ class OfferDesk:
                 pickup_end=slot.end,
                 deliver_by=offer.deliver_by + shift if offer.deliver_by is not None else None,
                 next_wave_at=now,
-                expires_at=d.rules.stands_until(now, slot.end),
+                expires_at=self.rules.stands_until(now, slot.end),
             )
             if not moved:
                 return await self._not_waiting(tx, offer_id)
-            detail = f"new pickup window {slot.start:%Y-%m-%d %H:%M}-{slot.end:%H:%M} UTC"
+            detail = (
+                f"window={slot.start.isoformat(timespec='minutes')}/{slot.end.isoformat(timespec='minutes')}"
+            )
             await tx.events.add(now, actor.encode(), REOPEN_EVENT, detail, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
@@ -503,7 +511,7 @@ class OfferDesk:
     async def drop_waiting(self, offer_id: int, *, user_id: int, chat_id: int, name: str) -> Press:
         """Cancel order, under the question of a new window: the store's staff or an admin cancel
         an order that waits for one (cancelling closes every copy of the question)."""
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             view = await offer_view(tx, offer_id)
             decider = await self._decider(tx, view, user_id, chat_id, name)
             if view is None or decider is None:
@@ -518,49 +526,48 @@ class OfferDesk:
     async def _tell_given_back(self, tx: Transaction, view: OfferView, why: Over, driver: Driver) -> None:
         """Tell the store (and, for a no-show, the admins) that an order is offered again; or, with
         no time left in its window, ask them all for a new window."""
-        d = self.dispatch
         if view.offer.status == Status.OPEN:
             no_show = why is Over.NO_SHOW
             if no_show:
-                await d.tell_admins(tx, lambda m: m.admin_no_show(view, driver))
-            await d.tell_store(tx, view.store.id, lambda m: m.store_released(view, no_show=no_show))
+                await self.outbound.tell_admins(tx, lambda m: m.admin_no_show(view, driver))
+            await self.outbound.tell_store(
+                tx, view.store.id, lambda m: m.store_released(view, no_show=no_show)
+            )
             return
-        now = d.clock.now()
+        now = self.clock.now()
         await tx.events.add(now, DISPATCH.encode(), EventKind.EXPIRE, NO_TIME_LEFT, offer_id=view.offer.id)
-        chats = set(await tx.stores.staff_chats(view.store.id)) | d.admin_ids
+        chats = set(await tx.stores.staff_chats(view.store.id)) | self.admin_ids
         ask = NewWindow(self._slots(view, now), why, driver)
         await self._ask_new_window(tx, view, sorted(chats), ask)
-        d.plan(tx, view.offer)
+        self.planner.plan(tx, view.offer)
 
     def _slots(self, view: OfferView, now: datetime) -> tuple[Slot, ...]:
-        return tuple(next_slots(now, view.tz, self.dispatch.rules.time_to_reach_store))
+        return tuple(next_slots(now, view.tz, self.rules.time_to_reach_store))
 
     async def _ask_new_window(
         self, tx: Transaction, view: OfferView, chats: list[int], ask: NewWindow
     ) -> None:
         """Ask for a new window with the next free slots; each copy is kept, to close them all."""
-        d = self.dispatch
         for chat_id in chats:
-            card = await d.say(tx, chat_id, lambda m: m.window_over(view, ask))
-            await tx.cards.add(WINDOW_ASK, view.offer.id, chat_id, card, d.clock.now())
+            card = await self.outbound.say(tx, chat_id, lambda m: m.window_over(view, ask))
+            await tx.cards.add(WINDOW_ASK, view.offer.id, chat_id, card, self.clock.now())
 
     async def _close_asks(self, tx: Transaction, view: OfferView, render: Render) -> None:
         """Answered (a new window, or the order cancelled, however): every copy of the question
         loses its buttons and says what was done."""
         for card in await tx.cards.take(WINDOW_ASK, view.offer.id):
-            await self.dispatch.say(tx, card.chat_id, render, edit_of=card.outbox_id)
+            await self.outbound.say(tx, card.chat_id, render, edit_of=card.outbox_id)
 
     async def _tell_expired(self, tx: Transaction, view: OfferView) -> None:
         """Each admin's card of an expired offer, with Re-offer; kept, to close them all."""
-        d = self.dispatch
-        for chat_id in sorted(d.admin_ids):
-            card = await d.say(tx, chat_id, lambda m: m.admin_expired(view))
-            await tx.cards.add(EXPIRY_CARD, view.offer.id, chat_id, card, d.clock.now())
+        for chat_id in sorted(self.admin_ids):
+            card = await self.outbound.say(tx, chat_id, lambda m: m.admin_expired(view))
+            await tx.cards.add(EXPIRY_CARD, view.offer.id, chat_id, card, self.clock.now())
 
     async def _close_expiry_cards(self, tx: Transaction, view: OfferView) -> None:
         """Offered again: no admin's card of its expiry offers Re-offer any more."""
         for card in await tx.cards.take(EXPIRY_CARD, view.offer.id):
-            await self.dispatch.say(
+            await self.outbound.say(
                 tx, card.chat_id, lambda m: m.admin_expired_reoffered(view), edit_of=card.outbox_id
             )
 
@@ -571,7 +578,7 @@ class OfferDesk:
         others: an admin, or the staff of its store; None for anyone else."""
         if view is None:
             return None
-        if user_id in self.dispatch.admin_ids:
+        if user_id in self.admin_ids:
             return Actor.admin(user_id), By(name)
         if any(store.id == view.store.id for store in await tx.stores.staffed_by(chat_id)):
             return Actor.clerk(view.store.code, user_id), By(name, view.store.name)
@@ -607,12 +614,12 @@ class OfferDesk:
             if _stood_until(context.offer_status, context.award_at, context.expires_at, presses[press]):
                 verdicts[press] = Verdict(Press.EXPIRED, final=True)  # its timer has not run yet
                 continue
-            window = self.dispatch.rules.award_window_of(context.award_window_seconds)
+            window = self.rules.award_window_of(context.award_window_seconds)
             if not window:
                 continue
             offer_id, _ = press
             award_at = context.award_at or presses[press] + window
-            if context.notice_outcome != ENTERED and context.held >= self.dispatch.rules.max_offers_held:
+            if context.notice_outcome != ENTERED and context.held >= self.rules.max_offers_held:
                 verdicts[press] = Verdict(Press.FULL, final=True)
             elif context.notice_outcome == ENTERED:
                 verdicts[press] = Verdict(Entered(offer_id, award_at, context.tz or "UTC"), final=True)
@@ -626,18 +633,17 @@ class OfferDesk:
         """Collect in their award windows, in bulk, Accepts (offer id, pressing Telegram user) that
         reached the bot at `at` and were answered on arrival that they are in (see on_arrival): the
         same effects as `accept` for each, in a few statements. Returns how many were collected."""
-        d = self.dispatch
         entered = await tx.notices.enter_many(presses, at)
         offers = {copy.offer_id for copy in entered}
         for offer_id in sorted(offers):
             view = await offer_view(tx, offer_id)
             assert view is not None
             first = next(copy for copy in entered if copy.offer_id == offer_id)
-            window = d.rules.award_window_of(view.area.award_window_seconds)
+            window = self.rules.award_window_of(view.area.award_window_seconds)
             opened = await tx.offers.open_award_window(offer_id, at + window)
             if opened is not None:
                 await self._window_opened(tx, offer_id, first.driver_id, opened)
-        human_min_ms = milliseconds(d.rules.human_min)
+        human_min_ms = milliseconds(self.rules.human_min)
         for copy in entered:
             if copy.press_ms is not None and copy.press_ms < human_min_ms:
                 driver = await tx.drivers.by_id(copy.driver_id)
@@ -648,19 +654,18 @@ class OfferDesk:
     async def _window_opened(self, tx: Transaction, offer_id: int, driver_id: int, closes: datetime) -> None:
         """The trail records the window once (each press is kept on its copy, see /why); the award
         is planned for its close."""
-        detail = f"closes {closes.isoformat(timespec='seconds')}"
+        detail = f"closes={closes.isoformat(timespec='seconds')}"
         actor = Actor.driver(driver_id).encode()
-        await tx.events.add(self.dispatch.clock.now(), actor, WINDOW_EVENT, detail, offer_id=offer_id)
+        await tx.events.add(self.clock.now(), actor, WINDOW_EVENT, detail, offer_id=offer_id)
         await self._plan(tx, offer_id)
 
     async def accept(self, offer_id: int, tg_user_id: int, pressed_at: datetime | None = None) -> Pressed:
         """The driver pressed Accept (at `pressed_at`, when it reached the bot; now if not given).
         With no award window the offer is theirs if it is still open and was sent to them; with
         one, their Accept is collected until the window closes (the first opens it)."""
-        d = self.dispatch
-        now = d.clock.now()
+        now = self.clock.now()
         at = pressed_at or now
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
             if driver is None or notice is None:
@@ -674,12 +679,12 @@ class OfferDesk:
             if _stood_until(view.offer.status, view.offer.award_at, view.offer.expires_at, at):
                 await tx.notices.pressed(notice.id, at)
                 return Press.EXPIRED  # pressed after the offer stood: its expiry timer comes next
-            window = d.rules.award_window_of(view.area.award_window_seconds)
+            window = self.rules.award_window_of(view.area.award_window_seconds)
             if window and view.offer.status == Status.OPEN and notice.outcome in LIVE:
                 return await self._enter(tx, view, driver, notice, at, window)
             won = (
                 notice.outcome == Outcome.SENT
-                and len(await tx.offers.held_by(driver.id)) < d.rules.max_offers_held
+                and len(await tx.offers.held_by(driver.id)) < self.rules.max_offers_held
             )
             if won:
                 won = await step(tx, offer_id, Action.ACCEPT, **_taken_by(driver.id, now)) is not None
@@ -700,7 +705,6 @@ class OfferDesk:
         window: timedelta,
     ) -> Pressed:
         """Collect an Accept in the offer's award window (the first opens it)."""
-        d = self.dispatch
         offer = view.offer
         if notice.outcome == ENTERED:
             assert offer.award_at is not None
@@ -709,7 +713,7 @@ class OfferDesk:
             await tx.notices.pressed(notice.id, at)
             await self._watch_taps(tx, driver)
             return Press.WINDOW_CLOSED
-        if len(await tx.offers.held_by(driver.id)) >= d.rules.max_offers_held:
+        if len(await tx.offers.held_by(driver.id)) >= self.rules.max_offers_held:
             await tx.notices.pressed(notice.id, at)
             return Press.FULL
         if not await tx.notices.pressed(notice.id, at, to=ENTERED, from_outcome=Outcome.SENT):
@@ -738,8 +742,7 @@ class OfferDesk:
         """The offer is now the driver's (the accept step of the lifecycle, by their press or by
         an award): their copy becomes the job card, every other live copy says it went to another
         driver (with Why not me? after an award), the store is told, and its deadlines are planned."""
-        d = self.dispatch
-        now = d.clock.now()
+        now = self.clock.now()
         await tx.notices.set_outcome(notice.id, LIVE, Outcome.ACCEPTED)
         await tx.notices.record_award({}, notice.id, now)
         await tx.drivers.count(driver.id, accepted=1)
@@ -750,24 +753,23 @@ class OfferDesk:
         await self._edit_copy(tx, notice, lambda m: m.job_card(view), Lane.INTERACTIVE)
         others = await tx.notices.close_all(offer_id, LIVE, Outcome.TAKEN)
         await self._edit_copies(tx, others, lambda m: m.copy_taken(view, why_button=awarded))
-        await d.tell_store(tx, view.store.id, lambda m: m.store_accepted(view, driver))
-        d.plan(tx, view.offer)
+        await self.outbound.tell_store(tx, view.store.id, lambda m: m.store_accepted(view, driver))
+        self.planner.plan(tx, view.offer)
         return view
 
     async def award(self, offer_id: int) -> Award | None:
         """The award window closed: give the offer to the eligible driver who comes first in the
         area's fairness order, in one conditional write, and keep what the award saw of each. None
         if there was nothing to award (done before, cancelled, or not yet due)."""
-        d = self.dispatch
         await self._wait_for_arrivals(offer_id)
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             view = await offer_view(tx, offer_id)
             if view is None or view.offer.status != Status.OPEN or view.offer.award_at is None:
                 return None
             award_at = view.offer.award_at
             if award_at > now:
-                d.plan(tx, view.offer)  # a timer that fired early
+                self.planner.plan(tx, view.offer)  # a timer that fired early
                 return None
             order = order_of(view.area.fairness_order)
             copies = [
@@ -781,13 +783,13 @@ class OfferDesk:
             outs: dict[int, Out] = {}
             for notice, driver in entrants:
                 out = _out_of_award(
-                    notice, driver, award_at, held.get(driver.id, 0), d.rules.max_offers_held, in_area
+                    notice, driver, award_at, held.get(driver.id, 0), self.rules.max_offers_held, in_area
                 )
                 if out is not None:
                     outs[driver.id] = out
             # Those who pressed in (or after) this window but were never collected, or left it, are
             # kept too, so that Why not me? can tell them why.
-            opened = award_at - d.rules.award_window_of(view.area.award_window_seconds)
+            opened = award_at - self.rules.award_window_of(view.area.award_window_seconds)
             passed_over = [
                 (notice, driver, out)
                 for notice, driver in copies
@@ -812,7 +814,7 @@ class OfferDesk:
                     now,
                     DISPATCH.encode(),
                     NO_AWARD_EVENT,
-                    award_detail(order, award_at, "nobody eligible"),
+                    award_detail(order, award_at, entrants=len(entrants), ranked=0),
                     offer_id=offer_id,
                 )
                 await self._plan(tx, offer_id)
@@ -823,18 +825,15 @@ class OfferDesk:
             if not taken:
                 return None
             deciding = deciding_key(order, winner, ranking[1]) if len(ranking) > 1 else None
-            detail = award_detail(order, award_at, f"{len(ranking)} of {len(entrants)} in the window") + (
-                f" · decided by {deciding}" if deciding else ""
-            )
+            detail = award_detail(order, award_at, entrants=len(entrants), ranked=len(ranking), key=deciding)
             await self._hand_over(tx, offer_id, driver, notice, DISPATCH, detail, awarded=True)
         return Award(driver.id, len(entrants), len(ranking), deciding)
 
     async def _wait_for_arrivals(self, offer_id: int) -> None:
         """Presses that reached the bot before the window closed count even if their turn to be
         applied has not come yet: wait (a little, at most AWARD_WAIT_TRIES) until none is pending."""
-        d = self.dispatch
         for _ in range(AWARD_WAIT_TRIES):
-            async with d.db.read() as tx:
+            async with self.db.read() as tx:
                 offer = await tx.offers.by_id(offer_id)
                 if offer is None or offer.award_at is None:
                     return
@@ -843,7 +842,7 @@ class OfferDesk:
             await asyncio.sleep(AWARD_WAIT_STEP)
 
     async def _standings(self, tx: Transaction, view: OfferView, driver_ids: list[int]) -> list[Standing]:
-        now = self.dispatch.clock.now()
+        now = self.clock.now()
         records = await tx.notices.award_records(
             driver_ids, view.area.id, start_of_day(now, view.tz), now - ON_TIME_PERIOD
         )
@@ -867,24 +866,23 @@ class OfferDesk:
     async def _watch_taps(self, tx: Transaction, driver: Driver) -> None:
         """Tell the admins once when most of a driver's last presses came faster than a person taps.
         Nothing is done to the driver: a person decides."""
-        d = self.dispatch
         if driver.fast_taps_told_at is not None:
             return
         last = await tx.notices.last_presses(driver.id, FAST_TAP_SAMPLE)
-        human_min_ms = milliseconds(d.rules.human_min)
+        human_min_ms = milliseconds(self.rules.human_min)
         if not last or last[0] is None or last[0] >= human_min_ms:
             return  # only a fast press can tip the share over
-        if len(last) < FAST_TAP_SAMPLE or fast_share(last, human_min_ms) < d.rules.fast_tap_alert_share:
+        if len(last) < FAST_TAP_SAMPLE or fast_share(last, human_min_ms) < self.rules.fast_tap_alert_share:
             return
         fast = sum(1 for ms in last if ms is not None and ms < human_min_ms)
-        await tx.drivers.update(driver.id, fast_taps_told_at=d.clock.now())
+        await tx.drivers.update(driver.id, fast_taps_told_at=self.clock.now())
         await tx.events.add(
-            d.clock.now(),
+            self.clock.now(),
             DISPATCH.encode(),
             EventKind.FAST_TAPS,
-            f"driver {driver.id}: {fast} of {len(last)}",
+            f"driver={driver.id} fast={fast} presses={len(last)}",
         )
-        await d.tell_admins(tx, lambda m: m.admin_fast_taps(driver, fast, len(last)))
+        await self.outbound.tell_admins(tx, lambda m: m.admin_fast_taps(driver, fast, len(last)))
 
     async def _why_not(self, tx: Transaction, offer_id: int, driver: Driver, notice: Notice) -> Press:
         offer = await tx.offers.by_id(offer_id)
@@ -902,9 +900,8 @@ class OfferDesk:
 
     async def decline(self, offer_id: int, tg_user_id: int) -> Press:
         """The driver passes on this offer; it is never sent to them again."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
             if driver is None or notice is None:
@@ -927,9 +924,8 @@ class OfferDesk:
 
     async def release(self, offer_id: int, tg_user_id: int) -> Press:
         """The holder gives the offer back before pickup; it is offered again, never to them."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             notice = await tx.notices.of(offer_id, driver.id) if driver else None
             if driver is None or notice is None:
@@ -953,20 +949,19 @@ class OfferDesk:
         or, with no time left in its pickup window for another driver, expired until it gets a new
         one; their copy is marked released so it never comes back to them. Returns the new status,
         None if they held it no longer."""
-        d = self.dispatch
-        now = d.clock.now()
+        now = self.clock.now()
         offer = await tx.offers.by_id(offer_id)
         if offer is None:
             return None
         next_wave_at: datetime | None
-        if no_time_left(offer.pickup_end, now, d.rules.time_to_reach_store):
+        if no_time_left(offer.pickup_end, now, self.rules.time_to_reach_store):
             # Given back with no time left for another driver: it expires until a new window.
             action, next_wave_at, expires_at = Action.EXPIRE, None, now
         else:
             action, next_wave_at, expires_at = (
                 Action.RELEASE,
                 now,
-                d.rules.stands_until(now, offer.pickup_end),
+                self.rules.stands_until(now, offer.pickup_end),
             )
         to = await step(
             tx,
@@ -995,9 +990,8 @@ class OfferDesk:
 
     async def start_pickup(self, offer_id: int, tg_user_id: int) -> Press:
         """Confirm pickup: the offer waits for the store's 4-digit code, typed next."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             offer = await tx.offers.by_id(offer_id)
             if driver is None or offer is None or offer.holder_id != driver.id:
@@ -1010,15 +1004,14 @@ class OfferDesk:
             await tx.offers.update(offer_id, code_asked_at=now)
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await d.say(tx, driver.chat_id, lambda m: m.ask_pickup_code(view))
+            await self.outbound.say(tx, driver.chat_id, lambda m: m.ask_pickup_code(view))
         return Press.TYPE_CODE
 
     async def enter_code(self, tg_user_id: int, typed: str) -> Code:
         """A driver typed a pickup code: it is matched against every offer they are picking up,
         and the right one moves that offer to picked up."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             held = await tx.offers.held_by(driver.id) if driver is not None else []
             unpicked = [offer for offer in held if offer.status == Status.ACCEPTED]
@@ -1044,25 +1037,24 @@ class OfferDesk:
             offer_id = matching.id
             if not await step(tx, offer_id, Action.PICKUP, held_by=driver.id, picked_up_at=now):
                 return Code.NOT_EXPECTED
-            await tx.events.add(now, actor, EventKind.PICKUP, "code accepted", offer_id=offer_id)
+            await tx.events.add(now, actor, EventKind.PICKUP, offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
             notice = await tx.notices.of(offer_id, driver.id)
             if notice is not None:
                 await self._edit_job(tx, notice, lambda m: m.job_picked_up(view))
-            card = await d.say(tx, driver.chat_id, lambda m: m.delivery_card(view))
+            card = await self.outbound.say(tx, driver.chat_id, lambda m: m.delivery_card(view))
             await tx.cards.add(CardKind.DELIVERY, offer_id, driver.chat_id, card, now)
             await self._refresh_lists(tx, offer_id)
-            await d.tell_store(tx, view.store.id, lambda m: m.store_picked_up(view))
-            d.plan(tx, view.offer)
+            await self.outbound.tell_store(tx, view.store.id, lambda m: m.store_picked_up(view))
+            self.planner.plan(tx, view.offer)
         return Code.ACCEPTED
 
     async def _wrong_code(self, tx: Transaction, driver: Driver, waiting: list[Offer]) -> Code:
         """A code that matches none: one wrong try on every offer waiting for a code (so two
         counters give no extra guesses); an offer out of tries locks and the admins are told."""
-        d = self.dispatch
-        now = d.clock.now()
-        tries = d.rules.pickup_code_tries
+        now = self.clock.now()
+        tries = self.rules.pickup_code_tries
         still_waiting: list[tuple[OfferView, int]] = []
         for offer in waiting:
             wrong = await tx.offers.count_wrong_code(offer.id, tries)
@@ -1070,29 +1062,28 @@ class OfferDesk:
                 now,
                 Actor.driver(driver.id).encode(),
                 EventKind.PICKUP_CODE_WRONG,
-                f"attempt {wrong}",
+                f"attempt={wrong}",
                 offer_id=offer.id,
             )
             view = await offer_view(tx, offer.id)
             assert view is not None
             if wrong >= tries:
                 await tx.events.add(now, DISPATCH.encode(), EventKind.PICKUP_LOCKED, offer_id=offer.id)
-                await d.say(tx, driver.chat_id, lambda m: m.pickup_locked(view))  # noqa: B023 - made before say returns
-                await d.tell_admins(tx, lambda m: m.admin_pickup_locked(view))  # noqa: B023 - made before say returns
+                await self.outbound.say(tx, driver.chat_id, lambda m: m.pickup_locked(view))  # noqa: B023 - made before say returns
+                await self.outbound.tell_admins(tx, lambda m: m.admin_pickup_locked(view))  # noqa: B023 - made before say returns
             else:
                 still_waiting.append((view, tries - wrong))
         if not still_waiting:
             return Code.JUST_LOCKED
         views = [view for view, _ in still_waiting]
         tries_left = min(left for _, left in still_waiting)
-        await d.say(tx, driver.chat_id, lambda m: m.wrong_code(views, tries_left))
+        await self.outbound.say(tx, driver.chat_id, lambda m: m.wrong_code(views, tries_left))
         return Code.WRONG
 
     async def deliver(self, offer_id: int, tg_user_id: int) -> Press:
         """The holder delivered the order."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None:
                 return Press.NOT_YOURS
@@ -1106,15 +1097,14 @@ class OfferDesk:
             assert view is not None
             await self._edit_cards(tx, CardKind.DELIVERY, offer_id, lambda m: m.delivery_closed(view))
             today = await day_tally(tx, driver.id, now, view.tz)
-            await d.say(tx, driver.chat_id, lambda m: m.delivered(view, today))
-            await d.tell_store(tx, view.store.id, lambda m: m.store_delivered(view))
-            d.plan(tx, view.offer)
+            await self.outbound.say(tx, driver.chat_id, lambda m: m.delivered(view, today))
+            await self.outbound.tell_store(tx, view.store.id, lambda m: m.store_delivered(view))
+            self.planner.plan(tx, view.offer)
         return Press.DELIVERED
 
     async def ask_reason(self, offer_id: int, tg_user_id: int) -> Press:
         """Can't deliver: show the reasons to choose from."""
-        d = self.dispatch
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             offer = await tx.offers.by_id(offer_id)
             if driver is None or offer is None or offer.holder_id != driver.id:
@@ -1128,9 +1118,8 @@ class OfferDesk:
 
     async def fail(self, offer_id: int, tg_user_id: int, reason: FailReason) -> Press:
         """The order cannot be delivered: it goes back to the store; admins are told."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None:
                 return Press.NOT_YOURS
@@ -1145,21 +1134,24 @@ class OfferDesk:
             if not failed:
                 return await self._after_the_fact(tx, offer_id, driver)
             await tx.events.add(
-                now, Actor.driver(driver.id).encode(), EventKind.FAIL, reason.value, offer_id=offer_id
+                now,
+                Actor.driver(driver.id).encode(),
+                EventKind.FAIL,
+                f"reason={reason.value}",
+                offer_id=offer_id,
             )
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self._edit_cards(tx, CardKind.DELIVERY, offer_id, lambda m: m.returning(view, reason))
-            await d.tell_admins(tx, lambda m: m.admin_returned(view, reason))
-            await d.tell_store(tx, view.store.id, lambda m: m.store_returning(view, reason))
-            d.plan(tx, view.offer)
+            await self.outbound.tell_admins(tx, lambda m: m.admin_returned(view, reason))
+            await self.outbound.tell_store(tx, view.store.id, lambda m: m.store_returning(view, reason))
+            self.planner.plan(tx, view.offer)
         return Press.RETURNING
 
     async def add_proof(self, tg_user_id: int, file_id: str) -> OfferView | None:
         """A photo after delivery is kept (by Telegram file id) as proof."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             if driver is None or driver.prompt != Prompt.PROOF or driver.prompt_offer_id is None:
                 return None
@@ -1171,17 +1163,16 @@ class OfferDesk:
             )
             view = await offer_view(tx, offer_id)
             assert view is not None
-            await d.say(tx, driver.chat_id, lambda m: m.proof_saved(view))
-            await d.tell_store(
+            await self.outbound.say(tx, driver.chat_id, lambda m: m.proof_saved(view))
+            await self.outbound.tell_store(
                 tx, view.store.id, lambda m: m.store_proof(view, file_id), delivery=Delivery.PHOTO
             )
         return view
 
     async def show_held(self, tg_user_id: int) -> int:
         """/myoffers: a card with the right buttons for each offer the driver holds; returns how many."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             held = await tx.offers.held_by(driver.id) if driver else []
             for offer in held:
@@ -1189,10 +1180,10 @@ class OfferDesk:
                 view = await offer_view(tx, offer.id)
                 assert view is not None
                 if offer.status == Status.ACCEPTED:
-                    card = await d.say(tx, driver.chat_id, lambda m: m.job_card(view))  # noqa: B023 - made before say returns
+                    card = await self.outbound.say(tx, driver.chat_id, lambda m: m.job_card(view))  # noqa: B023 - made before say returns
                     await tx.cards.add(CardKind.JOB, offer.id, driver.chat_id, card, now)
                 else:
-                    card = await d.say(tx, driver.chat_id, lambda m: m.delivery_card(view))  # noqa: B023 - made before say returns
+                    card = await self.outbound.say(tx, driver.chat_id, lambda m: m.delivery_card(view))  # noqa: B023 - made before say returns
                     await tx.cards.add(CardKind.DELIVERY, offer.id, driver.chat_id, card, now)
         return len(held)
 
@@ -1202,19 +1193,19 @@ class OfferDesk:
         """Edit a driver's copy of an offer (the edit waits for the copy if it is not sent yet)."""
         target = await tx.notices.outbox_row(notice.id)
         if target is not None:
-            await self.dispatch.say(tx, notice.chat_id, render, lane=lane, edit_of=target)
+            await self.outbound.say(tx, notice.chat_id, render, lane=lane, edit_of=target)
 
     async def _plan(self, tx: Transaction, offer_id: int) -> None:
         offer = await tx.offers.by_id(offer_id)
         if offer is not None:
-            self.dispatch.plan(tx, offer)
+            self.planner.plan(tx, offer)
 
     async def _edit_copies(self, tx: Transaction, notices: list[Notice], render: Render) -> None:
         """Edit many drivers' copies at once, in the bulk lane (a fan-out's worth of edits), each
         in its reader's language."""
         targets = await tx.notices.outbox_rows([notice.id for notice in notices])
         sent = [notice for notice in notices if notice.id in targets]
-        made = await self.dispatch.rendered(tx, [notice.chat_id for notice in sent], render)
+        made = await self.outbound.rendered(tx, [notice.chat_id for notice in sent], render)
         rows = [
             Outgoing(
                 notice.chat_id,
@@ -1225,14 +1216,13 @@ class OfferDesk:
             )
             for notice in sent
         ]
-        await tx.outbox.add_many([as_row(row) for row in rows], self.dispatch.clock.now())
+        await tx.outbox.add_many([as_row(row) for row in rows], self.clock.now())
 
     async def _refresh_lists(self, tx: Transaction, offer_id: int) -> None:
         """The order can no longer be cancelled: every /orders list offering to is shown anew."""
-        d = self.dispatch
         for card in await tx.cards.take(ORDERS_LIST, offer_id):
-            shown, total = await orders_to_show(tx, card.chat_id, d.clock.now())
-            await d.say(
+            shown, total = await orders_to_show(tx, card.chat_id, self.clock.now())
+            await self.outbound.say(
                 tx,
                 card.chat_id,
                 lambda m: m.orders_list(shown, total),  # noqa: B023 - made before say returns
@@ -1248,11 +1238,11 @@ class OfferDesk:
         """Edit every card of this kind about the subject, and take the buttons off every other
         message that carried the same buttons (a late reminder's Confirm pickup / Release)."""
         for card in await tx.cards.of(kind, subject_id):
-            await self.dispatch.say(tx, card.chat_id, render, edit_of=card.outbox_id)
+            await self.outbound.say(tx, card.chat_id, render, edit_of=card.outbox_id)
         if kind.buttons is None:
             return
         for card in await tx.cards.take(kind.buttons, subject_id):
-            await self.dispatch.say(
+            await self.outbound.say(
                 tx, card.chat_id, lambda _: NO_BUTTONS, delivery=Delivery.BUTTONS, edit_of=card.outbox_id
             )
 
@@ -1331,6 +1321,13 @@ def _pressed_but_out(notice: Notice, driver: Driver, opened: datetime, award_at:
     return None
 
 
+def _reason_detail(reason: str | CancelReason | None) -> str:
+    """A cancel's reason in the trail: the domain's as its code, a person's as they typed it."""
+    if isinstance(reason, CancelReason):
+        return f"reason={reason.value}"
+    return reason or ""
+
+
 def _award_detail(order: Order, out: Out | None, place: tuple[int, Standing] | None = None) -> str:
     """What the award saw of one driver, as kept on their copy (JSON): their rank and their value
     for each key (`place`), or why they were out."""
@@ -1363,7 +1360,7 @@ FAST_TAP_SAMPLE = 20
 WINDOW_ASK = CardKind.WINDOW_ASK  # no time left in an order's window: give it a new one, or cancel it
 EXPIRY_CARD = CardKind.EXPIRED  # an admin's card of an expired offer, with Re-offer
 REOPEN_EVENT = EventKind.REOPEN  # an expired offer offered again, in its window or a new one
-NO_TIME_LEFT = "no time left in the pickup window"
+NO_TIME_LEFT = f"reason={CancelReason.NO_TIME_LEFT.value}"
 
 REMINDERS: dict[Kind, tuple[ReminderColumn, Status]] = {
     Kind.PICKUP_REMINDER: ("pickup_reminded_at", Status.ACCEPTED),

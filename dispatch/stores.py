@@ -20,7 +20,10 @@ from dispatch.windows import next_slots
 from storage.records import EventKind, Store
 
 if TYPE_CHECKING:
-    from dispatch.dispatcher import Dispatch
+    from dispatch.clock import Clock
+    from dispatch.dispatcher import Outbound, Rules
+    from dispatch.offers import OfferDesk
+    from storage.db import Database
 
 
 class Link(StrEnum):
@@ -77,29 +80,33 @@ def draft_line(fields: dict[str, str]) -> str:
 class StoreDesk:
     """Everything store staff do; each change is one transaction."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
-        self.dispatch = dispatch
+    def __init__(
+        self, db: Database, clock: Clock, rules: Rules, outbound: Outbound, *, offers: OfferDesk
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.rules = rules
+        self.outbound = outbound
+        self.offers = offers  # a store's orders become offers, and are cancelled, there
 
     # --- linking ---
 
     async def invite(self, admin_id: int, code: str) -> Invitation:
         """An admin makes a one-time invite link for a store's staff."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             store = await tx.stores.by_code(code.upper())
             if store is None:
                 return Invitation(problem=issue(Problem.NO_SUCH_STORE, store=code.upper()))
             token = secrets.token_urlsafe(18)
-            await tx.invites.add(token, store.id, admin_id, now, now + d.rules.invite_ttl)
+            await tx.invites.add(token, store.id, admin_id, now, now + self.rules.invite_ttl)
             await tx.events.add(now, Actor.admin(admin_id).encode(), EventKind.INVITE, f"store {store.code}")
         return Invitation(token=token, store=store)
 
     async def redeem(self, token: str, user_id: int, chat_id: int) -> tuple[Link, Store | None]:
         """Whoever opens an unused, unexpired invite becomes staff of its store."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             invite = await tx.invites.by_token(token)
             if invite is None:
                 return Link.UNKNOWN, None
@@ -114,17 +121,15 @@ class StoreDesk:
 
     async def unlink(self, chat_id: int, user_id: int) -> list[str]:
         """The chat leaves every store it is staff of; returns their codes."""
-        async with self.dispatch.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             left = await tx.stores.unlink_staff(chat_id)
             for code in left:
                 clerk = Actor.clerk(code, user_id).encode()
-                await tx.events.add(
-                    self.dispatch.clock.now(), clerk, EventKind.STAFF_UNLINKED, f"chat {chat_id}"
-                )
+                await tx.events.add(self.clock.now(), clerk, EventKind.STAFF_UNLINKED, f"chat {chat_id}")
         return left
 
     async def stores_of(self, chat_id: int) -> list[Store]:
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             return await tx.stores.staffed_by(chat_id)
 
     # --- orders ---
@@ -143,21 +148,18 @@ class StoreDesk:
         else:
             codes = ", ".join(store.code for store in stores)
             return Created(problems=(issue(Problem.SEVERAL_STORES, stores=codes),))
-        return await self.dispatch.offers.create(
-            line, store_code=code, by=Actor.clerk(code, user_id), card_to=chat_id
-        )
+        return await self.offers.create(line, store_code=code, by=Actor.clerk(code, user_id), card_to=chat_id)
 
     async def show_orders(self, chat_id: int) -> int:
         """/orders: today's list with a Cancel for each order that may still be cancelled; each
         listed order remembers the list, so its Cancel goes once it no longer applies. Returns
         how many orders it lists."""
-        d = self.dispatch
-        now = d.clock.now()
-        async with d.transaction() as tx:
+        now = self.clock.now()
+        async with self.outbound.transaction() as tx:
             shown, total = await orders_to_show(tx, chat_id, now)
             if not total:
                 return 0
-            sent = await d.say(tx, chat_id, lambda m: m.orders_list(shown, total))
+            sent = await self.outbound.say(tx, chat_id, lambda m: m.orders_list(shown, total))
             for view in shown:
                 if view.offer.status in sources(Action.CANCEL):
                     await tx.cards.add(ORDERS_LIST, view.offer.id, chat_id, sent, now)
@@ -165,7 +167,7 @@ class StoreDesk:
 
     async def cancel(self, offer_id: int, chat_id: int, user_id: int) -> Press:
         """Staff cancel one of their store's orders that is not yet picked up."""
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             offer = await tx.offers.by_id(offer_id)
             stores = {store.id: store.code for store in await tx.stores.staffed_by(chat_id)}
         if offer is None or offer.store_id not in stores:
@@ -176,7 +178,7 @@ class StoreDesk:
             return Press.NOT_OPEN
         clerk = Actor.clerk(stores[offer.store_id], user_id).encode()
         # Nobody is named and no reason given: each reader sees "the store" in their own words.
-        return await self.dispatch.offers.cancel(offer_id, actor=clerk, by=By(), reason=None)
+        return await self.offers.cancel(offer_id, actor=clerk, by=By(), reason=None)
 
     # --- /neworder step by step ---
 
@@ -193,7 +195,7 @@ class StoreDesk:
         return DraftState(step, fields, stores[0])
 
     async def draft(self, chat_id: int) -> DraftState | None:
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             draft = await tx.drafts.of(chat_id)
             store = await tx.stores.by_id(draft.store_id) if draft else None
         if draft is None or store is None:
@@ -231,13 +233,11 @@ class StoreDesk:
             line = parse_order_line(draft_line(state.fields), store_required=False)
         except OrderLineError as error:
             return Created(problems=tuple(error.problems))
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             area = await tx.areas.by_id(state.store.area_id)
         assert area is not None
-        line = line.model_copy(
-            update={"day": pickup_day(self.dispatch.clock.now(), area.tz, line.window_start)}
-        )
-        created = await self.dispatch.offers.create(
+        line = line.model_copy(update={"day": pickup_day(self.clock.now(), area.tz, line.window_start)})
+        created = await self.offers.create(
             line, store_code=state.store.code, by=Actor.clerk(state.store.code, user_id), card_to=chat_id
         )
         if created.view is not None:
@@ -245,17 +245,17 @@ class StoreDesk:
         return created
 
     async def drop_draft(self, chat_id: int) -> bool:
-        async with self.dispatch.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             return await tx.drafts.drop(chat_id)
 
     async def _save(self, chat_id: int, store: Store, step: str, fields: dict[str, str]) -> None:
-        async with self.dispatch.transaction() as tx:
-            await tx.drafts.put(chat_id, store.id, step, json.dumps(fields), self.dispatch.clock.now())
+        async with self.outbound.transaction() as tx:
+            await tx.drafts.put(chat_id, store.id, step, json.dumps(fields), self.clock.now())
 
     def window_choices(self, store_tz: str, now: datetime) -> list[str]:
         """The next free pickup windows in the store's local time, like 14:00-14:30 (the same
         choices an order whose window is over is offered, see dispatch.windows)."""
-        slots = next_slots(now, store_tz, self.dispatch.rules.time_to_reach_store)
+        slots = next_slots(now, store_tz, self.rules.time_to_reach_store)
         return [slot.clock(store_tz) for slot in slots]
 
 

@@ -16,6 +16,8 @@ from storage.records import Offer
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatch
+    from dispatch.offers import OfferDesk
+    from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,15 @@ class Timers:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         # Told how many seconds each timer ran after its moment, by the clock.
         self.on_fired = on_fired
-        self._dispatch: Dispatch | None = None
+        self._offers: OfferDesk | None = None
+        self._db: Database | None = None
         self._firing: set[asyncio.Task[Any]] = set()
 
     def bind(self, dispatch: Dispatch) -> None:
-        self._dispatch = dispatch
+        """Wire in what the timers run: the Dispatch is built after them (it plans through them),
+        so they take its offer desk and database here rather than in the constructor."""
+        self._offers = dispatch.offers
+        self._db = dispatch.db
 
     def plan(self, offer: Offer) -> None:
         """Set a timer for each deadline the offer has in its current state, and drop the rest."""
@@ -80,11 +86,11 @@ class Timers:
             self._firing.discard(task)
 
     async def _run(self, deadline: Deadline) -> None:
-        assert self._dispatch is not None
+        assert self._offers is not None
         if self.on_fired is not None:
             self.on_fired((self.clock.now() - deadline.when).total_seconds())
         try:
-            await self._dispatch.offers.on_deadline(deadline.kind, deadline.offer_id)
+            await self._offers.on_deadline(deadline.kind, deadline.offer_id)
         except Exception:
             log.exception("deadline %s of offer %s failed", deadline.kind.value, deadline.offer_id)
 
@@ -111,9 +117,9 @@ class Timers:
 
         Returns how many deadlines are pending after the overdue ones ran.
         """
-        assert self._dispatch is not None
+        assert self._db is not None
         self.scheduler.start(paused=not self.follow_wall_clock)
-        async with self._dispatch.db.transaction() as tx:
+        async with self._db.transaction() as tx:
             offers = await tx.offers.with_deadlines()
         deadlines = sorted(deadline for offer in offers for deadline in deadlines_of(offer, self.timing))
         now = self.clock.now()

@@ -16,7 +16,9 @@ from storage.records import Area, Driver, EventKind, Notice, Outcome
 from storage.repos import AreaChanges, Transaction
 
 if TYPE_CHECKING:
-    from dispatch.dispatcher import Dispatch, Rules
+    from dispatch.clock import Clock
+    from dispatch.dispatcher import Outbound, Rules
+    from storage.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,31 +194,37 @@ class AreaFairness:
 class FairnessDesk:
     """The fairness order in use: shown to anyone, explained per offer, chosen per area by admins."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
-        self.dispatch = dispatch
+    def __init__(
+        self, db: Database, clock: Clock, rules: Rules, outbound: Outbound, admin_ids: frozenset[int]
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.rules = rules
+        self.outbound = outbound
+        self.admin_ids = admin_ids
 
     async def explain(self, offer_id: int) -> Explanation | None:
         """Every copy of the offer and what the award saw (for an admin's /why)."""
-        async with self.dispatch.db.read() as tx:
-            return await explain(tx, offer_id, self.dispatch.rules)
+        async with self.db.read() as tx:
+            return await explain(tx, offer_id, self.rules)
 
     async def why_not(self, offer_id: int, tg_user_id: int) -> WhyNot:
         """Why the offer did not go to the driver asking (Why not me?, a driver's /why)."""
-        async with self.dispatch.db.read() as tx:
+        async with self.db.read() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
-            explanation = await explain(tx, offer_id, self.dispatch.rules) if driver else None
+            explanation = await explain(tx, offer_id, self.rules) if driver else None
             if driver is None or explanation is None:
                 return WhyNot(NotYou.NOT_SENT)
             return why_not(explanation, driver.id)
 
     async def areas(self, tg_user_id: int) -> list[AreaFairness]:
         """The areas to show /fairness for: an admin's all, a driver's own (all if they have none)."""
-        rules = self.dispatch.rules
-        async with self.dispatch.db.read() as tx:
+        rules = self.rules
+        async with self.db.read() as tx:
             driver = await tx.drivers.by_telegram_id(tg_user_id)
             areas = await tx.drivers.areas_of(driver.id) if driver else []
-            if tg_user_id in self.dispatch.admin_ids or not areas:
-                areas = await tx.areas.all(active_only=tg_user_id not in self.dispatch.admin_ids)
+            if tg_user_id in self.admin_ids or not areas:
+                areas = await tx.areas.all(active_only=tg_user_id not in self.admin_ids)
         return [AreaFairness.of(area, rules) for area in areas]
 
     async def set_area(
@@ -224,8 +232,7 @@ class FairnessDesk:
     ) -> AreaFairness | None:
         """An admin sets an area's award window and/or fairness order; recorded in the trail.
         None if there is no such area."""
-        d = self.dispatch
-        async with d.transaction() as tx:
+        async with self.outbound.transaction() as tx:
             area = await tx.areas.by_slug(slug)
             if area is None:
                 return None
@@ -237,8 +244,8 @@ class FairnessDesk:
             await tx.areas.update(area.id, **changes)
             said = " ".join(f"{name}={value}" for name, value in changes.items())
             await tx.events.add(
-                d.clock.now(), Actor.admin(admin_id).encode(), EventKind.FAIRNESS, f"{slug} {said}"
+                self.clock.now(), Actor.admin(admin_id).encode(), EventKind.FAIRNESS, f"{slug} {said}"
             )
             area = await tx.areas.by_id(area.id)
             assert area is not None
-        return AreaFairness.of(area, d.rules)
+        return AreaFairness.of(area, self.rules)

@@ -104,3 +104,19 @@ def marked(function: Callable[..., object]) -> list[str | tuple[str, str]]:
                 raise ValueError(f"{function.__qualname__}: a marked message that is not literal text")
             found.append((node.lineno, node.col_offset, texts))
     return [texts[0] if len(texts) == 1 else (texts[0], texts[1]) for *_, texts in sorted(found)]
+
+
+def message_in(function: Callable[..., object], index: int = 0) -> str:
+    """The message marked `index`-th (from 0, in the order written) in a function: a plain one."""
+    message = marked(function)[index]
+    if not isinstance(message, str):
+        raise TypeError(f"{function.__qualname__} marks a plural pair there: {message[0]!r}")
+    return message
+
+
+def plural_in(function: Callable[..., object], index: int = 0) -> tuple[str, str]:
+    """The message marked `index`-th in a function: a plural pair (singular, plural)."""
+    message = marked(function)[index]
+    if isinstance(message, str):
+        raise TypeError(f"{function.__qualname__} marks a plain message there: {message!r}")
+    return message

@@ -28,12 +28,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, create_engine, func, select
 from sqlalchemy.pool import NullPool
 
+from bot import keyboards, texts
 from bot.app import StorerunBot
 from bot.config import load_settings
+from bot.i18n import Words, translations
+from bot.texts import Texts
 from dispatch.clock import SimulatedClock
+from dispatch.drivers import Availability
+from dispatch.offers import Press
 from dispatch.pilot import PILOT_FILE, PilotFile, read_pilot, seed
+from dispatch.views import FailReason
 from sandbox.emulator import BotApiEmulator, ChatMessage
+from sandbox.reading import message_in, part, pattern, plural_in, showing
 from storage import schema
+from storage.records import Language
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +113,43 @@ DUE_LATER = select(
 # A driver takes a break about this often (simulated seconds), on average.
 BREAK_EVERY = 4 * 3600.0
 VEGAS = ZoneInfo("America/Los_Angeles")
+
+# The simulated people read English: each of the bot's messages is known by its msgid in the
+# English catalog (those the bot marks where it renders them, by the method that renders them).
+EN = Words(Language.EN)
+OFFER_COPY = message_in(Texts.offer_copy)
+COPY_WENT_ELSEWHERE = message_in(Texts.copy_taken)  # the copy's last words after an award window
+COPY_CANCELLED = message_in(Texts.copy_cancelled)
+COPY_EXPIRED = message_in(Texts.copy_expired)
+JOB_CARD = message_in(Texts.job_card)
+ASK_PICKUP_CODE = message_in(Texts.ask_pickup_code)
+DELIVERY_CARD = message_in(Texts.delivery_card)
+ASK_FAIL_REASON = message_in(Texts.fail_reasons)
+NO_SHOW_RELEASED = message_in(Texts.no_show_released)
+SET_OFFLINE = plural_in(Texts.set_offline)
+YOU_ARE_APPROVED = message_in(Texts.you_are_approved)
+STORE_ACCEPTED = message_in(Texts.store_accepted)
+AWARDED = texts.PRESS_ANSWERS[Press.AWARDED]
+# A slip at the door: what a driver who can't deliver picks.
+CANT_DELIVER_REASONS = (FailReason.ABSENT, FailReason.ADDRESS, FailReason.DAMAGED)
+
+
+def said(message: str, **known: object) -> re.Pattern[str]:
+    """A pattern of one of the bot's messages in English, with what the reader knows of it."""
+    return pattern(EN(message), **known)
+
+
+def says(text: str, message: str | tuple[str, str], **known: object) -> bool:
+    """Whether the text has one of the bot's messages in it (a plural one, in any of its forms)."""
+    if isinstance(message, str):
+        return bool(said(message, **known).search(text))
+    catalog = translations(Language.EN)
+    return any(pattern(catalog.ngettext(*message, count), **known).search(text) for count in (1, 2))
+
+
+def titled(message: str, offer_id: int) -> str:
+    """The first words of a message that starts with an offer's title: "✅ It's yours: #12 · "."""
+    return f"{part(EN(message))}#{offer_id} · "
 
 
 @dataclass(frozen=True)
@@ -553,7 +598,7 @@ class PilotDay:
             if token is None:
                 raise RuntimeError(f"no invite for {code}:\n{emulator.transcript(self.admin.user_id)}")
             await emulator.send_text(clerk.user_id, f"/start {token.group(1)}")
-            if await self.until(clerk, "You're now staff of", within=600) is None:
+            if await self.until(clerk, part(EN(texts.LINKED["linked"])), within=600) is None:
                 raise RuntimeError(f"{clerk.name} was not linked:\n{emulator.transcript(clerk.user_id)}")
             self.clerks[code] = clerk
         areas = self.pilot.areas
@@ -617,21 +662,21 @@ class PilotDay:
         """The admin decides applications as they come, and re-offers now and then what expired."""
         while True:
             for message in await self.look(self.admin):
-                if "Approve" in message.buttons:
+                if EN(keyboards.APPROVE) in message.buttons:
                     self._start(self._decide(message.message_id))
-                elif "Re-offer" in message.buttons and self.rng.random() < 0.5:
+                elif EN(keyboards.REOFFER) in message.buttons and self.rng.random() < 0.5:
                     self._start(self._reoffer(message.message_id))
 
     async def _decide(self, card_id: int) -> None:
         """Approve an application after a while, unless someone else (at the page) decided it."""
         await self.pause(self.plan.admin_waits * self.rng.uniform(1.0, 1.5))
-        if self.shows(self.admin, card_id, "Approve"):
-            await self.press(self.admin, "Approve", card_id)
+        if self.shows(self.admin, card_id, EN(keyboards.APPROVE)):
+            await self.press(self.admin, EN(keyboards.APPROVE), card_id)
 
     async def _reoffer(self, card_id: int) -> None:
         await self.pause(self.rng.uniform(60, 300))
-        if self.shows(self.admin, card_id, "Re-offer"):
-            await self.press(self.admin, "Re-offer", card_id)
+        if self.shows(self.admin, card_id, EN(keyboards.REOFFER)):
+            await self.press(self.admin, EN(keyboards.REOFFER), card_id)
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         assert self.timeline is not None
@@ -666,11 +711,12 @@ class PilotDay:
     def pickup_code(self, offer_id: int) -> str | None:
         """What the store's clerk reads in their chat when a driver accepts the order."""
         assert self.emulator is not None
+        accepted = said(STORE_ACCEPTED, id=offer_id, code=re.compile(r"\d{4}"))
         for clerk in self.clerks.values():
             for message in self.emulator.chat(clerk.user_id):
-                if f"(#{offer_id})" in (message.text or "") and "Pickup code:" in (message.text or ""):
-                    found = re.search(r"Pickup code: (\d{4})", message.text or "")
-                    return found.group(1) if found else None
+                found = accepted.search(message.text or "")
+                if found:
+                    return found.group("code")
         return None
 
     # --- drivers ---
@@ -684,11 +730,15 @@ class PilotDay:
             for message in await self.look(driver):
                 text = message.text or ""
                 offer = re.search(r"#(\d+) ·", text)
-                if text.startswith("📦 New offer") and offer and "Accept" in message.buttons:
+                if (
+                    text.startswith(part(EN(OFFER_COPY)))
+                    and offer
+                    and EN(keyboards.ACCEPT) in message.buttons
+                ):
                     self._start(self._consider(driver, int(offer.group(1)), message.message_id))
-                elif "set you offline" in text:
+                elif says(text, SET_OFFLINE):
                     self._start(self._come_back(driver))
-                elif ("released because" in text or "cancelled" in text) and offer:
+                elif (says(text, NO_SHOW_RELEASED) or says(text, COPY_CANCELLED)) and offer:
                     driver.believed.discard(int(offer.group(1)))
 
     async def _enroll(self, driver: Driver) -> bool:
@@ -697,17 +747,18 @@ class PilotDay:
         assert emulator is not None
         await self.pause(self.rng.uniform(0, 300))
         await emulator.send_text(driver.user_id, "/start")
-        if await self.until(driver, "Pick your area", within=600) is None:
+        if await self.until(driver, EN(texts.PICK_AREA), within=600) is None:
             return False
         await self.press(driver, driver.area)
-        if await self.until(driver, "Share your phone", within=600) is None:
+        if await self.until(driver, EN(texts.ASK_PHONE, area=driver.area), within=600) is None:
             return False
-        await self.press(driver, "📱 Share my phone" if self.rng.random() < 0.8 else "Skip")
-        approved = await self.until(driver, "You're approved", within=2 * 3600 + 3 * self.plan.admin_waits)
+        await self.press(driver, EN(keyboards.SHARE_PHONE if self.rng.random() < 0.8 else keyboards.SKIP))
+        waits = 2 * 3600 + 3 * self.plan.admin_waits
+        approved = await self.until(driver, EN(YOU_ARE_APPROVED), within=waits)
         if approved is None:
             return False
-        await self.press(driver, "Go online", approved.message_id)
-        if await self.until(driver, "You're online", within=600) is None:
+        await self.press(driver, EN(keyboards.GO_ONLINE), approved.message_id)
+        if await self.until(driver, EN(texts.AVAILABILITY[Availability.ONLINE]), within=600) is None:
             return False
         driver.fresh(emulator)
         return True
@@ -716,17 +767,17 @@ class PilotDay:
         roll = self.rng.random()
         await self.pause(self.rng.uniform(2, 20))
         if roll < 0.12:
-            await self.press(driver, "Decline", message_id)
+            await self.press(driver, EN(keyboards.DECLINE), message_id)
             return
         if roll < 0.22:
             return  # lets it time out
-        answer = await self.press(driver, "Accept", message_id)
-        if answer is not None and answer.startswith("Got it: you're in"):
+        answer = await self.press(driver, EN(keyboards.ACCEPT), message_id)
+        if answer is not None and answer.startswith(part(EN(texts.ENTERED), id=offer_id)):
             # An award window: the copy becomes the job card, or says it went to another driver.
             decided = await self.until(driver, lambda message: _decides(message, offer_id), within=600)
-            won = decided is not None and f"It's yours: #{offer_id} ·" in (decided.text or "")
-            answer = "It's yours!" if won else None
-        if answer == "It's yours!":
+            won = decided is not None and titled(JOB_CARD, offer_id) in (decided.text or "")
+            answer = EN(AWARDED) if won else None
+        if answer == EN(AWARDED):
             driver.believed.add(offer_id)
             await self._do_the_job(driver, offer_id)
 
@@ -736,21 +787,23 @@ class PilotDay:
         roll = self.rng.random()
         if roll < 0.05:
             await self.pause(self.rng.uniform(60, 600))
-            job = self._message(driver, f"It's yours: #{offer_id} ·")
-            if job is not None and await self.press(driver, "Release", job.message_id) is not None:
+            job = self._message(driver, titled(JOB_CARD, offer_id))
+            if (
+                job is not None
+                and await self.press(driver, EN(keyboards.RELEASE), job.message_id) is not None
+            ):
                 driver.believed.discard(offer_id)
             return
         if roll < 0.09:
             return  # a no-show: the bot releases it after the window and its grace
         await self.pause(self.rng.uniform(15 * 60, 45 * 60))  # on the way to the store
-        job = self._message(driver, f"It's yours: #{offer_id} ·")
-        if (
-            job is None
-            or await self.press(driver, "Confirm pickup", job.message_id) != "Type the pickup code."
+        job = self._message(driver, titled(JOB_CARD, offer_id))
+        if job is None or await self.press(driver, EN(keyboards.CONFIRM_PICKUP), job.message_id) != EN(
+            texts.PRESS_ANSWERS[Press.TYPE_CODE]
         ):
             driver.believed.discard(offer_id)
             return
-        if await self.until(driver, "Type the 4-digit pickup code", within=600) is None:
+        if await self.until(driver, part(EN(ASK_PICKUP_CODE)), within=600) is None:
             return
         code = self.pickup_code(offer_id)
         if code is None:
@@ -759,19 +812,19 @@ class PilotDay:
             await emulator.send_text(driver.user_id, "0000" if code != "0000" else "1111")  # a slip
             await self.pause(20)
         await emulator.send_text(driver.user_id, code)
-        card = await self.until(driver, f"· #{offer_id}\nTo:", within=600)
+        card = await self.until(driver, showing(said(DELIVERY_CARD, id=offer_id)), within=600)
         if card is None:
             return
         await self.pause(self.rng.uniform(10 * 60, 30 * 60))  # on the road
         if self.rng.random() < 0.04:
-            if await self.press(driver, "Can't deliver", card.message_id) is not None:
+            if await self.press(driver, EN(keyboards.CANT_DELIVER), card.message_id) is not None:
                 await self.pause(10)
-                await self.press(
-                    driver,
-                    self.rng.choice(["Customer not there", "Wrong address", "Damaged"]),
-                    card.message_id,
-                )
-        elif await self.press(driver, "Delivered", card.message_id) is not None and self.rng.random() < 0.5:
+                reason = self.rng.choice(CANT_DELIVER_REASONS)
+                await self.press(driver, EN(keyboards.REASONS[reason]), card.message_id)
+        elif (
+            await self.press(driver, EN(keyboards.DELIVERED), card.message_id) is not None
+            and self.rng.random() < 0.5
+        ):
             await self.pause(15)
             await emulator.send_photo(driver.user_id, caption="at the door")
         driver.believed.discard(offer_id)
@@ -784,7 +837,7 @@ class PilotDay:
 
     async def _come_back(self, driver: Driver) -> None:
         await self.pause(self.rng.uniform(300, 1800))
-        await self.press(driver, "Go online")
+        await self.press(driver, EN(keyboards.GO_ONLINE))
 
     async def _take_breaks(self, driver: Driver) -> None:
         assert self.emulator is not None
@@ -934,10 +987,7 @@ async def check_invariants(bot: StorerunBot, drivers: list[Driver]) -> list[str]
 def invite_for(code: str) -> Callable[[ChatMessage], bool]:
     """Matches the admin's message carrying the invite link of this store."""
 
-    def matches(message: ChatMessage) -> bool:
-        return f"({code})" in (message.text or "") and "?start=" in (message.text or "")
-
-    return matches
+    return showing(said(texts.INVITE_LINK, code=code, link=re.compile(r"\S*\?start=[\w-]+")))
 
 
 def median_text(seconds: float | None) -> str:
@@ -989,10 +1039,11 @@ def _decides(message: ChatMessage, offer_id: int) -> bool:
     """Whether the message tells how an award window ended for the driver: their job card, or their
     copy saying it went to someone else (or nobody)."""
     text = message.text or ""
-    if f"It's yours: #{offer_id} ·" in text:
+    if titled(JOB_CARD, offer_id) in text:
         return True
-    ended = ("went to another driver", "cancelled", "expired")
-    return f"#{offer_id} ·" in text and any(word in text for word in ended)
+    title = re.compile(rf"#{offer_id} · .*")
+    ended = (COPY_WENT_ELSEWHERE, COPY_CANCELLED, COPY_EXPIRED)
+    return any(says(text, copy, title=title) for copy in ended)
 
 
 def held_in_chat(chat: list[ChatMessage]) -> set[int]:
@@ -1003,8 +1054,8 @@ def held_in_chat(chat: list[ChatMessage]) -> set[int]:
         found = re.search(r"#(\d+)", text)
         if not message.from_bot or found is None:
             continue
-        live_job = text.startswith("✅ It's yours: #") and "Release" in message.buttons
-        on_the_road = "Delivered" in message.buttons or "Why can't it be delivered?" in text
+        live_job = text.startswith(f"{part(EN(JOB_CARD))}#") and EN(keyboards.RELEASE) in message.buttons
+        on_the_road = EN(keyboards.DELIVERED) in message.buttons or says(text, ASK_FAIL_REASON)
         if live_job or on_the_road:
             held.add(int(found.group(1)))
     return held

@@ -11,6 +11,7 @@ from bot import keyboards, texts
 from bot.i18n import Words
 from bot.texts import Catalog, Texts
 from dispatch.actors import By, CancelReason
+from dispatch.awards import Key
 from dispatch.clock import FakeClock
 from dispatch.drivers import DriverStatus
 from dispatch.lifecycle import Status
@@ -253,3 +254,25 @@ def test_who_cancelled_and_why_read_in_the_readers_words(language: Language) -> 
     no_time = t.admin_cancelled(TOMORROW, By("Ada"), CancelReason.NO_TIME_LEFT)["text"]
     assert t(texts.CANCEL_REASONS[CancelReason.NO_TIME_LEFT]) in no_time
     assert "customer left" in t.store_cancelled(TOMORROW, "customer left")["text"]
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_the_trail_puts_the_domains_codes_in_words_and_shows_peoples_words_as_typed(
+    language: Language,
+) -> None:
+    t = Texts(language, FakeClock(EVENING))
+    tz = LAS_VEGAS.tz
+    assert texts.detail_words(t, "wave=2 drivers=5", tz, EVENING) == " · ".join(
+        [t(texts.DETAIL_VALUES["wave"], value="2"), t.n(texts.DETAIL_COUNTS["drivers"], 5)]
+    )
+    assert texts.detail_words(t, "phone=no", tz, EVENING) == t(texts.YES_NO["phone"]["no"])
+    assert texts.detail_words(t, "reason=absent", tz, EVENING) == t(texts.FAIL_REASONS[FailReason.ABSENT])
+    no_time = t(texts.CANCEL_REASONS[CancelReason.NO_TIME_LEFT])
+    assert texts.detail_words(t, "reason=no_time_left", tz, EVENING) == no_time
+    closed = texts.detail_words(
+        t, "order=fewest-today closed=2026-11-26T05:00:10.000+00:00 key=won_today", tz, EVENING
+    )
+    assert t.time(EVENING, tz) in closed and t(texts.KEY_SHORT[Key.WON_TODAY]) in closed
+    # A person's own words, a photo's file id, a detail written before codes: as they are.
+    for as_typed in ("customer left = gone", "AgACAgIAAxkBAAIB", "wave 1 to 5 drivers", "colour=blue"):
+        assert texts.detail_words(t, as_typed, tz, EVENING) == as_typed

@@ -516,9 +516,7 @@ async def test_the_pickup_code_is_asked_for_and_the_right_one_picks_the_order_up
     assert (offer.status, offer.holder_id) == ("picked_up", desk.driver_ids[MARIA])
     assert offer.picked_up_at == at_counter and offer.wrong_codes == 0
     pickup = [event for event in await desk.trail(offer_id) if event.kind == "pickup"]
-    assert [(e.actor, e.detail) for e in pickup] == [
-        (Actor.driver(desk.driver_ids[MARIA]).encode(), "code accepted")
-    ]
+    assert [(e.actor, e.detail) for e in pickup] == [(Actor.driver(desk.driver_ids[MARIA]).encode(), "")]
     queued = await desk.queued(mark)
     assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
         (MARIA, Delivery.EDIT, maria_copy),
@@ -565,9 +563,9 @@ async def test_wrong_codes_are_counted_and_the_last_try_locks_pickup_and_tells_t
     assert (offer.wrong_codes, offer.pickup_locked, offer.status) == (3, True, "accepted")
     trail = await desk.trail(offer_id)
     assert [e.detail for e in trail if e.kind == "pickup_code_wrong"] == [
-        "attempt 1",
-        "attempt 2",
-        "attempt 3",
+        "attempt=1",
+        "attempt=2",
+        "attempt=3",
     ]
     assert [e.actor for e in trail if e.kind == "pickup_locked"] == [DISPATCH.encode()]
     assert [(q.chat_id, q.text) for q in await desk.queued(mark)] == [
@@ -672,7 +670,9 @@ async def test_an_order_that_cannot_be_delivered_goes_back_with_its_reason(desk:
     assert offer.holder_id == desk.driver_ids[MARIA]
     assert (await desk.person(MARIA)).delivered == 0
     fail = [event for event in await desk.trail(offer_id) if event.kind == "fail"]
-    assert [(e.actor, e.detail) for e in fail] == [(Actor.driver(desk.driver_ids[MARIA]).encode(), "absent")]
+    assert [(e.actor, e.detail) for e in fail] == [
+        (Actor.driver(desk.driver_ids[MARIA]).encode(), "reason=absent")
+    ]
     queued = await desk.queued(mark)
     assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
         (MARIA, Delivery.EDIT, card.outbox_id),
@@ -838,7 +838,7 @@ async def test_a_no_show_is_released_counted_and_offered_again_never_to_that_dri
     assert (maria.no_shows, maria.released) == (1, 0)
     trail = await desk.trail(offer_id)
     assert [(e.kind, e.actor) for e in trail[-2:]] == [("no_show", "dispatch"), ("expire", "dispatch")]
-    assert trail[-2].detail == f"driver {maria.id} released" and trail[-1].detail == NO_TIME_LEFT
+    assert trail[-2].detail == f"driver={maria.id}" and trail[-1].detail == NO_TIME_LEFT
     queued = await desk.queued(mark)
     assert [(q.chat_id, q.kind, q.target_id) for q in queued] == [
         (MARIA, Delivery.EDIT, maria_copy),

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import texts
+from tests.e2e.words import EN
+
 
 def storerun(*arguments: str, cwd: Path, **environment: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -49,5 +52,5 @@ def test_sandbox_once_plays_a_visit_through_the_emulator(tmp_path: Path) -> None
     played = storerun("sandbox", "--once", "--port", "0", cwd=tmp_path)
     assert played.returncode == 0, played.stderr
     assert "--- chat of Ada (1000) ---" in played.stdout
-    assert "bot: You're a storerun admin." in played.stdout
-    assert "bot: Hi Sam!" in played.stdout
+    assert f"bot: {EN(texts.ADMIN)}" in played.stdout
+    assert f"bot: {EN(texts.WELCOME, name='Sam')}" in played.stdout

@@ -18,7 +18,7 @@ from bot.routes import everyone
 from bot.texts import Texts
 from dispatch.drivers import Availability
 from dispatch.offers import Press
-from dispatch.views import OfferView, offer_view
+from dispatch.views import DayTally, OfferView, offer_view
 from sandbox.emulator import BotApiEmulator, ChatMessage
 from storage.records import Language
 from tests.e2e.conftest import ADMIN_ID
@@ -27,17 +27,11 @@ from tests.e2e.people import LAS_VEGAS, approve, new_offer, online_driver
 LUCIA, SAM, ROSA, MARIA = 3101, 3102, 4101, 3001
 TEAM = -100_777  # a store's group chat
 
-# Until the Spanish catalog (bot/locale/es/LC_MESSAGES/storerun.po) lands, Spanish reads as the
-# English msgids. Once it has landed, set this to True: every `spanish(...)` check below then also
-# asserts that what a Spanish reader got is not the English text.
-SPANISH_TRANSLATED = False
-
 
 def spanish(text: str | None, english: str) -> None:
-    """`text` reached a Spanish reader: it is Spanish, not English (once the catalog has landed)."""
+    """`text` reached a Spanish reader: it is Spanish, not English."""
     assert text is not None
-    if SPANISH_TRANSLATED:
-        assert text != english, text
+    assert text != english, text
 
 
 def words(storerun: StorerunBot) -> tuple[Texts, Texts]:
@@ -104,6 +98,40 @@ async def test_a_driver_whose_phone_reads_spanish_is_answered_in_spanish_from_th
     online = await emulator.wait_for_message(LUCIA, reading(es(texts.AVAILABILITY[Availability.ONLINE])))
     assert online.buttons == [es(keyboards.GO_OFFLINE)]
     spanish(online.text, en(texts.AVAILABILITY[Availability.ONLINE]))
+
+    # The whole journey, in Spanish: the offer, its award, the pickup at the counter, the delivery.
+    created = await new_offer(emulator)
+    view = await view_of(storerun, created.offer_id)
+    copy = await emulator.wait_for_message(LUCIA, reading(es.offer_copy(view)["text"]))
+    assert copy.buttons == [es(keyboards.ACCEPT), es(keyboards.DECLINE)]
+    spanish(copy.text, en.offer_copy(view)["text"])
+    won = await emulator.press(LUCIA, es(keyboards.ACCEPT), message_id=copy.message_id)
+    assert won.text == es(texts.PRESS_ANSWERS[Press.AWARDED])
+    spanish(won.text, en(texts.PRESS_ANSWERS[Press.AWARDED]))
+    view = await view_of(storerun, created.offer_id)
+    job = await emulator.wait_for_message(LUCIA, reading(es.job_card(view)["text"]))
+    assert job.buttons == [es(keyboards.CONFIRM_PICKUP), es(keyboards.RELEASE)]
+
+    asked_code = await emulator.press(LUCIA, es(keyboards.CONFIRM_PICKUP), message_id=job.message_id)
+    assert asked_code.text == es(texts.PRESS_ANSWERS[Press.TYPE_CODE])
+    await emulator.wait_for_message(LUCIA, reading(es.ask_pickup_code(view)["text"]))
+    await emulator.send_text(LUCIA, created.pickup_code)
+    view = await view_of(storerun, created.offer_id)
+    road = await emulator.wait_for_message(LUCIA, reading(es.delivery_card(view)["text"]))
+    assert road.buttons == [es(keyboards.DELIVERED), es(keyboards.CANT_DELIVER)]
+    spanish(road.text, en.delivery_card(view)["text"])
+
+    done = await emulator.press(LUCIA, es(keyboards.DELIVERED), message_id=road.message_id)
+    assert done.text == es(texts.PRESS_ANSWERS[Press.DELIVERED])
+    view = await view_of(storerun, created.offer_id)
+    await emulator.wait_for_message(LUCIA, reading(es.delivery_closed(view)["text"]))
+    thanks = es.delivered(view, DayTally(1, view.offer.pay_cents))["text"]
+    await emulator.wait_for_message(LUCIA, reading(thanks))
+    spanish(thanks, en.delivered(view, DayTally(1, view.offer.pay_cents))["text"])
+    before = newest(emulator, LUCIA)
+    await emulator.send_text(LUCIA, "/status")
+    status = await emulator.wait_for_message(LUCIA, lambda m: m.message_id > before and bool(m.buttons))
+    assert status.buttons == [es(keyboards.GO_OFFLINE)]
 
 
 async def test_skip_is_understood_typed_in_either_language(

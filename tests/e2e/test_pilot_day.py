@@ -18,8 +18,27 @@ import pytest
 from telegram import Update
 from telegram.ext import TypeHandler
 
+from bot import keyboards, texts
+from dispatch.drivers import Availability
 from sandbox.emulator import ChatMessage
 from sandbox.simulation import FIRST_DRIVER, DayPlan, Person, PilotDay, held_in_chat, summary_text
+from tests.e2e.people import LAS_VEGAS
+from tests.e2e.words import (
+    APPROVED_BY,
+    ASK_PICKUP_CODE,
+    DELIVERY_CARD,
+    EN,
+    JOB_CARD,
+    JOB_PICKED_UP,
+    LATE_REMINDER,
+    REJECTED_BY,
+    RELEASED_REOFFERED,
+    STORE_ACCEPTED,
+    YOU_ARE_APPROVED,
+    matches,
+    part,
+    saying,
+)
 
 VEGAS = ZoneInfo("America/Los_Angeles")
 # A Monday in the past: no machine's own clock is anywhere near it.
@@ -68,25 +87,29 @@ async def test_a_two_hour_day_at_600x_keeps_every_invariant(tmp_path: Path) -> N
     assert summary.chart_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert len(summary.transcripts) == 1 + len(day.clerks) + plan.drivers
     admin_chat = (tmp_path / "transcripts" / "1000-Ada.txt").read_text()
-    assert "🧾 New driver" in admin_chat and "Approved by Ada" in admin_chat
+    assert part(texts.APPLICATION) in admin_chat and EN(APPROVED_BY, admin="Ada") in admin_chat
     # Each transcript tells when each thing was said and what the person did, in order: the
     # admin approved the drivers before the stores opened; a driver took an offer, confirmed the
     # pickup, read the bot asking for the code, and typed it.
-    assert re.search(r"^09:\d\d:\d\d you pressed \[Approve\]$", admin_chat, re.M), admin_chat
+    approve, accept, confirm = (
+        pressed(label) for label in (keyboards.APPROVE, keyboards.ACCEPT, keyboards.CONFIRM_PICKUP)
+    )
+    assert re.search(rf"^09:\d\d:\d\d {re.escape(approve)}$", admin_chat, re.M), admin_chat
     chats = [path.read_text() for path in summary.transcripts]
-    took = next(chat for chat in chats if "you pressed [Confirm pickup]" in chat)
+    took = next(chat for chat in chats if confirm in chat)
     steps = [line.split(" ", 1) for line in took.splitlines() if TIMED_LINE.match(line)]
     assert [at for at, _ in steps] == sorted(at for at, _ in steps), took
     what = [said for _, said in steps]
-    assert what.index("you pressed [Accept]") < what.index("you pressed [Confirm pickup]"), took
-    confirmed = what.index("you pressed [Confirm pickup]")
-    assert what[confirmed + 1].startswith("bot: Type the 4-digit pickup code"), took
+    assert what.index(accept) < what.index(confirm), took
+    confirmed = what.index(confirm)
+    assert what[confirmed + 1].startswith(f"bot: {part(ASK_PICKUP_CODE)}"), took
     assert re.fullmatch(r"you: \d{4}", what[confirmed + 2]), took
     assert checked["board"]
     # The stores posted through their chats, and the drivers typed the codes they saw there.
     assert day.emulator is not None
+    code_told = matches(STORE_ACCEPTED, code=re.compile(r"\d{4}"))
     assert any(
-        "Pickup code:" in (m.text or "")
+        code_told.search(m.text or "")
         for clerk in day.clerks.values()
         for m in day.emulator.chat(clerk.user_id)
     )
@@ -114,7 +137,7 @@ async def test_the_stores_open_at_10_las_vegas_time_with_every_driver_online(tmp
         next(
             vegas_time(m.date)
             for m in day.emulator.chat(driver.user_id)
-            if m.from_bot and "You're online" in (m.text or "")
+            if m.from_bot and EN(texts.AVAILABILITY[Availability.ONLINE]) in (m.text or "")
         )
         for driver in day.drivers
     ]
@@ -182,7 +205,7 @@ async def test_a_person_at_the_page_is_answered_before_the_clock_moves_on(tmp_pa
             assert emulator is not None
             emulator.add_user(HUMAN.user_id, "Lee", last_name="Park")
             await emulator.send_text(HUMAN.user_id, "/start")
-            reply = await emulator.wait_for_message(HUMAN.user_id, "Pick your area", timeout=60)
+            reply = await emulator.wait_for_message(HUMAN.user_id, EN(texts.PICK_AREA), timeout=60)
             seen["sent"], seen["answered"] = emulator.chat(HUMAN.user_id)[0].date, reply.date
             running.stop_early()
 
@@ -235,15 +258,16 @@ async def test_the_simulated_admin_leaves_applications_to_the_person_playing_the
         assert emulator is not None
         emulator.add_user(HUMAN.user_id, "Lee", last_name="Park")
         await emulator.send_text(HUMAN.user_id, "/start")
-        await running.until(HUMAN, "Pick your area", within=600)
-        await running.press(HUMAN, "Fashion Show, Las Vegas Strip")
-        await running.until(HUMAN, "Share your phone", within=600)
-        await running.press(HUMAN, "Skip")
-        card = await running.until(running.admin, ": Lee Park", within=600)
+        await running.until(HUMAN, EN(texts.PICK_AREA), within=600)
+        await running.press(HUMAN, LAS_VEGAS)
+        await running.until(HUMAN, EN(texts.ASK_PHONE, area=LAS_VEGAS), within=600)
+        await running.press(HUMAN, EN(keyboards.SKIP))
+        card = await running.until(running.admin, saying(texts.APPLICATION, name="Lee Park"), within=600)
         assert card is not None
         await running.pause(300)  # the person playing the admin takes five minutes to decide
-        found["undecided after five minutes"] = "Reject" in message(running, card.message_id).buttons
-        await running.press(running.admin, "Reject", card.message_id)
+        reject = EN(keyboards.REJECT)
+        found["undecided after five minutes"] = reject in message(running, card.message_id).buttons
+        await running.press(running.admin, reject, card.message_id)
         await running.pause(900)
         found["after"] = message(running, card.message_id).text
 
@@ -251,13 +275,18 @@ async def test_the_simulated_admin_leaves_applications_to_the_person_playing_the
 
     assert summary.problems == [], summary_text(summary)
     assert found["undecided after five minutes"] is True
-    assert "Rejected by Ada" in str(found["after"]), found
+    assert EN(REJECTED_BY, admin="Ada") in str(found["after"]), found
     # The simulated driver was approved by the simulated admin, but only after its wait.
     assert day.emulator is not None
     driver_chat = day.emulator.chat(FIRST_DRIVER)
-    applied = next(m for m in driver_chat if m.from_bot and "with our admins" in (m.text or "")).date
-    approved = next(m for m in driver_chat if m.from_bot and "You're approved" in (m.text or "")).date
+    applied = next(m for m in driver_chat if m.from_bot and m.text == EN(texts.APPLIED)).date
+    approved = next(m for m in driver_chat if m.from_bot and m.text == EN(YOU_ARE_APPROVED)).date
     assert approved - applied >= plan.admin_waits
+
+
+def pressed(label: str) -> str:
+    """How a transcript shows a press of the button with this label."""
+    return f"you pressed [{EN(label)}]"
 
 
 def message(running: PilotDay, message_id: int) -> ChatMessage:
@@ -286,11 +315,19 @@ def test_what_a_driver_holds_is_read_off_their_chat() -> None:
             date=0,
         )
 
+    where, window, package = "Zara, Level 1", "2:00–2:30 PM PST", EN.n(texts.PACKAGES, 1)
+    job = {"where": where, "window": window, "packages": package, "zone": "89109"}
+    on_job = (EN(keyboards.CONFIRM_PICKUP), EN(keyboards.RELEASE))
     chat = [
-        bot(1, "✅ It's yours: #4 · Zara · $12.50", "Confirm pickup", "Release"),
-        bot(2, "📦 Picked up: #5 · Zara · $12.50 · order D1"),
-        bot(3, "🚗 Deliver order D1 (1 package) · #5\nTo: 1 Main St", "Delivered", "Can't deliver"),
-        bot(4, "Offer #6 · Zara · $9.00: you released it. It's offered to other drivers."),
-        bot(5, "⚠️ You're late for pickup at Zara (#7)", "Confirm pickup", "Release"),
+        bot(1, EN(JOB_CARD, title="#4 · Zara · $12.50", ref="D0", **job), *on_job),
+        bot(2, EN(JOB_PICKED_UP, title="#5 · Zara · $12.50", ref="D1")),
+        bot(
+            3,
+            EN(DELIVERY_CARD, ref="D1", packages=package, id=5, address="1 Main St", zone="89109"),
+            EN(keyboards.DELIVERED),
+            EN(keyboards.CANT_DELIVER),
+        ),
+        bot(4, EN(RELEASED_REOFFERED, title="#6 · Zara · $9.00")),
+        bot(5, EN(LATE_REMINDER, where=where, window=window, ref="D7"), *on_job),
     ]
     assert held_in_chat(chat) == {4, 5}

@@ -11,15 +11,32 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot import keyboards, texts
 from bot.app import StorerunBot
 from dispatch.clock import FakeClock
+from dispatch.drivers import Availability
 from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from dispatch.retention import Purged
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from storage.db import Database
+from storage.records import EventKind
 from tests.e2e.conftest import ADMIN_ID, BotFactory, make_settings
 from tests.e2e.people import new_offer, online_driver
+from tests.e2e.words import (
+    ASK_PICKUP_CODE,
+    DELIVERY_CARD,
+    DRIVER_RECORD,
+    EN,
+    JOB_CARD,
+    OFFER_COPY,
+    PROOF_SAVED,
+    TRAIL,
+    TRAIL_STEP,
+    WHO_DRIVER,
+    matches,
+    part,
+)
 
 MARIA = 3001
 MARIAS_PHONE = "+15550003001"  # the emulator's number for her
@@ -30,18 +47,18 @@ async def _deliver_with_a_photo(emulator: BotApiEmulator) -> int:
     """Maria takes an offer, picks it up with the code, delivers it and sends a photo; then goes offline."""
     await online_driver(emulator, MARIA, "Maria")
     offer = await new_offer(emulator)
-    await emulator.wait_for_message(MARIA, "📦 New offer")
-    await emulator.press(MARIA, "Accept")
-    await emulator.wait_for_message(MARIA, "It's yours")
-    await emulator.press(MARIA, "Confirm pickup")
-    await emulator.wait_for_message(MARIA, "Type the 4-digit")
+    await emulator.wait_for_message(MARIA, part(OFFER_COPY))
+    await emulator.press(MARIA, EN(keyboards.ACCEPT))
+    await emulator.wait_for_message(MARIA, part(JOB_CARD))
+    await emulator.press(MARIA, EN(keyboards.CONFIRM_PICKUP))
+    await emulator.wait_for_message(MARIA, part(ASK_PICKUP_CODE))
     await emulator.send_text(MARIA, offer.pickup_code)
-    await emulator.wait_for_message(MARIA, "🚗 Deliver order A123")
-    await emulator.press(MARIA, "Delivered")
+    await emulator.wait_for_message(MARIA, part(DELIVERY_CARD, ref="A123"))
+    await emulator.press(MARIA, EN(keyboards.DELIVERED))
     await emulator.send_photo(MARIA, caption="at the door")
-    await emulator.wait_for_message(MARIA, "Photo saved as proof")
+    await emulator.wait_for_message(MARIA, EN(PROOF_SAVED, ref="A123"))
     await emulator.send_text(MARIA, "/offline")
-    await emulator.wait_for_message(MARIA, "You're offline")
+    await emulator.wait_for_message(MARIA, EN(texts.AVAILABILITY[Availability.OFFLINE]))
     return offer.offer_id
 
 
@@ -83,7 +100,7 @@ async def test_ninety_days_after_a_delivery_its_address_photo_and_the_idle_drive
     # The admin's views of what is left cope with the gaps.
     await emulator.send_text(ADMIN_ID, f"/driver {maria.id}")
     profile = await emulator.wait_for_message(ADMIN_ID, f"#{maria.id} Maria")
-    assert "phone not shared" in (profile.text or "")
+    assert matches(DRIVER_RECORD, phone=EN(texts.NOT_SHARED)).search(profile.text or ""), profile.text
     await emulator.send_text(ADMIN_ID, "/export drivers 365")
     drivers = await emulator.wait_for_message(ADMIN_ID, lambda m: m.document is not None)
     assert drivers.document is not None
@@ -196,5 +213,7 @@ async def test_a_month_after_a_delivery_its_messages_are_pruned_once_a_day_and_i
     assert logged == [f"pruned history older than 30 days: {pruned}"]
 
     await emulator.send_text(ADMIN_ID, f"/offer {offer_id}")  # answered as ever, from the events kept
-    trail = await emulator.wait_for_message(ADMIN_ID, "Trail:")
-    assert "deliver by driver Maria" in (trail.text or "")
+    trail = await emulator.wait_for_message(ADMIN_ID, EN(TRAIL))
+    said = EN(texts.EVENT_WORDS[EventKind.DELIVER])
+    delivered = matches(TRAIL_STEP, kind=said, who=matches(WHO_DRIVER, name="Maria"))
+    assert delivered.search(trail.text or ""), trail.text

@@ -12,11 +12,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot import texts
 from bot.app import StorerunBot
 from dispatch.dispatcher import Dispatch, Person
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from tests.e2e.conftest import TOKEN, BotFactory, free_port
+from tests.e2e.words import EN
 
 PEOPLE = range(6000, 6030)
 
@@ -56,7 +58,7 @@ async def test_a_stop_keeps_unapplied_updates_and_a_restart_applies_each_once(
 
     await start_bot()
     for person in PEOPLE:
-        await emulator.wait_for_message(person, f"Hi P{person}")
+        await emulator.wait_for_message(person, EN(texts.WELCOME, name=f"P{person}"))
     second_look = [sum(1 for m in emulator.chat(p) if m.from_bot) for p in PEOPLE]
     assert second_look == [1] * len(PEOPLE)
 
@@ -91,7 +93,7 @@ async def test_storerun_run_polls_answers_and_stops_on_sigterm(
     try:
         emulator.add_user(6100, "Rae")
         await emulator.send_text(6100, "/start")
-        await emulator.wait_for_message(6100, "Hi Rae", timeout=30)
+        await emulator.wait_for_message(6100, EN(texts.WELCOME, name="Rae"), timeout=30)
         async with httpx.AsyncClient() as client:
             health = await client.get(f"http://{environment['HTTP_LISTEN']}/healthz")
         assert health.status_code == 200 and health.json()["mode"] == "polling"

@@ -16,7 +16,7 @@ from bot.i18n import Words
 from dispatch.lifecycle import Status
 from dispatch.offers import Press
 from sandbox.emulator import BotApiEmulator
-from storage.records import Language
+from storage.records import EventKind, Language
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import new_offer, offer_line, online_driver, seed_online_drivers
 
@@ -347,8 +347,8 @@ async def test_offer_board_trail_cancel_and_reopen(emulator: BotApiEmulator, sta
     for piece in (
         "wave 1 → Maria: accepted",
         "wave 1 → Joe: taken",
-        "open by admin Ada",
-        "accept by driver Maria (#",
+        f"{Words(Language.EN)(texts.EVENT_WORDS[EventKind.OPEN])} by admin Ada",
+        f"{Words(Language.EN)(texts.EVENT_WORDS[EventKind.ACCEPT])} by driver Maria (#",
     ):
         assert piece in (trail.text or ""), trail.text
     await emulator.send_text(ADMIN_ID, f"/cancel {offer.offer_id} customer called")
@@ -435,7 +435,9 @@ async def test_an_offer_sent_to_many_drivers_counts_its_copies_and_keeps_its_who
     trail = await emulator.wait_for_message(ADMIN_ID, "Copies sent:")
     text = trail.text or ""
     assert len(text) <= 4096 and "120 copies: no answer yet 120" in text
-    assert text.endswith("wave by dispatch: wave 1 to 120 drivers")
+    en = Words(Language.EN)
+    wave = en(texts.DETAIL_VALUES["wave"], value=1) + " · " + en.n(texts.DETAIL_COUNTS["drivers"], 120)
+    assert text.endswith(f"{en(texts.EVENT_WORDS[EventKind.WAVE])} by dispatch: {wave}")
 
 
 async def test_a_broadcast_finished_while_the_bot_was_down_is_reported_on_start(

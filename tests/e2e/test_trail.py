@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from bot import texts
 from bot.app import StorerunBot
+from bot.i18n import Words
 from sandbox.emulator import BotApiEmulator
+from storage.records import EventKind, Language
 from tests.e2e.conftest import ADMIN_ID
 from tests.e2e.people import new_offer, offer_line, online_driver
 from tests.e2e.test_stores_and_admins import invite_link
+
+
+def did(kind: EventKind) -> str:
+    """What happened, as the English trail says it."""
+    return Words(Language.EN)(texts.EVENT_WORDS[kind])
+
 
 MIA, ANA = 4101, 3101
 
@@ -45,9 +54,9 @@ async def test_a_clerks_order_shows_the_store_and_clerk_and_the_driver_by_name(
     await emulator.press(ANA, "Accept")
     await emulator.wait_for_message(ANA, "It's yours")
     trail = await trail_of(emulator, offer_id)
-    assert "open by store FS-ZARA · Mia" in trail, trail
-    assert f"accept by driver Ana K. (#{await driver_id_of(storerun, ANA)})" in trail, trail
-    assert "wave by dispatch" in trail, trail
+    assert f"{did(EventKind.OPEN)} by store FS-ZARA · Mia" in trail, trail
+    assert f"{did(EventKind.ACCEPT)} by driver Ana K. (#{await driver_id_of(storerun, ANA)})" in trail, trail
+    assert f"{did(EventKind.WAVE)} by dispatch" in trail, trail
     assert f"admin:{MIA}" not in trail and "driver:" not in trail, trail
 
 
@@ -72,7 +81,7 @@ async def test_a_clerks_step_by_step_order_is_opened_by_the_store(
     await emulator.press(MIA, "Create order")
     card = await emulator.wait_for_message(MIA, "🆕 Offer")
     offer_id = int((card.text or "").split("Offer #")[1].split()[0])
-    assert "open by store FS-ZARA · Mia" in await trail_of(emulator, offer_id)
+    assert f"{did(EventKind.OPEN)} by store FS-ZARA · Mia" in await trail_of(emulator, offer_id)
 
 
 async def test_an_admins_offer_is_opened_by_the_admin_by_name(
@@ -80,4 +89,4 @@ async def test_an_admins_offer_is_opened_by_the_admin_by_name(
 ) -> None:
     offer = await new_offer(emulator, ref="T3")
     trail = await trail_of(emulator, offer.offer_id)
-    assert "open by admin Ada" in trail, trail
+    assert f"{did(EventKind.OPEN)} by admin Ada" in trail, trail

@@ -152,3 +152,7 @@ ORDER_LINE = only(texts.order_line)  # a line of a store's /orders
 TRAIL_HEAD, TRAIL_OFFER, TRAIL_CODE, COPIES_SENT, TRAIL, TRAIL_STEP = marked(texts.offer_trail)
 (DRIVER_RECORD,) = marked(texts.driver_profile)  # /driver's lines under the driver's own
 NO_AWARDS, AWARDS_TO, PRESSES, FAIRNESS_LINE = marked(texts._fairness_line)  # /stats' last line
+WHO_USER, WHO_ADMIN, WHO_STORE, WHO_STAFF, WHO_DRIVER, WHO_DRIVER_ID, WHO_DISPATCH = marked(texts.who_did)
+COPY_LINE, COPIES_COUNTED, _, _ = marked(texts._copies_sent)  # /offer's copies: each, or counted
+(STATS_BLOCK,) = marked(texts._stats_block)  # an area's numbers in /stats
+(PAGE_OF,) = marked(texts.page_text)  # a paged list's footer
