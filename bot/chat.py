@@ -28,7 +28,7 @@ class Context(
     """The handler context, carrying the running storerun bot (and so every service)."""
 
     # What the chat of the update being handled reads: found once per update, before any other
-    # handler runs (handlers.on_any_update); PTB hands every handler of an update the same context.
+    # handler runs (routes.everyone.on_any_update); PTB hands every handler of an update the same context.
     language: Language = Language.EN
 
     @property

@@ -4,8 +4,9 @@ the bot renders it, never by English copied next to the code that looks for it.
 A message is a template with named parameters ("Offer #{id}: {answer}"), already in the reader's
 language. `part` gives its leading text up to the first parameter the reader cannot know, to look
 for; `pattern` matches all of it, each unknown parameter a named group to read a value back out;
-`marked` names the messages one of the bot's functions marks inline (`N_`, `Np_`) rather than as
-constants. Nothing here imports the bot: the templates and functions are handed in.
+`marked` lists the messages one of the bot's functions marks inline (`N_`, `Np_`) rather than as
+constants, and `message_in` / `plural_in` pick one of them. Nothing here imports the bot: the
+templates and functions are handed in.
 """
 
 from __future__ import annotations
@@ -75,15 +76,6 @@ def showing(found: re.Pattern[str] | str) -> Callable[[ChatMessage], bool]:
         if message.text is None:
             return False
         return bool(found.search(message.text)) if isinstance(found, re.Pattern) else found in message.text
-
-    return matches
-
-
-def exactly(text: str) -> Callable[[ChatMessage], bool]:
-    """A message predicate: its text is exactly `text`."""
-
-    def matches(message: ChatMessage) -> bool:
-        return message.text == text
 
     return matches
 

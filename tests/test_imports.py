@@ -50,12 +50,17 @@ BOT_MAY_IMPORT_SANDBOX = frozenset({"bot.cli"})
 # simulated clock: it builds the bot, settles it before each move of the clock (its timers, inbox
 # and outbox), stops it, and draws the day's chart with the bot's own drawing. Tests and hooks
 # reach into `PilotDay.bot` as well, so handing it in from outside would only move the import.
+# Its simulated people read the bot's words as people do: they find buttons and messages by the
+# catalog's text (bot.texts, bot.keyboards, in English through bot.i18n), never by copied English.
 # These are the only sandbox -> bot imports; the sandbox never imports the CLI (no cycle).
 SANDBOX_MAY_IMPORT_BOT = frozenset(
     {
         ("sandbox.simulation", "bot.app"),
         ("sandbox.simulation", "bot.config"),
         ("sandbox.simulation", "bot.charts"),
+        ("sandbox.simulation", "bot.i18n"),
+        ("sandbox.simulation", "bot.texts"),
+        ("sandbox.simulation", "bot.keyboards"),
     }
 )
 

@@ -164,7 +164,7 @@ async def answers_at_once(
     """The answers, by update id, that what is committed gives to presses as they arrive, before
     they take their turn to be applied (bot.inbox): a forged or stale button, an Accept that cannot
     win (final: nothing changes), an Accept collected in an award window (answered now, recorded in
-    its turn). A press not answered here goes to on_button. Each answer is in the language of the
+    its turn). A press not answered here goes to its button route (press). Each answer is in the language of the
     chat it was pressed in (read once for them all: a rush is a thousand presses)."""
     answers: dict[int, ArrivalAnswer] = {}
     accepts: dict[int, tuple[int, int]] = {}
@@ -197,7 +197,7 @@ async def applies_at_once(
     dispatch: Dispatch, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
 ) -> None:
     """Apply in bulk the presses answered on arrival that still change something (bot.inbox): the
-    Accepts collected in an award window, as on_button would have, one by one."""
+    Accepts collected in an award window, as the button route (press) would have, one by one."""
     accepts: dict[datetime, set[tuple[int, int]]] = {}
     for update, arrived in presses:
         query = update.callback_query

@@ -273,3 +273,23 @@ def test_sent_messages_are_kept_30_days_unless_set(monkeypatch: pytest.MonkeyPat
             ConfigError, match=f"^configuration error: RETENTION_DAYS input should be {problem}"
         ):
             load_settings()
+
+
+def test_every_default_is_written_once_where_the_part_it_sets_is_defined(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing set, the settings make exactly the domain's rules and the workers' limits:
+    a default changed there is the setting's default too (no second copy to forget)."""
+    from bot.inbox import InboxLimits
+    from bot.sender import SenderLimits
+    from dispatch.deadlines import Timing
+    from dispatch.dispatcher import Rules
+
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    settings = load_settings()
+    assert settings.timing() == Timing()
+    assert settings.rules() == Rules()
+    assert settings.sender_limits() == SenderLimits()
+    inbox = InboxLimits()
+    assert (settings.inbox_concurrency, settings.inbox_max_attempts) == (inbox.concurrency, inbox.max_attempts)
+    assert settings.inbox_retention_seconds == inbox.retention.total_seconds()

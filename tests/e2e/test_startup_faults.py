@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import texts
 from sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import TOKEN
+from tests.e2e.words import EN
 
 PASSWORD = "s3cr3t-pw"
 UNREACHABLE_DATABASE = f"postgresql+asyncpg://postgres:{PASSWORD}@127.0.0.1:1/storerun"
@@ -161,7 +163,7 @@ async def test_without_admins_the_bot_starts_and_warns_that_nobody_can_approve_d
     try:
         emulator.add_user(6200, "Noa")
         await emulator.send_text(6200, "/start")
-        await emulator.wait_for_message(6200, "Hi Noa", timeout=30)
+        await emulator.wait_for_message(6200, EN(texts.WELCOME, name="Noa"), timeout=30)
     finally:
         ended = await stop(process)
 
@@ -178,7 +180,7 @@ async def test_a_bad_gateway_on_get_me_at_start_is_retried_and_the_bot_then_answ
     try:
         emulator.add_user(6300, "Ira")
         await emulator.send_text(6300, "/start")
-        await emulator.wait_for_message(6300, "Hi Ira", timeout=30)
+        await emulator.wait_for_message(6300, EN(texts.WELCOME, name="Ira"), timeout=30)
     finally:
         ended = await stop(process)
 

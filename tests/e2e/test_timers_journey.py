@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot import keyboards
+from bot import keyboards, texts
 from dispatch.clock import FakeClock
+from dispatch.offers import Press
 from sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import online_driver
+from tests.e2e.words import (
+    ADMIN_EXPIRED,
+    COPY_EXPIRED,
+    EN,
+    JOB_CARD,
+    LATE_REMINDER,
+    NO_SHOW_RELEASED,
+    OFFER_COPY,
+    PICKUP_REMINDER,
+    WINDOW_OVER_NO_SHOW,
+    matches,
+    part,
+    saying,
+)
 
 MARIA, JOE = 3001, 3002
 NOON = datetime(2026, 7, 15, 19, 0, tzinfo=UTC)  # 12:00 PDT in Las Vegas
@@ -28,34 +43,35 @@ async def test_reminders_then_the_no_show_release_reach_the_driver_and_the_admin
     await online_driver(emulator, MARIA, "Maria")
     await online_driver(emulator, JOE, "Joe")
     await emulator.send_text(ADMIN_ID, LINE)
-    await emulator.wait_for_message(MARIA, "📦 New offer")
-    await emulator.press(MARIA, "Accept")
-    await emulator.wait_for_message(MARIA, "It's yours")
+    await emulator.wait_for_message(MARIA, part(OFFER_COPY))
+    await emulator.press(MARIA, EN(keyboards.ACCEPT))
+    await emulator.wait_for_message(MARIA, part(JOB_CARD))
 
     clock.set(PICKUP_START - timedelta(minutes=15, seconds=1))
     assert await bot.timers.fire_due() == 0
     clock.set(PICKUP_START - timedelta(minutes=15))
     assert await bot.timers.fire_due() == 1
+    where = "Zara, Level 1, near the Neiman Marcus entrance"
     await emulator.wait_for_message(
-        MARIA, "⏰ Pickup at Zara, Level 1, near the Neiman Marcus entrance, 1:00–1:30 PM PDT — in 15 min"
+        MARIA, part(PICKUP_REMINDER, where=where, window="1:00–1:30 PM PDT", minutes=15)
     )
 
     clock.set(PICKUP_END)
     await bot.timers.fire_due()
-    late = await emulator.wait_for_message(MARIA, "You're late for pickup")
-    assert late.buttons == ["Confirm pickup", "Release"]
+    late = await emulator.wait_for_message(MARIA, part(LATE_REMINDER))
+    assert late.buttons == [EN(keyboards.CONFIRM_PICKUP), EN(keyboards.RELEASE)]
 
     clock.set(PICKUP_END + timedelta(minutes=10))
     await bot.timers.fire_due()
-    await emulator.wait_for_message(MARIA, "released because it wasn't picked up in its window")
-    no_show = await emulator.wait_for_message(ADMIN_ID, "No-show: Maria")
-    assert keyboards.CANCEL_ORDER in no_show.buttons  # its window is over: a new one, or cancel
+    await emulator.wait_for_message(MARIA, saying(NO_SHOW_RELEASED))
+    no_show = await emulator.wait_for_message(ADMIN_ID, part(WINDOW_OVER_NO_SHOW, driver="Maria"))
+    assert EN(keyboards.CANCEL_ORDER) in no_show.buttons  # its window is over: a new one, or cancel
     await bot.sender.drain()
-    assert not any("📦 New offer" in (m.text or "") for m in emulator.chat(JOE))
+    assert not any(part(OFFER_COPY) in (m.text or "") for m in emulator.chat(JOE))
     closed = await emulator.wait_for_message(MARIA, lambda m: m.message_id == late.message_id and m.edited)
     assert closed.buttons == []
     stale = await emulator.press_callback(MARIA, late.message_id, "1:rel:1")  # pressed as it closed
-    assert stale.text == "This offer wasn't sent to you." or stale.text == "That's already done."
+    assert stale.text in (EN(texts.PRESS_ANSWERS[Press.NOT_YOURS]), EN(texts.PRESS_ANSWERS[Press.DONE]))
 
 
 async def test_an_offer_expires_on_the_clock_and_is_offered_again(
@@ -65,17 +81,19 @@ async def test_an_offer_expires_on_the_clock_and_is_offered_again(
     bot = await start_bot(clock=clock, acceptance_window_seconds=600, wave_interval_seconds=60, wave_size=5)
     await online_driver(emulator, MARIA, "Maria")
     await emulator.send_text(ADMIN_ID, LINE)
-    copy = await emulator.wait_for_message(MARIA, "📦 New offer")
-    assert "Offer stands until 12:10 PM PDT" in (copy.text or "")
+    copy = await emulator.wait_for_message(MARIA, part(OFFER_COPY))
+    assert matches(OFFER_COPY, expires="12:10 PM PDT").search(copy.text or ""), copy.text
     clock.set(NOON + timedelta(seconds=599))
     await bot.timers.fire_due()
     clock.set(NOON + timedelta(seconds=600))
     await bot.timers.fire_due()
+    expired = matches(COPY_EXPIRED)
     await emulator.wait_for_message(
-        MARIA, lambda m: m.message_id == copy.message_id and "expired" in (m.text or "")
+        MARIA, lambda m: m.message_id == copy.message_id and bool(expired.search(m.text or ""))
     )
-    await emulator.wait_for_message(ADMIN_ID, "expired with no driver")
-    assert (await emulator.press(ADMIN_ID, "Re-offer")).text == "Offered again."
+    await emulator.wait_for_message(ADMIN_ID, saying(ADMIN_EXPIRED))
+    reoffered = await emulator.press(ADMIN_ID, EN(keyboards.REOFFER))
+    assert reoffered.text == EN(texts.PRESS_ANSWERS[Press.REOPENED])
     await emulator.wait_for_message(
-        MARIA, lambda m: m.message_id > copy.message_id and "📦 New offer" in (m.text or "")
+        MARIA, lambda m: m.message_id > copy.message_id and part(OFFER_COPY) in (m.text or "")
     )

@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot import texts
 from bot.app import StorerunBot
 from bot.inbox import InboxWorker
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from tests.e2e.conftest import BotFactory, free_port
+from tests.e2e.words import EN
 
 SECRET = "hook-Secret_42"
 PERSON = 8300
@@ -62,7 +64,7 @@ async def test_updates_come_by_webhook_and_get_updates_is_refused_meanwhile(
     assert emulator.webhook_url.endswith("/telegram/hook")
     emulator.add_user(PERSON, "Wes")
     await emulator.send_text(PERSON, "/start")
-    await emulator.wait_for_message(PERSON, "Hi Wes")
+    await emulator.wait_for_message(PERSON, EN(texts.WELCOME, name="Wes"))
     with pytest.raises(Exception, match="webhook is active"):
         await bot.application.bot.get_updates(timeout=0)
 
@@ -73,7 +75,7 @@ async def test_an_update_telegram_sends_again_is_applied_once(
     bot = await _webhook_bot(start_bot)
     emulator.add_user(PERSON, "Wes")
     update_id = await emulator.send_text(PERSON, "/help")
-    await emulator.wait_for_message(PERSON, "/help shows this again")
+    await emulator.wait_for_message(PERSON, EN(texts.HELP_FOOTER))
     emulator.redeliver(update_id)
     await _settled(bot, emulator)
     assert _replies(emulator, PERSON) == 1
@@ -97,7 +99,7 @@ async def test_an_update_the_bot_failed_to_store_is_sent_again_and_applied_once(
     bot = await _webhook_bot(start_bot)
     emulator.add_user(PERSON, "Wes")
     await emulator.send_text(PERSON, "/help")
-    await emulator.wait_for_message(PERSON, "/help shows this again")
+    await emulator.wait_for_message(PERSON, EN(texts.HELP_FOOTER))
     await _settled(bot, emulator)
     assert calls == 2
     assert _replies(emulator, PERSON) == 1
@@ -128,7 +130,7 @@ async def test_health_and_metrics_in_polling_mode(emulator: BotApiEmulator, star
     bot = await start_bot(http_listen=f"127.0.0.1:{free_port()}")
     emulator.add_user(PERSON, "Wes")
     await emulator.send_text(PERSON, "/help")
-    await emulator.wait_for_message(PERSON, "/help shows this again")
+    await emulator.wait_for_message(PERSON, EN(texts.HELP_FOOTER))
     await bot.sender.drain()
     async with httpx.AsyncClient() as client:
         health = await client.get(f"{_base(bot)}/healthz")

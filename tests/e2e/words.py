@@ -18,21 +18,8 @@ from bot.i18n import Words, translations
 from bot.texts import Texts
 from sandbox import reading
 from sandbox.emulator import ChatMessage
-from sandbox.reading import exactly, marked, showing
+from sandbox.reading import message_in, plural_in, showing
 from storage.records import Language
-
-__all__ = [
-    "EN",
-    "exactly",
-    "line_of",
-    "marked",
-    "matches",
-    "offer_copy_of",
-    "part",
-    "saying",
-    "showing",
-    "title_of",
-]
 
 EN = Words(Language.EN)
 
@@ -84,75 +71,75 @@ def offer_copy_of(offer_id: int) -> str:
     return titled(OFFER_COPY, offer_id)
 
 
-def only(function: Callable[..., object]) -> str:
-    """The one message a method of the bot marks inline."""
-    (message,) = marked(function)
-    assert isinstance(message, str), message
-    return message
+# --- messages the bot marks inline, by the function that renders them (and which of its messages,
+# counted from 0 in the order written, where it has several) ---
 
-
-# --- messages the bot marks inline, by the method that renders them ---
-
-YOU_ARE_APPROVED = only(Texts.you_are_approved)
-YOU_ARE_REJECTED = only(Texts.you_are_rejected)
-OFFER_COPY, _ = marked(Texts.offer_copy)  # and "taken", its expiry once it is taken
-COPY_WENT_ELSEWHERE, COPY_TAKEN = marked(Texts.copy_taken)  # with Why not me?, and without
-COPY_DECLINED = only(Texts.copy_declined)
-COPY_EXPIRED = only(Texts.copy_expired)
-COPY_CANCELLED = only(Texts.copy_cancelled)
-COPY_WITHDRAWN = only(Texts.copy_withdrawn)
-JOB_CARD = only(Texts.job_card)
-RELEASED_REOFFERED, RELEASED = marked(Texts.job_released)
-ASK_PICKUP_CODE = only(Texts.ask_pickup_code)
-WRONG_CODE = marked(Texts.wrong_code)[0]
-PICKUP_LOCKED = only(Texts.pickup_locked)
-JOB_PICKED_UP = only(Texts.job_picked_up)
-DELIVERY_CARD, DELIVER_BY = marked(Texts.delivery_card)
-ASK_FAIL_REASON = only(Texts.fail_reasons)
-DELIVERED_THANKS = only(Texts.delivered)
-DELIVERY_CLOSED = only(Texts.delivery_closed)
-RETURNING = only(Texts.returning)
-PROOF_SAVED = only(Texts.proof_saved)
-PICKUP_REMINDER, PICKUP_NOW = marked(Texts.pickup_reminder)
-LATE_REMINDER = only(Texts.late_reminder)
-NO_SHOW_RELEASED = only(Texts.no_show_released)
-JOB_NO_SHOW = only(Texts.job_no_show)
-DELIVERY_REMINDER, DELIVER_NOW = marked(Texts.delivery_reminder)
-SET_OFFLINE = marked(Texts.set_offline)[0]
-ADMIN_NO_SHOW = only(Texts.admin_no_show)
-ADMIN_CANCELLED = only(Texts.admin_cancelled)
-ADMIN_FAST_TAPS = marked(Texts.admin_fast_taps)[0]
-BROADCAST_DONE = only(Texts.broadcast_done)
-YOU_ARE_REINSTATED = only(Texts.you_are_reinstated)
-STORE_ACCEPTED = only(Texts.store_accepted)
-STORE_PICKED_UP = only(Texts.store_picked_up)
-STORE_DELIVERED = only(Texts.store_delivered)
-STORE_PROOF = only(Texts.store_proof)
-STORE_NO_SHOW, STORE_RELEASED = marked(Texts.store_released)
-STORE_EXPIRED = only(Texts.store_expired)
-STORE_RETURNING = only(Texts.store_returning)
-STORE_CANCELLED = only(Texts.store_cancelled)
-TODAYS_ORDERS, MORE_ORDERS = marked(Texts.orders_list)
-ADMIN_OFFER_CARD = only(Texts.admin_offer_card)
-ADMIN_EXPIRED = only(Texts.admin_expired)
-ADMIN_EXPIRED_REOFFERED = only(Texts.admin_expired_reoffered)
-WINDOW_OVER_NO_SHOW, WINDOW_OVER_RELEASED, WINDOW_OVER = marked(Texts.window_over)
-WINDOW_GIVEN = only(Texts.window_given)
-WINDOW_DROPPED = only(Texts.window_dropped)
-ADMIN_PICKUP_LOCKED = only(Texts.admin_pickup_locked)
-ADMIN_RETURNED = only(Texts.admin_returned)
-APPROVED_BY, REJECTED_BY = marked(Texts.application_decided)
-WHY_AWARDED, WHY_NOT_AWARDED, WHY, WHY_DECIDED_BY, WHY_WINDOW_CLOSED, FIRST_ACCEPT_WINS, *_ = marked(
-    texts.explanation
-)
-IN_WINDOW = marked(texts._copy_line)[4]  # a copy pressed in the award window, in /why
-FIRST_PRESS_WINS, FAIRNESS_ORDER, FAST_BUYS_NOTHING = marked(texts.fairness)
-SECONDS = only(texts._seconds)
-ORDER_LINE = only(texts.order_line)  # a line of a store's /orders
-TRAIL_HEAD, TRAIL_OFFER, TRAIL_CODE, COPIES_SENT, TRAIL, TRAIL_STEP = marked(texts.offer_trail)
-(DRIVER_RECORD,) = marked(texts.driver_profile)  # /driver's lines under the driver's own
-NO_AWARDS, AWARDS_TO, PRESSES, FAIRNESS_LINE = marked(texts._fairness_line)  # /stats' last line
-WHO_USER, WHO_ADMIN, WHO_STORE, WHO_STAFF, WHO_DRIVER, WHO_DRIVER_ID, WHO_DISPATCH = marked(texts.who_did)
-COPY_LINE, COPIES_COUNTED, _, _ = marked(texts._copies_sent)  # /offer's copies: each, or counted
-(STATS_BLOCK,) = marked(texts._stats_block)  # an area's numbers in /stats
-(PAGE_OF,) = marked(texts.page_text)  # a paged list's footer
+YOU_ARE_APPROVED = message_in(Texts.you_are_approved)
+YOU_ARE_REJECTED = message_in(Texts.you_are_rejected)
+APPROVED_BY, REJECTED_BY = message_in(Texts.application_decided, 0), message_in(Texts.application_decided, 1)
+OFFER_COPY = message_in(Texts.offer_copy)
+COPY_WENT_ELSEWHERE = message_in(Texts.copy_taken, 0)  # after an award window, with Why not me?
+COPY_TAKEN = message_in(Texts.copy_taken, 1)  # first Accept wins
+COPY_DECLINED = message_in(Texts.copy_declined)
+COPY_EXPIRED = message_in(Texts.copy_expired)
+COPY_CANCELLED = message_in(Texts.copy_cancelled)
+JOB_CARD = message_in(Texts.job_card)
+RELEASED_REOFFERED = message_in(Texts.job_released, 0)  # released, offered to others
+RELEASED = message_in(Texts.job_released, 1)  # released (the start of the other one too)
+ASK_PICKUP_CODE = message_in(Texts.ask_pickup_code)
+WRONG_CODE = plural_in(Texts.wrong_code)
+PICKUP_LOCKED = message_in(Texts.pickup_locked)
+JOB_PICKED_UP = message_in(Texts.job_picked_up)
+DELIVERY_CARD = message_in(Texts.delivery_card)
+ASK_FAIL_REASON = message_in(Texts.fail_reasons)
+DELIVERED_THANKS = message_in(Texts.delivered)
+RETURNING = message_in(Texts.returning)
+PROOF_SAVED = message_in(Texts.proof_saved)
+PICKUP_REMINDER = message_in(Texts.pickup_reminder)  # "in {minutes} min"
+LATE_REMINDER = message_in(Texts.late_reminder)
+NO_SHOW_RELEASED = message_in(Texts.no_show_released)
+JOB_NO_SHOW = message_in(Texts.job_no_show)
+YOU_ARE_REINSTATED = message_in(Texts.you_are_reinstated)
+STORE_ACCEPTED = message_in(Texts.store_accepted)
+STORE_PICKED_UP = message_in(Texts.store_picked_up)
+STORE_DELIVERED = message_in(Texts.store_delivered)
+STORE_PROOF = message_in(Texts.store_proof)
+STORE_RELEASED = message_in(Texts.store_released, 1)  # the driver released it (0: a no-show)
+STORE_EXPIRED = message_in(Texts.store_expired)
+STORE_RETURNING = message_in(Texts.store_returning)
+STORE_CANCELLED = message_in(Texts.store_cancelled)
+TODAYS_ORDERS = message_in(Texts.orders_list)
+ADMIN_OFFER_CARD = message_in(Texts.admin_offer_card)
+ADMIN_EXPIRED = message_in(Texts.admin_expired)
+ADMIN_EXPIRED_REOFFERED = message_in(Texts.admin_expired_reoffered)
+ADMIN_CANCELLED = message_in(Texts.admin_cancelled)
+ADMIN_PICKUP_LOCKED = message_in(Texts.admin_pickup_locked)
+ADMIN_RETURNED = message_in(Texts.admin_returned)
+BROADCAST_DONE = message_in(Texts.broadcast_done)
+WINDOW_OVER_NO_SHOW = message_in(Texts.window_over, 0)
+WINDOW_OVER_RELEASED = message_in(Texts.window_over, 1)
+WINDOW_GIVEN = message_in(Texts.window_given)
+WINDOW_DROPPED = message_in(Texts.window_dropped)
+WHY_AWARDED = message_in(texts.explanation, 0)  # /why's head: "Why #12 … went to …"
+WHY_DECIDED_BY = message_in(texts.explanation, 3)  # "Order … · window closed … · decided by …"
+IN_WINDOW = message_in(texts._copy_line, 4)  # a copy pressed in the award window, in /why
+FAIRNESS_ORDER = message_in(texts.fairness, 1)  # an area with an award window, in /fairness
+FAST_BUYS_NOTHING = message_in(texts.fairness, 2)  # /fairness' last words
+SECONDS = message_in(texts._seconds)
+ORDER_LINE = message_in(texts.order_line)  # a line of a store's /orders
+TRAIL_HEAD = message_in(texts.offer_trail, 0)  # /offer's first line
+COPIES_SENT = message_in(texts.offer_trail, 3)
+TRAIL = message_in(texts.offer_trail, 4)
+TRAIL_STEP = message_in(texts.offer_trail, 5)  # "{time} {kind} by {who}"
+COPY_LINE = message_in(texts._copies_sent, 0)  # one copy of an offer, in /offer
+COPIES_COUNTED = plural_in(texts._copies_sent, 1)  # the copies counted by outcome, when many
+WHO_ADMIN = message_in(texts.who_did, 1)
+WHO_STORE = message_in(texts.who_did, 2)
+WHO_DRIVER = message_in(texts.who_did, 4)  # "driver {name} (#{id})"
+WHO_DISPATCH = message_in(texts.who_did, 6)
+DRIVER_RECORD = message_in(texts.driver_profile)  # /driver's lines under the driver's own
+AWARDS_TO = plural_in(texts._fairness_line, 1)  # /stats' last line: the awards …
+PRESSES = plural_in(texts._fairness_line, 2)  # … the presses …
+FAIRNESS_LINE = message_in(texts._fairness_line, 3)  # … and the two together
+STATS_BLOCK = message_in(texts._stats_block)  # an area's numbers in /stats
+PAGE_OF = message_in(texts.page_text)  # a paged list's footer
