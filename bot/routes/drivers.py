@@ -164,8 +164,8 @@ async def answers_at_once(
     """The answers, by update id, that what is committed gives to presses as they arrive, before
     they take their turn to be applied (bot.inbox): a forged or stale button, an Accept that cannot
     win (final: nothing changes), an Accept collected in an award window (answered now, recorded in
-    its turn). A press not answered here goes to its button route (press). Each answer is in the language of the
-    chat it was pressed in (read once for them all: a rush is a thousand presses)."""
+    its turn). A press not answered here goes to its button route (press). Each answer is in the
+    language of the chat it was pressed in (read once for them all: a rush is a thousand presses)."""
     answers: dict[int, ArrivalAnswer] = {}
     accepts: dict[int, tuple[int, int]] = {}
     arrivals: dict[tuple[int, int], datetime] = {}

@@ -291,5 +291,8 @@ def test_every_default_is_written_once_where_the_part_it_sets_is_defined(
     assert settings.rules() == Rules()
     assert settings.sender_limits() == SenderLimits()
     inbox = InboxLimits()
-    assert (settings.inbox_concurrency, settings.inbox_max_attempts) == (inbox.concurrency, inbox.max_attempts)
+    assert (settings.inbox_concurrency, settings.inbox_max_attempts) == (
+        inbox.concurrency,
+        inbox.max_attempts,
+    )
     assert settings.inbox_retention_seconds == inbox.retention.total_seconds()
