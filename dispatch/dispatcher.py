@@ -219,43 +219,6 @@ class Dispatch:
         """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
         self.planner.plan(tx, offer)
 
-    def words(self, language: Language | None) -> Messages:
-        """The messages in a language; a chat that never wrote (an admin's, at first) reads English."""
-        return self.outbound.words(language)
-
-    async def rendered(
-        self, tx: Transaction, chat_ids: Iterable[int], render: Render
-    ) -> dict[int, dict[str, object]]:
-        """One message for many chats, each in its language: made once per language, not per chat."""
-        return await self.outbound.rendered(tx, chat_ids, render)
-
-    async def say(
-        self,
-        tx: Transaction,
-        chat_id: int,
-        render: Render,
-        *,
-        lane: Lane = Lane.INTERACTIVE,
-        delivery: Delivery = Delivery.MESSAGE,
-        edit_of: int | None = None,
-        notice_id: int | None = None,
-    ) -> int:
-        """Queue one message (or, with `edit_of`, an edit of it) in this transaction, made in the
-        language the chat reads."""
-        return await self.outbound.say(
-            tx, chat_id, render, lane=lane, delivery=delivery, edit_of=edit_of, notice_id=notice_id
-        )
-
-    async def tell_admins(self, tx: Transaction, render: Render) -> list[int]:
-        """Queue the same message to every admin, each in their language; returns the outbox ids."""
-        return await self.outbound.tell_admins(tx, render)
-
-    async def tell_store(
-        self, tx: Transaction, store_id: int, render: Render, *, delivery: Delivery = Delivery.MESSAGE
-    ) -> None:
-        """Queue the same notice to every staff chat of a store, each in the language it reads."""
-        await self.outbound.tell_store(tx, store_id, render, delivery=delivery)
-
     async def who_is(self, user_id: int, chat_id: int) -> Person:
         """The roles of this Telegram user writing from this chat."""
         async with self.db.transaction() as tx:
