@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 from bot import commands, keyboards, texts
 from bot.app import StorerunBot
-from bot.routes.admins import AREA_ACTIVE, AREA_LINE, DRIVERS, LIST_TITLES, STORES
+from bot.routes.admins import LIST_TITLES
 from dispatch.clock import FakeClock
 from dispatch.lifecycle import Status
 from dispatch.offers import Press
 from sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import ADMIN_ID, BotFactory
 from tests.e2e.people import LAS_VEGAS, copy_of, new_offer, online_driver
+from tests.e2e.test_stores_and_admins import areas_show_one_online_driver_in_las_vegas
 from tests.e2e.words import (
     ADMIN_OFFER_CARD,
     ASK_PICKUP_CODE,
@@ -205,18 +206,7 @@ async def test_counts_and_states_read_as_words(emulator: BotApiEmulator, storeru
     board = await emulator.wait_for_message(ADMIN_ID, EN(LIST_TITLES["offers"], which="accepted") + " (1)")
     picked_up = EN(texts.OFFER_STATES[Status.PICKED_UP])
     assert f"#{offer.offer_id} FS-ZARA W1 · {picked_up} · Maria" in (board.text or ""), board.text
-    await emulator.send_text(ADMIN_ID, "/areas")
-    areas = await emulator.wait_for_message(ADMIN_ID, part(AREA_LINE, slug="las-vegas", name=LAS_VEGAS))
-    counted = line_of(
-        AREA_LINE,
-        slug="las-vegas",
-        name=LAS_VEGAS,
-        state=EN(AREA_ACTIVE),
-        stores=EN.n(STORES, 3),
-        drivers=EN.n(DRIVERS, 1),
-        online=1,
-    )
-    assert counted.search(areas.text or ""), areas.text
+    await areas_show_one_online_driver_in_las_vegas(emulator)
 
     await emulator.press(MARIA, EN(keyboards.DELIVERED))
     await emulator.wait_for_message(MARIA, part(DELIVERED_THANKS, ref="W1"))

@@ -370,8 +370,8 @@ async def test_driver_lists_are_paged(emulator: BotApiEmulator, storerun: Storer
     await emulator.wait_for_message(ADMIN_ID, EN(LIST_TITLES["drivers"], which="las-vegas") + " (23)")
 
 
-async def test_areas_and_stores(emulator: BotApiEmulator, storerun: StorerunBot) -> None:
-    await online_driver(emulator, MARIA, "Maria")
+async def areas_show_one_online_driver_in_las_vegas(emulator: BotApiEmulator) -> None:
+    """/areas: Las Vegas active, with its 3 stores and its one driver, online."""
     await emulator.send_text(ADMIN_ID, "/areas")
     areas = await emulator.wait_for_message(ADMIN_ID, part(AREA_LINE, slug="las-vegas", name=LAS_VEGAS))
     counted = line_of(
@@ -384,6 +384,11 @@ async def test_areas_and_stores(emulator: BotApiEmulator, storerun: StorerunBot)
         online=1,
     )
     assert counted.search(areas.text or ""), areas.text
+
+
+async def test_areas_and_stores(emulator: BotApiEmulator, storerun: StorerunBot) -> None:
+    await online_driver(emulator, MARIA, "Maria")
+    await areas_show_one_online_driver_in_las_vegas(emulator)
     await emulator.send_text(ADMIN_ID, "/area las-vegas off")
     await emulator.wait_for_message(ADMIN_ID, EN(texts.AREA_SET, slug="las-vegas", state=EN(AREA_NOW_PAUSED)))
     paused = await new_offer(emulator, ref="P1")
