@@ -272,6 +272,154 @@ THE_DRIVER = N_("The driver")
 THE_DRIVER_LOWER = N_("the driver")
 
 
+# The messages of the domain's notices and of the admins' views, each named once, so that what
+# looks for one (a test, the simulated pilot day) names it rather than copying its English.
+ADMIN_CANCELLED = N_("🚫 Offer {title} (ref {ref}) was cancelled by {by}: {reason}")
+ADMIN_EXPIRED = N_("⌛ Offer {title} (ref {ref}) expired with no driver.")
+ADMIN_EXPIRED_REOFFERED = N_(
+    "⌛ Offer {title} (ref {ref}) expired with no driver.\n↻ Offered again, pickup {window}."
+)
+ADMIN_OFFER_CARD = N_(
+    "🆕 Offer {title} ({code})\n"
+    "Ref {ref} · {packages} · zone {zone}\n"
+    "Pickup {window}\n"
+    "Pickup code: {pickup_code} (the store checks it at the counter)\n"
+    "Offered to drivers until {expires}"
+)
+ADMIN_PICKUP_LOCKED = N_("🔒 Offer {title} (ref {ref}): pickup locked after wrong codes by {driver}.")
+ADMIN_RETURNED = N_(
+    "↩️ Offer {title} (ref {ref}) can't be delivered: {reason}. {driver} is bringing it back to the store."
+)
+APPROVED_BY = N_("✅ Approved by {admin}")
+ASK_FAIL_REASON = N_("Order {ref} to {address} · #{id}\nWhy can't it be delivered?")
+ASK_PICKUP_CODE = N_("Type the 4-digit pickup code {store} gives you for order {ref}.")
+AWARDS_TO = Np_(
+    "awards {awards} to {n} driver · top {top} · Gini {gini}",
+    "awards {awards} to {n} drivers · top {top} · Gini {gini}",
+)
+BROADCAST_DONE = N_("📣 Broadcast to {area} done: {sent} delivered, {failed} not delivered.")
+COPIES_COUNTED = Np_("{n} copy: {outcomes}", "{n} copies: {outcomes}")
+COPIES_SENT = N_("Copies sent:")
+COPY_CANCELLED = N_("Offer {title}: cancelled.")
+COPY_DECLINED = N_("Offer {title}: declined.")
+COPY_EXPIRED = N_("Offer {title}: expired.")
+COPY_LINE = N_("{time} wave {wave} → {driver}: {outcome}")
+COPY_TAKEN = N_("Offer {title}: taken by another driver.")
+COPY_WENT_ELSEWHERE = N_("Offer {title}: it went to another driver.")
+DELIVERED_THANKS = N_(
+    "✅ Delivered order {ref}. Thank you!\n"
+    "{today}\n"
+    "If you took a photo at the door, send it now as proof (optional)."
+)
+DELIVERY_CARD = N_("🚗 Deliver order {ref} ({packages}) · #{id}\nTo: {address}\nZone {zone}")
+DRIVER_RECORD = N_(
+    "Areas: {areas} · phone {phone}\n"
+    "Offered {offered} · accepted {accepted} · declined {declined} · timed out {timed_out}\n"
+    "Released {released} · no-shows {no_shows} · delivered {delivered} · on-time pickups {rate}\n"
+    "Presses {presses} · fast taps {fast}"
+)
+FAIRNESS_LINE = N_("{awards} · fast taps {taps}")
+FAIRNESS_ORDER = N_(
+    "{area}: every Accept in the {window} after the first is collected; "
+    "then the offer goes to one of them by this order ({order}):\n{keys}"
+)
+FAST_BUYS_NOTHING = N_('Pressing fast buys nothing. Ask "Why not me?" on any offer you didn\'t get.')
+IN_WINDOW = N_("in window")
+JOB_CARD = N_(
+    "✅ It's yours: {title}\n"
+    "Pick up at {where}\n"
+    "Pickup {window} · {packages} → zone {zone}\n"
+    'At the counter say: "storerun pickup for order {ref}". '
+    "The store gives you a 4-digit code: press Confirm pickup and type it."
+)
+JOB_NO_SHOW = N_("Offer {title}: no longer yours.")
+JOB_PICKED_UP = N_("📦 Picked up: {title} · order {ref}")
+LATE_REMINDER = N_(
+    "⚠️ You're late for pickup at {where} ({window}), order {ref}. "
+    "Release it if you can't make it, so another driver can take it."
+)
+NO_SHOW_RELEASED = N_(
+    "🚫 Offer {title}: released because it wasn't picked up in its window, "
+    "{window}. This counts as a no-show."
+)
+OFFER_COPY = N_(
+    "📦 New offer {title}\n"
+    "Pick up at {where}\n"
+    "{packages} → zone {zone}\n"
+    "Pickup {window}\n"
+    "Offer stands until {expires}"
+)
+ORDER_LINE = N_("#{id} {ref} · {state}{holder} · pickup {window}")
+PAGE_OF = N_("Page {page} of {pages}")
+PICKUP_LOCKED = N_("🔒 Pickup of #{id} is locked after too many wrong codes. An admin will contact you.")
+PICKUP_REMINDER = N_("⏰ Pickup at {where}, {window} — in {minutes} min. Order {ref}, #{id}.")
+PRESSES = Np_("{percent} of {n} press", "{percent} of {n} presses")
+PROOF_SAVED = N_("📷 Photo saved as proof for order {ref}.")
+REJECTED_BY = N_("❌ Rejected by {admin}")
+RELEASED = N_("Offer {title}: you released it.")
+RELEASED_REOFFERED = N_("Offer {title}: you released it. It's offered to other drivers.")
+RETURNING = N_("↩️ Order {ref} can't be delivered ({reason}).\nPlease bring it back to {where}.")
+SECONDS = N_("{seconds} s")
+SET_OFFLINE = Np_(
+    "You missed {n} offer in a row, so I set you offline. Tap Go online (or send /online) when you're ready.",
+    "You missed {n} offers in a row, so I set you offline. "
+    "Tap Go online (or send /online) when you're ready.",
+)
+STATS_BLOCK = N_(
+    "created {created} · reopened {reopened} · accepted {accepted}"
+    " · expired {expired} · cancelled {cancelled}\n"
+    "released {released} · no-shows {no_shows} · picked up {picked_up}"
+    " · delivered {delivered} · returned {returned}\n"
+    "accepted before expiry {accepted_rate} · median time to accept {median}\n"
+    "on-time pickup {on_time_rate} · delivered, not returned {delivered_rate}"
+)
+STORE_ACCEPTED = N_(
+    "🚗 Order {ref}: {driver} accepted it (#{id}).\n"
+    "Pickup {window}. Pickup code: {code}. Give it to the driver with the order."
+)
+STORE_CANCELLED = N_("🚫 Order {ref} was cancelled (#{id}): {reason}")
+STORE_DELIVERED = N_("✅ Order {ref}: delivered (#{id}).")
+STORE_EXPIRED = N_("⌛ Order {ref}: no driver took it in time (#{id}). The admins can offer it again.")
+STORE_PICKED_UP = N_("📦 Order {ref}: {driver} confirmed pickup (#{id}).")
+STORE_PROOF = N_("📷 Proof of delivery for order {ref} (#{id}).")
+STORE_RELEASED = N_("↩️ Order {ref}: the driver released it. It's offered to other drivers again (#{id}).")
+STORE_RETURNING = N_("↩️ Order {ref} can't be delivered ({reason}); the driver is bringing it back (#{id}).")
+TODAYS_ORDERS = N_("Today's orders:")
+TRAIL = N_("Trail:")
+TRAIL_HEAD = N_("Offer #{id} · {store} ({code}) · ref {ref} · {state}")
+TRAIL_STEP = N_("{time} {kind} by {who}")
+WHO_ADMIN = N_("admin {name}")
+WHO_DISPATCH = N_("dispatch")
+WHO_DRIVER = N_("driver {name} (#{id})")
+WHO_STORE = N_("store {store} · {name}")
+WHY_AWARDED = N_("Why #{id} {code} {ref} went to {name} (#{driver})")
+WHY_DECIDED_BY = N_("Order {order} · window closed {time} · decided by {key}")
+WINDOW_DROPPED = N_("🚫 Order {ref} (#{id}, {store}) was cancelled by {by}.")
+WINDOW_GIVEN = N_(
+    "🕐 New pickup window {window} for order {ref} (#{id}, {store}), set by {by}. "
+    "It's offered to drivers again."
+)
+WINDOW_OVER_NO_SHOW = N_(
+    "🚫 No-show: {driver} didn't pick up order {ref} (#{id}, {store}).\n"
+    "Now no time is left for a driver to pick it up in its window, {window}, "
+    "so it isn't offered to drivers again. Give it a new pickup window, or cancel it."
+)
+WINDOW_OVER_RELEASED = N_(
+    "↩️ {driver} released order {ref} (#{id}, {store}).\n"
+    "Now no time is left for a driver to pick it up in its window, {window}, "
+    "so it isn't offered to drivers again. Give it a new pickup window, or cancel it."
+)
+WRONG_CODE = Np_(
+    "That code doesn't match order {orders}. {n} try left. Type it again.",
+    "That code doesn't match order {orders}. {n} tries left. Type it again.",
+)
+YOU_ARE_APPROVED = N_("🎉 You're approved! Go online to start getting offers.")
+YOU_ARE_REINSTATED = N_("Your driver account is active again. Go online to get offers.")
+YOU_ARE_REJECTED = N_(
+    "Sorry, your driver application was not accepted. Ask your program admin if this is wrong."
+)
+
+
 class Texts(Words):
     """The domain's messages (dispatch.messages.Messages) as Bot API parameters, in one language."""
 
@@ -291,34 +439,22 @@ class Texts(Words):
     def application_decided(
         self, driver: Driver, areas: Sequence[Area], approved: bool, admin_name: str
     ) -> Params:
-        verdict = N_("✅ Approved by {admin}") if approved else N_("❌ Rejected by {admin}")
+        verdict = APPROVED_BY if approved else REJECTED_BY
         return {"text": f"{application_text(self, driver, areas)}\n{self(verdict, admin=admin_name)}"}
 
     def you_are_approved(self) -> Params:
         return {
-            "text": self(N_("🎉 You're approved! Go online to start getting offers.")),
+            "text": self(YOU_ARE_APPROVED),
             "reply_markup": keyboards.availability(self, online=False),
         }
 
     def you_are_rejected(self) -> Params:
-        return {
-            "text": self(
-                N_(
-                    "Sorry, your driver application was not accepted. Ask your program admin if this is wrong."
-                )
-            )
-        }
+        return {"text": self(YOU_ARE_REJECTED)}
 
     def offer_copy(self, view: OfferView) -> Params:
         offer = view.offer
         text = self(
-            N_(
-                "📦 New offer {title}\n"
-                "Pick up at {where}\n"
-                "{packages} → zone {zone}\n"
-                "Pickup {window}\n"
-                "Offer stands until {expires}"
-            ),
+            OFFER_COPY,
             title=_title(self, view),
             where=_where(view),
             packages=_packages(self, offer.packages),
@@ -332,19 +468,19 @@ class Texts(Words):
         title = _title(self, view)
         if why_button:
             return {
-                "text": self(N_("Offer {title}: it went to another driver."), title=title),
+                "text": self(COPY_WENT_ELSEWHERE, title=title),
                 "reply_markup": keyboards.why_not(self, view.offer.id),
             }
-        return {"text": self(N_("Offer {title}: taken by another driver."), title=title)}
+        return {"text": self(COPY_TAKEN, title=title)}
 
     def copy_declined(self, view: OfferView) -> Params:
-        return {"text": self(N_("Offer {title}: declined."), title=_title(self, view))}
+        return {"text": self(COPY_DECLINED, title=_title(self, view))}
 
     def copy_expired(self, view: OfferView) -> Params:
-        return {"text": self(N_("Offer {title}: expired."), title=_title(self, view))}
+        return {"text": self(COPY_EXPIRED, title=_title(self, view))}
 
     def copy_cancelled(self, view: OfferView) -> Params:
-        return {"text": self(N_("Offer {title}: cancelled."), title=_title(self, view))}
+        return {"text": self(COPY_CANCELLED, title=_title(self, view))}
 
     def copy_withdrawn(self, view: OfferView) -> Params:
         return {"text": self(N_("Offer {title}: withdrawn while you're offline."), title=_title(self, view))}
@@ -352,13 +488,7 @@ class Texts(Words):
     def job_card(self, view: OfferView) -> Params:
         offer = view.offer
         text = self(
-            N_(
-                "✅ It's yours: {title}\n"
-                "Pick up at {where}\n"
-                "Pickup {window} · {packages} → zone {zone}\n"
-                'At the counter say: "storerun pickup for order {ref}". '
-                "The store gives you a 4-digit code: press Confirm pickup and type it."
-            ),
+            JOB_CARD,
             title=_title(self, view),
             where=_where(view),
             window=self._window(view),
@@ -369,16 +499,13 @@ class Texts(Words):
         return {"text": text, "reply_markup": keyboards.job(self, offer.id)}
 
     def job_released(self, view: OfferView) -> Params:
-        if view.offer.status == Status.OPEN:
-            text = N_("Offer {title}: you released it. It's offered to other drivers.")
-        else:
-            text = N_("Offer {title}: you released it.")
+        text = RELEASED_REOFFERED if view.offer.status == Status.OPEN else RELEASED
         return {"text": self(text, title=_title(self, view))}
 
     def ask_pickup_code(self, view: OfferView) -> Params:
         return {
             "text": self(
-                N_("Type the 4-digit pickup code {store} gives you for order {ref}."),
+                ASK_PICKUP_CODE,
                 store=view.store.name,
                 ref=view.offer.ref,
             )
@@ -386,10 +513,7 @@ class Texts(Words):
 
     def wrong_code(self, views: Sequence[OfferView], tries_left: int) -> Params:
         text = self.n(
-            Np_(
-                "That code doesn't match order {orders}. {n} try left. Type it again.",
-                "That code doesn't match order {orders}. {n} tries left. Type it again.",
-            ),
+            WRONG_CODE,
             tries_left,
             orders=self.either([view.offer.ref for view in views]),
         )
@@ -398,22 +522,18 @@ class Texts(Words):
     def pickup_locked(self, view: OfferView) -> Params:
         return {
             "text": self(
-                N_("🔒 Pickup of #{id} is locked after too many wrong codes. An admin will contact you."),
+                PICKUP_LOCKED,
                 id=view.offer.id,
             )
         }
 
     def job_picked_up(self, view: OfferView) -> Params:
-        return {
-            "text": self(
-                N_("📦 Picked up: {title} · order {ref}"), title=_title(self, view), ref=view.offer.ref
-            )
-        }
+        return {"text": self(JOB_PICKED_UP, title=_title(self, view), ref=view.offer.ref)}
 
     def delivery_card(self, view: OfferView) -> Params:
         offer = view.offer
         text = self(
-            N_("🚗 Deliver order {ref} ({packages}) · #{id}\nTo: {address}\nZone {zone}"),
+            DELIVERY_CARD,
             ref=offer.ref,
             packages=_packages(self, offer.packages),
             id=offer.id,
@@ -426,7 +546,7 @@ class Texts(Words):
 
     def fail_reasons(self, view: OfferView) -> Params:
         text = self(
-            N_("Order {ref} to {address} · #{id}\nWhy can't it be delivered?"),
+            ASK_FAIL_REASON,
             ref=view.offer.ref,
             address=view.offer.address,
             id=view.offer.id,
@@ -435,11 +555,7 @@ class Texts(Words):
 
     def delivered(self, view: OfferView, today: DayTally) -> Params:
         text = self(
-            N_(
-                "✅ Delivered order {ref}. Thank you!\n"
-                "{today}\n"
-                "If you took a photo at the door, send it now as proof (optional)."
-            ),
+            DELIVERED_THANKS,
             ref=view.offer.ref,
             today=_today(self, today),
         )
@@ -457,7 +573,7 @@ class Texts(Words):
 
     def returning(self, view: OfferView, reason: FailReason) -> Params:
         text = self(
-            N_("↩️ Order {ref} can't be delivered ({reason}).\nPlease bring it back to {where}."),
+            RETURNING,
             ref=view.offer.ref,
             reason=self(FAIL_REASONS[reason]),
             where=_where(view),
@@ -465,11 +581,11 @@ class Texts(Words):
         return {"text": text}
 
     def proof_saved(self, view: OfferView) -> Params:
-        return {"text": self(N_("📷 Photo saved as proof for order {ref}."), ref=view.offer.ref)}
+        return {"text": self(PROOF_SAVED, ref=view.offer.ref)}
 
     def pickup_reminder(self, view: OfferView, minutes: int) -> Params:
         if minutes > 0:
-            text = N_("⏰ Pickup at {where}, {window} — in {minutes} min. Order {ref}, #{id}.")
+            text = PICKUP_REMINDER
         else:
             text = N_("⏰ Pickup at {where}, {window} — now. Order {ref}, #{id}.")
         return {
@@ -485,10 +601,7 @@ class Texts(Words):
 
     def late_reminder(self, view: OfferView) -> Params:
         text = self(
-            N_(
-                "⚠️ You're late for pickup at {where} ({window}), order {ref}. "
-                "Release it if you can't make it, so another driver can take it."
-            ),
+            LATE_REMINDER,
             where=_where(view),
             window=self._window(view),
             ref=view.offer.ref,
@@ -498,17 +611,14 @@ class Texts(Words):
     def no_show_released(self, view: OfferView) -> Params:
         return {
             "text": self(
-                N_(
-                    "🚫 Offer {title}: released because it wasn't picked up in its window, "
-                    "{window}. This counts as a no-show."
-                ),
+                NO_SHOW_RELEASED,
                 title=_title(self, view),
                 window=self._window(view),
             )
         }
 
     def job_no_show(self, view: OfferView) -> Params:
-        return {"text": self(N_("Offer {title}: no longer yours."), title=_title(self, view))}
+        return {"text": self(JOB_NO_SHOW, title=_title(self, view))}
 
     def delivery_reminder(self, view: OfferView, minutes: int) -> Params:
         assert view.offer.deliver_by is not None
@@ -521,12 +631,7 @@ class Texts(Words):
 
     def set_offline(self, missed: int) -> Params:
         text = self.n(
-            Np_(
-                "You missed {n} offer in a row, so I set you offline. "
-                "Tap Go online (or send /online) when you're ready.",
-                "You missed {n} offers in a row, so I set you offline. "
-                "Tap Go online (or send /online) when you're ready.",
-            ),
+            SET_OFFLINE,
             missed,
         )
         return {"text": text, "reply_markup": keyboards.availability(self, online=False)}
@@ -544,7 +649,7 @@ class Texts(Words):
     def admin_cancelled(self, view: OfferView, by: By, reason: str | CancelReason | None) -> Params:
         return {
             "text": self(
-                N_("🚫 Offer {title} (ref {ref}) was cancelled by {by}: {reason}"),
+                ADMIN_CANCELLED,
                 title=_title(self, view),
                 ref=view.offer.ref,
                 by=by_words(self, by),
@@ -573,7 +678,7 @@ class Texts(Words):
     def broadcast_done(self, area: Area, sent: int, failed: int) -> Params:
         return {
             "text": self(
-                N_("📣 Broadcast to {area} done: {sent} delivered, {failed} not delivered."),
+                BROADCAST_DONE,
                 area=area.name,
                 sent=sent,
                 failed=failed,
@@ -585,16 +690,13 @@ class Texts(Words):
 
     def you_are_reinstated(self) -> Params:
         return {
-            "text": self(N_("Your driver account is active again. Go online to get offers.")),
+            "text": self(YOU_ARE_REINSTATED),
             "reply_markup": keyboards.availability(self, online=False),
         }
 
     def store_accepted(self, view: OfferView, driver: Driver) -> Params:
         text = self(
-            N_(
-                "🚗 Order {ref}: {driver} accepted it (#{id}).\n"
-                "Pickup {window}. Pickup code: {code}. Give it to the driver with the order."
-            ),
+            STORE_ACCEPTED,
             ref=view.offer.ref,
             driver=first_name(self, driver.name, THE_DRIVER),
             id=view.offer.id,
@@ -607,7 +709,7 @@ class Texts(Words):
         who = first_name(self, view.holder.name, THE_DRIVER) if view.holder else self(THE_DRIVER)
         return {
             "text": self(
-                N_("📦 Order {ref}: {driver} confirmed pickup (#{id})."),
+                STORE_PICKED_UP,
                 ref=view.offer.ref,
                 driver=who,
                 id=view.offer.id,
@@ -615,14 +717,12 @@ class Texts(Words):
         }
 
     def store_delivered(self, view: OfferView) -> Params:
-        return {"text": self(N_("✅ Order {ref}: delivered (#{id})."), ref=view.offer.ref, id=view.offer.id)}
+        return {"text": self(STORE_DELIVERED, ref=view.offer.ref, id=view.offer.id)}
 
     def store_proof(self, view: OfferView, file_id: str) -> Params:
         return {
             "photo": file_id,
-            "caption": self(
-                N_("📷 Proof of delivery for order {ref} (#{id})."), ref=view.offer.ref, id=view.offer.id
-            ),
+            "caption": self(STORE_PROOF, ref=view.offer.ref, id=view.offer.id),
         }
 
     def store_released(self, view: OfferView, no_show: bool) -> Params:
@@ -631,13 +731,13 @@ class Texts(Words):
                 "↩️ Order {ref}: the driver didn't show up. It's offered to other drivers again (#{id})."
             )
         else:
-            text = N_("↩️ Order {ref}: the driver released it. It's offered to other drivers again (#{id}).")
+            text = STORE_RELEASED
         return {"text": self(text, ref=view.offer.ref, id=view.offer.id)}
 
     def store_expired(self, view: OfferView) -> Params:
         return {
             "text": self(
-                N_("⌛ Order {ref}: no driver took it in time (#{id}). The admins can offer it again."),
+                STORE_EXPIRED,
                 ref=view.offer.ref,
                 id=view.offer.id,
             )
@@ -646,7 +746,7 @@ class Texts(Words):
     def store_returning(self, view: OfferView, reason: FailReason) -> Params:
         return {
             "text": self(
-                N_("↩️ Order {ref} can't be delivered ({reason}); the driver is bringing it back (#{id})."),
+                STORE_RETURNING,
                 ref=view.offer.ref,
                 reason=self(FAIL_REASONS[reason]),
                 id=view.offer.id,
@@ -656,7 +756,7 @@ class Texts(Words):
     def store_cancelled(self, view: OfferView, reason: str | CancelReason | None) -> Params:
         return {
             "text": self(
-                N_("🚫 Order {ref} was cancelled (#{id}): {reason}"),
+                STORE_CANCELLED,
                 ref=view.offer.ref,
                 id=view.offer.id,
                 reason=reason_words(self, reason),
@@ -665,7 +765,7 @@ class Texts(Words):
 
     def orders_list(self, views: Sequence[OfferView], total: int) -> Params:
         now = self._clock.now()
-        text = self(N_("Today's orders:")) + "\n" + "\n".join(order_line(self, view, now) for view in views)
+        text = self(TODAYS_ORDERS) + "\n" + "\n".join(order_line(self, view, now) for view in views)
         if total > len(views):
             text += "\n" + self(
                 N_("… and {count} more today (those still under way are shown first)."),
@@ -678,13 +778,7 @@ class Texts(Words):
     def admin_offer_card(self, view: OfferView) -> Params:
         offer = view.offer
         text = self(
-            N_(
-                "🆕 Offer {title} ({code})\n"
-                "Ref {ref} · {packages} · zone {zone}\n"
-                "Pickup {window}\n"
-                "Pickup code: {pickup_code} (the store checks it at the counter)\n"
-                "Offered to drivers until {expires}"
-            ),
+            ADMIN_OFFER_CARD,
             title=_title(self, view),
             code=view.store.code,
             ref=offer.ref,
@@ -698,7 +792,7 @@ class Texts(Words):
 
     def admin_expired(self, view: OfferView) -> Params:
         text = self(
-            N_("⌛ Offer {title} (ref {ref}) expired with no driver."),
+            ADMIN_EXPIRED,
             title=_title(self, view),
             ref=view.offer.ref,
         )
@@ -706,7 +800,7 @@ class Texts(Words):
 
     def admin_expired_reoffered(self, view: OfferView) -> Params:
         text = self(
-            N_("⌛ Offer {title} (ref {ref}) expired with no driver.\n↻ Offered again, pickup {window}."),
+            ADMIN_EXPIRED_REOFFERED,
             title=_title(self, view),
             ref=view.offer.ref,
             window=self._window(view),
@@ -715,17 +809,9 @@ class Texts(Words):
 
     def window_over(self, view: OfferView, ask: NewWindow) -> Params:
         if ask.why is Over.NO_SHOW:
-            text = N_(
-                "🚫 No-show: {driver} didn't pick up order {ref} (#{id}, {store}).\n"
-                "Now no time is left for a driver to pick it up in its window, {window}, "
-                "so it isn't offered to drivers again. Give it a new pickup window, or cancel it."
-            )
+            text = WINDOW_OVER_NO_SHOW
         elif ask.why is Over.RELEASED:
-            text = N_(
-                "↩️ {driver} released order {ref} (#{id}, {store}).\n"
-                "Now no time is left for a driver to pick it up in its window, {window}, "
-                "so it isn't offered to drivers again. Give it a new pickup window, or cancel it."
-            )
+            text = WINDOW_OVER_RELEASED
         else:
             text = N_(
                 "⌛ Order {ref} (#{id}, {store}): "
@@ -747,10 +833,7 @@ class Texts(Words):
     def window_given(self, view: OfferView, by: By) -> Params:
         return {
             "text": self(
-                N_(
-                    "🕐 New pickup window {window} for order {ref} (#{id}, {store}), set by {by}. "
-                    "It's offered to drivers again."
-                ),
+                WINDOW_GIVEN,
                 window=self._window(view),
                 ref=view.offer.ref,
                 id=view.offer.id,
@@ -762,7 +845,7 @@ class Texts(Words):
     def window_dropped(self, view: OfferView, by: By) -> Params:
         return {
             "text": self(
-                N_("🚫 Order {ref} (#{id}, {store}) was cancelled by {by}."),
+                WINDOW_DROPPED,
                 ref=view.offer.ref,
                 id=view.offer.id,
                 store=view.store.name,
@@ -773,7 +856,7 @@ class Texts(Words):
     def admin_pickup_locked(self, view: OfferView) -> Params:
         return {
             "text": self(
-                N_("🔒 Offer {title} (ref {ref}): pickup locked after wrong codes by {driver}."),
+                ADMIN_PICKUP_LOCKED,
                 title=_title(self, view),
                 ref=view.offer.ref,
                 driver=view.holder.name if view.holder else self(THE_DRIVER_LOWER),
@@ -782,10 +865,7 @@ class Texts(Words):
 
     def admin_returned(self, view: OfferView, reason: FailReason) -> Params:
         text = self(
-            N_(
-                "↩️ Offer {title} (ref {ref}) can't be delivered: {reason}. "
-                "{driver} is bringing it back to the store."
-            ),
+            ADMIN_RETURNED,
             title=_title(self, view),
             ref=view.offer.ref,
             reason=self(FAIL_REASONS[reason]),
@@ -923,7 +1003,7 @@ def page_text(t: Texts, shown: Sequence[str], page: int, total: int, title: str)
     """One page of a list of `total` lines: its title with the count, the page's lines, and where
     it is among the pages."""
     last = max(0, (total - 1) // keyboards.PAGE_SIZE)
-    footer = "\n\n" + t(N_("Page {page} of {pages}"), page=page + 1, pages=last + 1) if last else ""
+    footer = "\n\n" + t(PAGE_OF, page=page + 1, pages=last + 1) if last else ""
     return f"{title} ({total})\n" + ("\n".join(shown) if shown else t(NOTHING_FOUND)) + footer
 
 
@@ -948,12 +1028,7 @@ def driver_profile(
     rate = NO_DATA if on_time_rate is None else t.percent(on_time_rate)
     fast = f"{fast_taps} ({t.percent(fast_taps / presses)})" if presses else NO_DATA
     record = t(
-        N_(
-            "Areas: {areas} · phone {phone}\n"
-            "Offered {offered} · accepted {accepted} · declined {declined} · timed out {timed_out}\n"
-            "Released {released} · no-shows {no_shows} · delivered {delivered} · on-time pickups {rate}\n"
-            "Presses {presses} · fast taps {fast}"
-        ),
+        DRIVER_RECORD,
         areas=", ".join(area.name for area in areas) or NO_DATA,
         phone=driver.phone or t(NOT_SHARED),
         offered=driver.offered,
@@ -990,17 +1065,17 @@ def who_did(t: Texts, step: TrailEvent) -> str:
     actor = step.actor
     someone = step.name or t(N_("user {id}"), id=actor.id)  # acted before storerun kept names
     if actor.role is Role.ADMIN:
-        return t(N_("admin {name}"), name=someone)
+        return t(WHO_ADMIN, name=someone)
     if actor.role is Role.STORE:
         if actor.store:
-            return t(N_("store {store} · {name}"), store=actor.store, name=someone)
+            return t(WHO_STORE, store=actor.store, name=someone)
         return t(N_("store staff {name}"), name=someone)
     if actor.role is Role.DRIVER:
         if step.name:
-            return t(N_("driver {name} (#{id})"), name=short_name(step.name), id=actor.id)
+            return t(WHO_DRIVER, name=short_name(step.name), id=actor.id)
         return t(N_("driver #{id}"), id=actor.id)
     if actor.role is Role.DISPATCH:
-        return t(N_("dispatch"))
+        return t(WHO_DISPATCH)
     return actor.encode()
 
 
@@ -1022,7 +1097,7 @@ def offer_trail(
     offer = view.offer
     head = [
         t(
-            N_("Offer #{id} · {store} ({code}) · ref {ref} · {state}"),
+            TRAIL_HEAD,
             id=offer.id,
             store=view.store.name,
             code=view.store.code,
@@ -1038,14 +1113,14 @@ def offer_trail(
         ),
         t(N_("Pickup code {code} · wrong codes {wrong}"), code=offer.pickup_code, wrong=offer.wrong_codes),
         "",
-        t(N_("Copies sent:")),
+        t(COPIES_SENT),
     ]
-    trail = ["", t(N_("Trail:"))]
+    trail = ["", t(TRAIL)]
     for step in events:
         event = step.event
         said = detail_words(t, event.detail, view.tz, now)
         done = t(
-            N_("{time} {kind} by {who}"),
+            TRAIL_STEP,
             time=t.time(event.at, view.tz),
             kind=t(EVENT_WORDS[event.kind]) if event.kind in EVENT_WORDS else event.kind,
             who=who_did(t, step),
@@ -1065,7 +1140,7 @@ def _copies_sent(
 
     def line(notice: Notice, driver: Driver | None) -> str:
         copy = t(
-            N_("{time} wave {wave} → {driver}: {outcome}"),
+            COPY_LINE,
             time=t.time(notice.created_at, view.tz),
             wave=notice.wave,
             driver=driver.name if driver else "?",
@@ -1079,9 +1154,7 @@ def _copies_sent(
     counted = " · ".join(
         f"{in_words(t, COPY_OUTCOMES, outcome)} {count}" for outcome, count in outcomes.most_common()
     )
-    lines = [
-        "  " + t.n(Np_("{n} copy: {outcomes}", "{n} copies: {outcomes}"), len(notices), outcomes=counted)
-    ]
+    lines = ["  " + t.n(COPIES_COUNTED, len(notices), outcomes=counted)]
     if not listed:
         return lines
     held = [pair for pair in notices if pair[0].outcome in HELD_OUTCOMES][-LAST_COPIES_LISTED:]
@@ -1093,7 +1166,7 @@ def _copies_sent(
 
 def order_line(t: Texts, view: OfferView, now: datetime) -> str:
     return t(
-        N_("#{id} {ref} · {state}{holder} · pickup {window}"),
+        ORDER_LINE,
         id=view.offer.id,
         ref=view.offer.ref,
         state=in_words(t, OFFER_STATES, view.offer.status),
@@ -1138,10 +1211,7 @@ def _fairness_line(t: Texts, area: AreaStats, top_winners: int = 3) -> str | Non
     else:
         top = ", ".join(f"#{driver} {t.percent(share)}" for driver, share in area.top_shares(top_winners))
         awards = t.n(
-            Np_(
-                "awards {awards} to {n} driver · top {top} · Gini {gini}",
-                "awards {awards} to {n} drivers · top {top} · Gini {gini}",
-            ),
+            AWARDS_TO,
             area.winners,
             awards=area.awards,
             top=top,
@@ -1152,26 +1222,19 @@ def _fairness_line(t: Texts, area: AreaStats, top_winners: int = 3) -> str | Non
         NO_DATA
         if fast is None
         else t.n(
-            Np_("{percent} of {n} press", "{percent} of {n} presses"),
+            PRESSES,
             area.timed_presses,
             percent=t.percent(fast),
         )
     )
-    return t(N_("{awards} · fast taps {taps}"), awards=awards, taps=taps)
+    return t(FAIRNESS_LINE, awards=awards, taps=taps)
 
 
 def _stats_block(t: Texts, area: AreaStats, heading: str) -> str:
     median = area.median_accept_seconds
     fairness = _fairness_line(t, area)
     block = t(
-        N_(
-            "created {created} · reopened {reopened} · accepted {accepted}"
-            " · expired {expired} · cancelled {cancelled}\n"
-            "released {released} · no-shows {no_shows} · picked up {picked_up}"
-            " · delivered {delivered} · returned {returned}\n"
-            "accepted before expiry {accepted_rate} · median time to accept {median}\n"
-            "on-time pickup {on_time_rate} · delivered, not returned {delivered_rate}"
-        ),
+        STATS_BLOCK,
         created=area.created,
         reopened=area.reopened,
         accepted=area.accepted,
@@ -1283,22 +1346,19 @@ def fairness(t: Texts, areas: Sequence[AreaFairness]) -> str:
         keys = "\n".join(f"{index}. {t(KEY_NAMES[key])}" for index, key in enumerate(ORDERS[item.order], 1))
         parts.append(
             t(
-                N_(
-                    "{area}: every Accept in the {window} after the first is collected; "
-                    "then the offer goes to one of them by this order ({order}):\n{keys}"
-                ),
+                FAIRNESS_ORDER,
                 area=item.area.name,
                 window=_seconds(t, item.window),
                 order=item.order,
                 keys=keys,
             )
         )
-    parts.append(t(N_('Pressing fast buys nothing. Ask "Why not me?" on any offer you didn\'t get.')))
+    parts.append(t(FAST_BUYS_NOTHING))
     return "\n\n".join(parts)
 
 
 def _seconds(t: Texts, window: timedelta) -> str:
-    return t(N_("{seconds} s"), seconds=t.number(window.total_seconds()))
+    return t(SECONDS, seconds=t.number(window.total_seconds()))
 
 
 def _key_value(t: Texts, key: Key, value: float | datetime | None, tz: str) -> str:
@@ -1335,7 +1395,7 @@ def explanation(t: Texts, why: Explanation) -> str:
     offer = {"id": view.offer.id, "code": view.store.code, "ref": view.offer.ref}
     if winner is not None and winner.driver is not None:
         head = t(
-            N_("Why #{id} {code} {ref} went to {name} (#{driver})"),
+            WHY_AWARDED,
             **offer,
             name=short_name(winner.driver.name),
             driver=winner.driver.id,
@@ -1352,7 +1412,7 @@ def explanation(t: Texts, why: Explanation) -> str:
         if deciding:
             lines.append(
                 t(
-                    N_("Order {order} · window closed {time} · decided by {key}"),
+                    WHY_DECIDED_BY,
                     order=why.order,
                     time=closed,
                     key=t(KEY_SHORT[deciding]),
@@ -1389,7 +1449,7 @@ def _copy_line(t: Texts, why: Explanation, copy: CopySeen, tz: str) -> str:
     in_window = why.in_window(copy)
     window = ""
     if in_window is not None:
-        window = " · " + t(N_("in window") if in_window else N_("after the window"))
+        window = " · " + t(IN_WINDOW if in_window else N_("after the window"))
     values = ""
     if copy.standing is not None:
         standing = copy.standing

@@ -3,25 +3,17 @@ the bot renders it, never by English copied next to the code that looks for it.
 
 A message is a template with named parameters ("Offer #{id}: {answer}"), already in the reader's
 language. `part` gives its leading text up to the first parameter the reader cannot know, to look
-for; `pattern` matches all of it, each unknown parameter a named group to read a value back out;
-`marked` lists the messages one of the bot's functions marks inline (`N_`, `Np_`) rather than as
-constants, and `message_in` / `plural_in` pick one of them. Nothing here imports the bot: the
-templates and functions are handed in.
+for; `pattern` matches all of it, each unknown parameter a named group to read a value back out.
+Nothing here imports the bot: the templates are handed in.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
 import re
 import string
-import textwrap
 from collections.abc import Callable, Iterator
 
 from sandbox.emulator import ChatMessage
-
-# What marks a message for the catalog: a message, or a plural pair (singular, plural).
-MARKERS = {"N_": 1, "Np_": 2}
 
 
 def _fields(template: str) -> Iterator[tuple[str, str | None, str]]:
@@ -78,37 +70,3 @@ def showing(found: re.Pattern[str] | str) -> Callable[[ChatMessage], bool]:
         return bool(found.search(message.text)) if isinstance(found, re.Pattern) else found in message.text
 
     return matches
-
-
-def marked(function: Callable[..., object]) -> list[str | tuple[str, str]]:
-    """The messages marked inline in a function's source, in the order written: each `N_` message,
-    and each `Np_` pair. How to name a message the bot marks where it renders it, not as a constant."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    found: list[tuple[int, int, list[str]]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS:
-            texts = [
-                argument.value
-                for argument in node.args
-                if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
-            ]
-            if len(texts) != MARKERS[node.func.id] or len(node.args) != len(texts):
-                raise ValueError(f"{function.__qualname__}: a marked message that is not literal text")
-            found.append((node.lineno, node.col_offset, texts))
-    return [texts[0] if len(texts) == 1 else (texts[0], texts[1]) for *_, texts in sorted(found)]
-
-
-def message_in(function: Callable[..., object], index: int = 0) -> str:
-    """The message marked `index`-th (from 0, in the order written) in a function: a plain one."""
-    message = marked(function)[index]
-    if not isinstance(message, str):
-        raise TypeError(f"{function.__qualname__} marks a plural pair there: {message[0]!r}")
-    return message
-
-
-def plural_in(function: Callable[..., object], index: int = 0) -> tuple[str, str]:
-    """The message marked `index`-th in a function: a plural pair (singular, plural)."""
-    message = marked(function)[index]
-    if isinstance(message, str):
-        raise TypeError(f"{function.__qualname__} marks a plain message there: {message!r}")
-    return message

@@ -32,14 +32,13 @@ from bot import keyboards, texts
 from bot.app import StorerunBot
 from bot.config import load_settings
 from bot.i18n import Words, translations
-from bot.texts import Texts
 from dispatch.clock import SimulatedClock
 from dispatch.drivers import Availability
 from dispatch.offers import Press
 from dispatch.pilot import PILOT_FILE, PilotFile, read_pilot, seed
 from dispatch.views import FailReason
 from sandbox.emulator import BotApiEmulator, ChatMessage
-from sandbox.reading import message_in, part, pattern, plural_in, showing
+from sandbox.reading import part, pattern, showing
 from storage import schema
 from storage.records import Language
 
@@ -117,18 +116,18 @@ VEGAS = ZoneInfo("America/Los_Angeles")
 # The simulated people read English: each of the bot's messages is known by its msgid in the
 # English catalog (those the bot marks where it renders them, by the method that renders them).
 EN = Words(Language.EN)
-OFFER_COPY = message_in(Texts.offer_copy)
-COPY_WENT_ELSEWHERE = message_in(Texts.copy_taken)  # the copy's last words after an award window
-COPY_CANCELLED = message_in(Texts.copy_cancelled)
-COPY_EXPIRED = message_in(Texts.copy_expired)
-JOB_CARD = message_in(Texts.job_card)
-ASK_PICKUP_CODE = message_in(Texts.ask_pickup_code)
-DELIVERY_CARD = message_in(Texts.delivery_card)
-ASK_FAIL_REASON = message_in(Texts.fail_reasons)
-NO_SHOW_RELEASED = message_in(Texts.no_show_released)
-SET_OFFLINE = plural_in(Texts.set_offline)
-YOU_ARE_APPROVED = message_in(Texts.you_are_approved)
-STORE_ACCEPTED = message_in(Texts.store_accepted)
+OFFER_COPY = texts.OFFER_COPY
+COPY_WENT_ELSEWHERE = texts.COPY_WENT_ELSEWHERE  # the copy's last words after an award window
+COPY_CANCELLED = texts.COPY_CANCELLED
+COPY_EXPIRED = texts.COPY_EXPIRED
+JOB_CARD = texts.JOB_CARD
+ASK_PICKUP_CODE = texts.ASK_PICKUP_CODE
+DELIVERY_CARD = texts.DELIVERY_CARD
+ASK_FAIL_REASON = texts.ASK_FAIL_REASON
+NO_SHOW_RELEASED = texts.NO_SHOW_RELEASED
+SET_OFFLINE = texts.SET_OFFLINE
+YOU_ARE_APPROVED = texts.YOU_ARE_APPROVED
+STORE_ACCEPTED = texts.STORE_ACCEPTED
 AWARDED = texts.PRESS_ANSWERS[Press.AWARDED]
 # A slip at the door: what a driver who can't deliver picks.
 CANT_DELIVER_REASONS = (FailReason.ABSENT, FailReason.ADDRESS, FailReason.DAMAGED)
