@@ -73,7 +73,6 @@ class Person:
     is_admin: bool = False
     driver: Driver | None = None
     stores: list[Store] = field(default_factory=list)
-    language: Language = Language.EN  # what the chat they write from reads
 
     @property
     def is_unknown(self) -> bool:
@@ -224,14 +223,7 @@ class Dispatch:
         async with self.db.transaction() as tx:
             driver = await tx.drivers.by_telegram_id(user_id)
             stores = await tx.stores.staffed_by(chat_id)
-            language = await tx.chats.language(chat_id) or Language.EN
-        return Person(
-            user_id=user_id,
-            is_admin=user_id in self.admin_ids,
-            driver=driver,
-            stores=stores,
-            language=language,
-        )
+        return Person(user_id=user_id, is_admin=user_id in self.admin_ids, driver=driver, stores=stores)
 
     async def set_language(self, chat_id: int, language: Language) -> None:
         """The chat chose what it reads (/language): every message to it from now on is in it."""
