@@ -23,6 +23,7 @@ from bot.chat import Context
 from bot.config import ConfigError, Settings
 from bot.exports_worker import ExportWorker
 from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, ArrivalAnswer, InboxLimits, InboxWorker, Poller
+from bot.leader import DatabaseInUse, Duties, Leadership, LeaderTiming, leadership_for
 from bot.metrics import CountingRequest, Metrics, Snapshot
 from bot.routes import drivers
 from bot.sender import OutboxSender
@@ -35,7 +36,7 @@ from dispatch.dispatcher import Dispatch
 from dispatch.outbox import Lane
 from dispatch.retention import Pruned, Purged, prune_history, purge_personal_data
 from dispatch.timers import Timers
-from storage.db import Database
+from storage.db import Database, PoolSize, Wake
 from storage.repos import Transaction
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,9 @@ class StorerunBot:
         self.clock = clock or SystemClock()
         timing = settings.timing()
         self.metrics = Metrics()
-        self.db = Database.connect(settings.database_url)
+        self.db = Database.connect(
+            settings.database_url, PoolSize(settings.database_pool_size, settings.database_max_overflow)
+        )
         self.application = build_application(settings, self.metrics)
         self.sender = OutboxSender(
             self.db,
@@ -138,6 +141,7 @@ class StorerunBot:
                 batch=4 * settings.inbox_concurrency,
                 max_attempts=settings.inbox_max_attempts,
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
+                lease=timedelta(seconds=settings.inbox_lease_seconds),
             ),
             answers_at_once=self._answers_at_once,
             applies_at_once=lambda tx, presses: drivers.applies_at_once(self.dispatch, tx, presses),
@@ -147,6 +151,14 @@ class StorerunBot:
             None
             if settings.webhook_url
             else Poller(self.application.bot, self.inbox, request_timeout=settings.request_timeout_seconds)
+        )
+        # Of all the instances on the database, the leader sends, keeps the time, builds the
+        # exports and polls; every instance applies updates.
+        self.leadership: Leadership = leadership_for(
+            self.db.engine.url,
+            LeaderTiming(takeover=timedelta(seconds=settings.leader_takeover_seconds)),
+            Duties(begin=self._lead, end=self._stop_leading, look=self._look),
+            self.metrics,
         )
         self.http: HttpServer | None = HttpServer() if settings.http_listen else None
         self.application.bot_data["storerun"] = self
@@ -166,20 +178,51 @@ class StorerunBot:
         Each step that talks to the database or the Bot API retries until it succeeds (or the
         start is cancelled); the inbox applies what was left from before a restart first.
         """
+        try:
+            self.leadership.claim()
+        except DatabaseInUse as error:
+            raise ConfigError(f"DATABASE_URL: {error}") from None
         await prepare_database(self.db, self.settings)
         if self.http is not None:
             await self._serve_http()
         await introduce(self.application, self.settings, allowed_updates=ALLOWED_UPDATES)
-        await self.sender.start()
+        await self.leadership.start()
+        await self.inbox.start()
+        if self.settings.personal_data_days or self.settings.retention_days:
+            self._purging = asyncio.create_task(self._housekeeping_every_hour(), name="housekeeping")
+        log.info(
+            "storerun is running as @%s (%s, %s)",
+            self.application.bot.username,
+            self.mode,
+            "leading" if self.leadership.is_leader else "following",
+        )
+
+    async def _lead(self, after_another: bool) -> None:
+        """Elected: send what is pending, fire the deadlines due, build exports, poll."""
+        await self.sender.start(after_another=after_another)
         await self.dispatch.admin.settle_unreported()
         await self.timers.start()
-        await self.inbox.start()
         await self.exports.start()
         if self.poller is not None:
             await self.poller.start()
-        if self.settings.personal_data_days or self.settings.retention_days:
-            self._purging = asyncio.create_task(self._housekeeping_every_hour(), name="housekeeping")
-        log.info("storerun is running as @%s (%s)", self.application.bot.username, self.mode)
+
+    async def _stop_leading(self) -> None:
+        """No longer the leader (stopping, or the lock lost): another instance does all this now."""
+        if self.poller is not None:
+            await self.poller.stop()
+        await self.exports.stop()
+        await self.timers.stop()
+        await self.sender.stop()
+
+    def _look(self, wake: Wake) -> None:
+        """A commit (here or on another instance) asked the leader to look at the outbox or at
+        offers whose deadlines moved."""
+        if wake.outbox:
+            self.sender.wake()
+        if wake.all_offers:
+            self.timers.heard(None)
+        elif wake.offer_ids:
+            self.timers.heard(wake.offer_ids)
 
     async def _serve_http(self) -> None:
         assert self.http is not None
@@ -191,7 +234,13 @@ class StorerunBot:
                 secret=self.settings.webhook_secret.get_secret_value(),
                 receive=self._receive_one,
             )
-        app = build_http_app(metrics=self.metrics, snapshot=self.snapshot, mode=self.mode, webhook=webhook)
+        app = build_http_app(
+            metrics=self.metrics,
+            snapshot=self.snapshot,
+            mode=self.mode,
+            webhook=webhook,
+            leading=lambda: self.leadership.is_leader,
+        )
         host, port = self.settings.http_address
         try:
             await self.http.start(app, host, port)
@@ -201,11 +250,7 @@ class StorerunBot:
     async def _answers_at_once(
         self, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
     ) -> dict[int, ArrivalAnswer]:
-        answers = await drivers.answers_at_once(self.dispatch, self.catalog, tx, presses)
-        for update, _ in presses:
-            if update.update_id in answers and update.effective_chat is not None:
-                self.sender.chat_reachable_again(update.effective_chat.id)  # as on_any_update does
-        return answers
+        return await drivers.answers_at_once(self.dispatch, self.catalog, tx, presses)
 
     async def _receive_one(self, payload: dict[str, Any]) -> None:
         await self.inbox.receive([Update.de_json(payload, self.application.bot)])
@@ -272,9 +317,11 @@ class StorerunBot:
                 log.warning("could not %s (%s: %s)", name, type(error).__name__, first_line)
 
     async def _housekeeping_every_hour(self) -> None:
-        """Housekeeping at start and every hour after, until the bot stops."""
+        """Housekeeping at start and every hour after, until the bot stops (by the leader only:
+        one instance's purge is enough)."""
         while not self._stop_purging.is_set():
-            await self.housekeeping()
+            if self.leadership.is_leader:
+                await self.housekeeping()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_purging.wait(), PURGE_EVERY_SECONDS)
 
@@ -291,13 +338,11 @@ class StorerunBot:
         if self.http is not None:
             await self.http.stop()
         await self.inbox.stop()
-        await self.exports.stop()
         if self._purging is not None:
             # Not cancelled: a purge under way finishes, so its connection goes back to the pool.
             self._stop_purging.set()
             await self._purging
-        await self.timers.stop()
-        await self.sender.stop()
+        await self.leadership.stop()
         await self.application.shutdown()
         await self.db.close()
         log.info("storerun stopped")

@@ -14,9 +14,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.inbox import InboxLimits
+from bot.leader import LeaderTiming
 from bot.sender import SenderLimits
 from dispatch.deadlines import Timing
 from dispatch.dispatcher import Rules
+from storage.db import PoolSize
 
 TELEGRAM_API = "https://api.telegram.org"
 # The token line of .env.example: a copy of that file that was never filled in.
@@ -28,6 +30,7 @@ LOOPBACK_NAMES = frozenset({"localhost"})
 S = TypeVar("S", bound="DatabaseSettings")
 # Each setting's default is written once, where the part it sets is defined; these read them.
 _RULES, _TIMING, _SENDER, _INBOX = Rules(), Timing(), SenderLimits(), InboxLimits()
+_POOL, _LEADER = PoolSize(), LeaderTiming()
 
 
 class ConfigError(Exception):
@@ -60,6 +63,9 @@ class DatabaseSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///storerun.db"
     # How long start-up keeps retrying a database that does not answer yet.
     database_connect_timeout_seconds: float = Field(default=30, ge=0)
+    # PostgreSQL connections each instance keeps (and may open beyond them at busy moments).
+    database_pool_size: int = Field(default=_POOL.size, ge=1, le=1000)
+    database_max_overflow: int = Field(default=_POOL.overflow, ge=0, le=1000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")
@@ -96,6 +102,11 @@ class Settings(DatabaseSettings):
     inbox_retention_seconds: float = Field(default=_INBOX.retention.total_seconds(), gt=0)
     inbox_max_attempts: int = Field(default=_INBOX.max_attempts, ge=1)
     inbox_concurrency: int = Field(default=_INBOX.concurrency, ge=1)
+    # How long an update claimed by an instance that went silent stays claimed (PostgreSQL).
+    inbox_lease_seconds: float = Field(default=_INBOX.lease.total_seconds(), ge=1, le=3600)
+
+    # Many instances (PostgreSQL): how soon another instance leads once the leader is gone.
+    leader_takeover_seconds: float = Field(default=_LEADER.takeover.total_seconds(), ge=1, le=600)
 
     # Dispatch: how an open offer goes out to drivers.
     wave_size: int = Field(default=_RULES.wave_size, ge=1)

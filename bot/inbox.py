@@ -164,6 +164,8 @@ class InboxLimits:
     # Updates (of different chats) applied in one transaction: on SQLite, where writers take
     # turns, a batch spares a turn per update; on PostgreSQL updates go in parallel instead.
     batch: int = 1
+    # How long an update claimed by an instance that went silent stays claimed (PostgreSQL).
+    lease: timedelta = timedelta(seconds=30)
 
 
 class InboxWorker:
@@ -397,7 +399,7 @@ class InboxWorker:
         async with self.db.unit() as tx:
             if self._stopping:  # it waited for the database while the bot began to stop
                 return False
-            rows = await tx.inbox.claim(self.clock.now(), limit=self.limits.batch)
+            rows = await tx.inbox.claim(self.clock.now(), limit=self.limits.batch, lease=self.limits.lease)
             updates = [Update.de_json(json.loads(row.payload), self.application.bot) for row in rows]
             # Whoever wrote has not blocked the bot (any longer), whatever their update does; a
             # chat seen for the first time reads the language of the writer's Telegram app.
@@ -548,6 +550,9 @@ class Poller:
         self._pause = asyncio.Event()  # set to cut a wait short when stopping
 
     async def start(self) -> None:
+        """Poll (again, after a stop: an instance that leads again)."""
+        self._stopping = False
+        self._pause.clear()
         self._runner = asyncio.create_task(self._run(), name="poller")
 
     async def stop(self) -> None:

@@ -136,6 +136,21 @@ class Metrics:
         self._deadlines_pending = Gauge(
             "storerun_deadlines_pending", "Deadlines not yet fired.", registry=registry
         )
+        self._leader = Gauge(
+            "storerun_leader",
+            "1 while this instance leads (sends the outbox and fires deadlines), else 0.",
+            registry=registry,
+        )
+        self._elections = Counter(
+            "storerun_leader_elections",
+            "Times this instance became the leader.",
+            registry=registry,
+        )
+        self._takeovers = Counter(
+            "storerun_leader_takeovers",
+            "Times this instance became the leader after another instance had led.",
+            registry=registry,
+        )
 
     def update_received(self, kind: str) -> None:
         """An update of this kind (e.g. "message") arrived."""
@@ -157,6 +172,17 @@ class Metrics:
     def deadline_fired(self, lateness_seconds: float) -> None:
         """A deadline fired this long after it was due."""
         self._deadline_lateness.observe(max(lateness_seconds, 0.0))
+
+    def leading(self, *, takeover: bool) -> None:
+        """This instance became the leader (`takeover`: from another instance that led)."""
+        self._leader.set(1)
+        self._elections.inc()
+        if takeover:
+            self._takeovers.inc()
+
+    def following(self) -> None:
+        """This instance no longer leads (or never did)."""
+        self._leader.set(0)
 
     def observe(self, snapshot: Snapshot) -> None:
         """Set the backlog gauges from what the database says now."""

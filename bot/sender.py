@@ -158,12 +158,22 @@ class OutboxSender:
 
     # --- life cycle ---
 
-    async def start(self) -> None:
-        """Load what is pending (from before a restart too) and start draining."""
-        async with self.db.transaction() as tx:
-            self._unreachable = await tx.chats.unreachable()
+    async def start(self, *, after_another: bool = False) -> None:
+        """Load what is pending (from before a restart too, or left by another instance) and
+        start draining.
+
+        `after_another`: another instance was sending until a moment ago. What it sent last, or
+        had in flight when it died, reached its chats without a record here, so nothing is sent
+        for one chat interval: no chat gets two messages within a second, and Telegram's
+        per-bot rate is not exceeded across the handover.
+        """
+        self._queue.clear()  # what another instance sent meanwhile is read again below
         await self._load(full=True)
         self._stopping = False
+        if after_another:
+            self._paused_until = max(
+                self._paused_until, time.monotonic() + self.limits.chat_interval + CHAT_SPACING_MARGIN
+            )
         self._runner = asyncio.create_task(self._run(), name="outbox-sender")
 
     def wake(self) -> None:
@@ -221,6 +231,9 @@ class OutboxSender:
         after = 0 if full or not self.db.is_sqlite else self._loaded_up_to
         async with self.db.transaction() as tx:
             rows = await tx.outbox.pending(after_id=after, limit=100_000)
+            # Read with the calls: a chat that wrote again is reachable again, whichever
+            # instance applied what it wrote (Chats.seen).
+            self._unreachable = await tx.chats.unreachable()
         horizon = time.monotonic() - 60.0
         self._finished = {key: at for key, at in self._finished.items() if at > horizon}
         for row in rows:
@@ -528,7 +541,3 @@ class OutboxSender:
             await tx.files.remove(_file_refs(row.payload))
         self._message_ids[row.id] = None
         self.stats.failed += 1
-
-    def chat_reachable_again(self, chat_id: int) -> None:
-        """The person wrote to the bot again, so they have unblocked it."""
-        self._unreachable.discard(chat_id)

@@ -61,6 +61,7 @@ def build_http_app(
     snapshot: Callable[[], Awaitable[Snapshot]],
     mode: str,
     webhook: Webhook | None,
+    leading: Callable[[], bool] = lambda: True,
 ) -> Starlette:
     """The ASGI app: GET /healthz, GET /metrics, and POST to the webhook's path when there is one."""
 
@@ -70,11 +71,15 @@ def build_http_app(
             now = await _read_snapshot(snapshot)
         except Exception as error:
             log.warning("health check: the database cannot be reached: %s", _brief(error))
-            return JSONResponse({"database": "unreachable", "mode": mode}, status_code=503)
+            return JSONResponse(
+                {"database": "unreachable", "mode": mode, "leader": leading()}, status_code=503
+            )
         return JSONResponse(
             {
                 "database": "ok",
                 "mode": mode,
+                # The leader sends the outbox and fires deadlines; every instance applies updates.
+                "leader": leading(),
                 "last_update_age_seconds": now.last_update_age_seconds,
                 "inbox_pending": now.inbox_pending,
                 "outbox_pending": sum(now.outbox_pending.values()),

@@ -13,7 +13,7 @@ from dispatch.deadlines import Timing
 from dispatch.messages import Catalog, Messages, Render
 from dispatch.outbox import Delivery, Lane, Outgoing, enqueue
 from dispatch.stats import HUMAN_MIN
-from storage.db import Database
+from storage.db import WAKE_OUTBOX, Database, wake_for_offer
 from storage.records import Driver, Language, Offer, Store
 from storage.repos import Transaction
 
@@ -103,6 +103,7 @@ class Outbound:
         async with self.db.transaction() as tx:
             if self._on_commit not in tx.after_commit:
                 tx.after_commit.append(self._on_commit)
+            tx.wakes.add(WAKE_OUTBOX)  # the sender may be another instance's (the leader's)
             yield tx
 
     def words(self, language: Language | None) -> Messages:
@@ -166,8 +167,10 @@ class Planner:
         self.deadlines = deadlines
 
     def plan(self, tx: Transaction, offer: Offer) -> None:
-        """Once this transaction commits, set timers for the offer's deadlines as they now stand."""
+        """Once this transaction commits, set timers for the offer's deadlines as they now stand
+        (here if this instance keeps the time, and in the leader, which is told by the commit)."""
         tx.after_commit.append(lambda: self.deadlines.plan(offer))
+        tx.wakes.add(wake_for_offer(offer.id))
 
 
 class Dispatch:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+REFRESH_RETRY_SECONDS = 1.0
+
 
 class Timers:
-    """One in-process timer per pending deadline, rebuilt from the database on every start.
+    """One in-process timer per pending deadline, kept by the leading instance only: rebuilt from
+    the database whenever it starts leading, and told by every commit, on any instance, which
+    offers' deadlines moved (`heard`), which it then reads from the database.
 
     A timer only calls a transition that checks the offer's state and the clock first, so a timer
     that fires twice, early, or for a deadline that has since moved does no harm. With
@@ -48,6 +53,10 @@ class Timers:
         self._offers: OfferDesk | None = None
         self._db: Database | None = None
         self._firing: set[asyncio.Task[Any]] = set()
+        # Offers another instance changed, to be planned from the database (see heard).
+        self._to_refresh: set[int] = set()
+        self._refresh_all = False
+        self._refreshing: asyncio.Task[None] | None = None
 
     def bind(self, dispatch: Dispatch) -> None:
         """Wire in what the timers run: the Dispatch is built after them (it plans through them),
@@ -55,8 +64,18 @@ class Timers:
         self._offers = dispatch.offers
         self._db = dispatch.db
 
+    @property
+    def keeping(self) -> bool:
+        """Whether this instance keeps the time (it leads): another instance's timers are not set."""
+        return bool(self.scheduler.running)
+
     def plan(self, offer: Offer) -> None:
-        """Set a timer for each deadline the offer has in its current state, and drop the rest."""
+        """Set a timer for each deadline the offer has in its current state, and drop the rest.
+
+        Only while keeping the time: on another instance the leader is told by the commit
+        (Transaction.wakes) and plans the offer from the database (`refresh`)."""
+        if not self.keeping:
+            return
         current = deadlines_of(offer, self.timing)
         for deadline in current:
             self._schedule(deadline)
@@ -112,12 +131,63 @@ class Timers:
                 fired += 1
         return fired
 
+    def heard(self, offer_ids: Collection[int] | None) -> None:
+        """Another instance committed changes to these offers (None: to more than it could name):
+        plan them from the database soon, in one read for all that were heard meanwhile."""
+        if not self.keeping:
+            return
+        if offer_ids is None:
+            self._refresh_all = True
+        else:
+            self._to_refresh.update(offer_ids)
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._refresh_heard(), name="timers-refresh")
+
+    async def _refresh_heard(self) -> None:
+        while self.keeping and (self._refresh_all or self._to_refresh):
+            offer_ids = None if self._refresh_all else self._to_refresh
+            self._refresh_all, self._to_refresh = False, set()
+            try:
+                await self.refresh(offer_ids)
+            except Exception as error:  # the database away for a moment: look at everything soon
+                reason = type(error).__name__
+                log.warning("timers: could not read changed offers (%s); reading all again", reason)
+                self._refresh_all = True
+                await asyncio.sleep(REFRESH_RETRY_SECONDS)
+
+    async def refresh(self, offer_ids: Collection[int] | None) -> None:
+        """Plan these offers (None: every live offer) as the database has them now: another
+        instance changed them. An offer no longer live has its timers dropped."""
+        assert self._db is not None
+        if not self.keeping:
+            return
+        async with self._db.read() as tx:
+            if offer_ids is None:
+                live = await tx.offers.with_deadlines()
+            else:
+                found = [await tx.offers.by_id(offer_id) for offer_id in sorted(offer_ids)]
+                live = [offer for offer in found if offer is not None]
+        if offer_ids is None:
+            stale = {job.args[0].offer_id for job in self.scheduler.get_jobs()} - {offer.id for offer in live}
+        else:
+            stale = set(offer_ids) - {offer.id for offer in live}
+        for offer in live:
+            self.plan(offer)
+        for offer_id in stale:
+            for kind in Kind:
+                if self.scheduler.get_job(f"{kind.value}:{offer_id}") is not None:
+                    self.scheduler.remove_job(f"{kind.value}:{offer_id}")
+
     async def start(self) -> int:
         """Schedule every pending deadline from the database again; overdue ones run at once, in order.
 
-        Returns how many deadlines are pending after the overdue ones ran.
+        Returns how many deadlines are pending after the overdue ones ran. Stopped, the timers
+        can start again (an instance that leads again).
         """
         assert self._db is not None
+        if self.scheduler.running:
+            return len(self.scheduler.get_jobs())
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.start(paused=not self.follow_wall_clock)
         async with self._db.transaction() as tx:
             offers = await tx.offers.with_deadlines()
@@ -136,5 +206,10 @@ class Timers:
         must not meet a database that is closing)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
+            self._refreshing = None
         if self._firing:
             await asyncio.wait(set(self._firing), timeout=grace)

@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -32,7 +32,67 @@ def alembic_config(url: str = "") -> Config:
 BUSY_TIMEOUT_MS = 10_000
 
 
+# PostgreSQL advisory lock keys (per database): instances starting together migrate one at a
+# time, and one instance at a time leads (bot.leader). Any two numbers no other program uses.
+MIGRATION_LOCK = 0x5354_5255_4E00_0001
+LEADER_LOCK = 0x5354_5255_4E00_0002
+# The channel on which a commit tells the leader what it must look at (Transaction.wakes).
+WAKE_CHANNEL = "storerun_wake"
+# What a commit can ask the leader to look at: the outbox, an offer's deadlines, or (when more
+# offers changed than a notification can name) every live offer's.
+WAKE_OUTBOX = "outbox"
+WAKE_OFFERS = "offers"
+_WAKE_OFFER = "offer:"
+_NOTIFY_MAX_BYTES = 7000  # PostgreSQL takes payloads below 8000 bytes
+
+
+def wake_for_offer(offer_id: int) -> str:
+    return f"{_WAKE_OFFER}{offer_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """What one or more notifications asked the leader to look at."""
+
+    outbox: bool = False
+    all_offers: bool = False
+    offer_ids: frozenset[int] = frozenset()
+
+    @classmethod
+    def parse(cls, payload: str) -> Wake:
+        words = payload.split()
+        return cls(
+            outbox=WAKE_OUTBOX in words,
+            all_offers=WAKE_OFFERS in words,
+            offer_ids=frozenset(
+                int(word.removeprefix(_WAKE_OFFER))
+                for word in words
+                if word.startswith(_WAKE_OFFER) and word.removeprefix(_WAKE_OFFER).isdigit()
+            ),
+        )
+
+    def __or__(self, other: Wake) -> Wake:
+        return Wake(
+            self.outbox or other.outbox,
+            self.all_offers or other.all_offers,
+            self.offer_ids | other.offer_ids,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSize:
+    """PostgreSQL connections per instance: the inbox's parallel batches, the sender, the
+    timers and the HTTP side share them (the leader's lock holds one more of its own)."""
+
+    size: int = 20
+    overflow: int = 10
+
+
 def _migrate(connection: Connection, step: Callable[[Config, str], None], revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until this transaction ends: a second instance starting now waits, then finds
+        # the schema current and has nothing to do.
+        connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
     config = alembic_config()
     config.attributes["connection"] = connection
     step(config, revision)
@@ -69,6 +129,18 @@ class _Unit:
 
 
 _current_unit: ContextVar[_Unit | None] = ContextVar("storerun_unit", default=None)
+
+
+async def _notify_leader(tx: Transaction) -> None:
+    """Tell the leader, in the transaction, what it must look at: PostgreSQL delivers a NOTIFY
+    only if the transaction commits, and to every instance listening (bot.leader), so a change
+    made by any instance reaches the one that sends and keeps time, even if this one dies
+    right after its commit."""
+    if tx.wakes:
+        payload = " ".join(sorted(tx.wakes))
+        if len(payload) > _NOTIFY_MAX_BYTES:
+            payload = f"{WAKE_OUTBOX} {WAKE_OFFERS}" if WAKE_OUTBOX in tx.wakes else WAKE_OFFERS
+        await tx.connection.execute(select(func.pg_notify(WAKE_CHANNEL, payload)))
 
 
 class WriterQueue:
@@ -124,11 +196,12 @@ class Database:
         self._sqlite_lock = WriterQueue() if self.is_sqlite else None
 
     @classmethod
-    def connect(cls, url: str) -> Database:
+    def connect(cls, url: str, pool: PoolSize = PoolSize()) -> Database:
         """Open (lazily) the database at this SQLAlchemy URL."""
         if not url.startswith("sqlite"):
-            # Room for the inbox's parallel transactions besides the sender, timers and HTTP.
-            return cls(create_async_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10))
+            return cls(
+                create_async_engine(url, pool_pre_ping=True, pool_size=pool.size, max_overflow=pool.overflow)
+            )
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -188,6 +261,7 @@ class Database:
             async with self.engine.begin() as connection:
                 tx = Transaction(connection)
                 yield tx
+                await _notify_leader(tx)
         else:
             await self._sqlite_lock.acquire(urgent=urgent)
             try:

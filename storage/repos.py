@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import (
@@ -755,10 +755,22 @@ class Inbox(_Repo):
         )
         return {int(update_id) for update_id in (await self.connection.execute(query)).scalars()}
 
-    async def claim(self, now: datetime, limit: int = 1) -> list[InboxUpdate]:
+    async def claim(
+        self, now: datetime, limit: int = 1, *, lease: timedelta | None = None
+    ) -> list[InboxUpdate]:
         """Lock up to `limit` claimable updates (at most one per chat, oldest first) for this
         transaction; others skip them (PostgreSQL) or wait for this transaction to end (SQLite
-        has one writer anyway)."""
+        has one writer anyway).
+
+        The claim lasts as long as the transaction, and on PostgreSQL at most `lease` of silence:
+        the server ends a session left idle inside it that long (an instance that died, hung or
+        lost its network), which rolls the claim back and lets another instance take the rows.
+        Applying and the done mark share the transaction, so a claim cut short applies nothing."""
+        if lease is not None and self.connection.dialect.name == "postgresql":
+            milliseconds = max(1, int(lease.total_seconds() * 1000))
+            await self.connection.exec_driver_sql(
+                f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds}"
+            )
         query = (
             self._claimable(now)
             .order_by(schema.inbox.c.update_id)
@@ -1873,6 +1885,9 @@ class Transaction:
         self.connection = connection
         # Work that must wait for the commit (timers for new deadlines): run by Dispatch.transaction.
         self.after_commit: list[Callable[[], None]] = []
+        # What the leading instance must look at once this commits ("outbox", "offer:12"): sent
+        # as a PostgreSQL NOTIFY in the transaction (storage.db), nothing on SQLite (one process).
+        self.wakes: set[str] = set()
         self.areas = Areas(connection)
         self.stores = Stores(connection)
         self.drivers = Drivers(connection)

@@ -30,10 +30,8 @@ LANGUAGE_SET = N_("Now I'll write to you in English.")
 
 
 async def on_any_update(update: Update, context: Context) -> None:
-    """Whoever writes has not blocked the bot (any longer): the sender may write to them again.
-    And what the chat reads is looked up here once for every handler of the update (Context.texts)."""
-    if update.effective_chat is not None:
-        context.storerun.sender.chat_reachable_again(update.effective_chat.id)
+    """What the chat reads is looked up here once for every handler of the update (Context.texts).
+    (That whoever writes is reachable again is recorded with the update: Chats.seen.)"""
     async with context.dispatch.db.read() as tx:
         context.language = reads(update, await tx.chats.language(chat_key(update)))
 

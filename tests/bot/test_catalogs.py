@@ -27,6 +27,7 @@ OPERATOR_MODULES = {
     "bot/catalogs.py",
     "bot/i18n.py",
     "bot/app.py",  # wiring: the names of its jobs, for the log
+    "bot/leader.py",  # the election among instances: SQL and what it tells the operator's log
     "bot/startup.py",  # what start-up tells the operator's terminal
     "bot/sender.py",  # sends what was rendered before; its own words are errors for the log
     "dispatch/retention.py",  # what a prune deleted, for the operator's log

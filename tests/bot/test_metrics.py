@@ -66,6 +66,9 @@ def test_every_metric_is_named_storerun() -> None:
         "storerun_outbox_oldest_pending_seconds",
         "storerun_offers",
         "storerun_deadlines_pending",
+        "storerun_leader",
+        "storerun_leader_elections",
+        "storerun_leader_takeovers",
     }
 
 

@@ -242,6 +242,7 @@ async def test_health_shows_the_database_backlogs(client: httpx.AsyncClient) -> 
     assert response.json() == {
         "database": "ok",
         "mode": "webhook",
+        "leader": True,
         "last_update_age_seconds": 12.0,
         "inbox_pending": 3,
         "outbox_pending": 7,
@@ -256,7 +257,7 @@ async def test_health_is_503_when_the_database_cannot_be_reached(
     database.reachable = False
     response = await client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"database": "unreachable", "mode": "webhook"}
+    assert response.json() == {"database": "unreachable", "mode": "webhook", "leader": True}
     warnings = [r for r in caplog.records if r.name == "bot.web"]
     assert [r.levelno for r in warnings] == [logging.WARNING]
     assert warnings[0].exc_info is None
