@@ -178,10 +178,7 @@ class StorerunBot:
         Each step that talks to the database or the Bot API retries until it succeeds (or the
         start is cancelled); the inbox applies what was left from before a restart first.
         """
-        try:
-            self.leadership.claim()
-        except DatabaseInUse as error:
-            raise ConfigError(f"DATABASE_URL: {error}") from None
+        self.claim_database()
         await prepare_database(self.db, self.settings)
         if self.http is not None:
             await self._serve_http()
@@ -196,6 +193,13 @@ class StorerunBot:
             self.mode,
             "leading" if self.leadership.is_leader else "following",
         )
+
+    def claim_database(self) -> None:
+        """Make sure this process may use the database (SQLite: no other process is on it)."""
+        try:
+            self.leadership.claim()
+        except DatabaseInUse as error:
+            raise ConfigError(f"DATABASE_URL: {error}") from None
 
     async def _lead(self, after_another: bool) -> None:
         """Elected: send what is pending, fire the deadlines due, build exports, poll."""
@@ -352,6 +356,7 @@ class StorerunBot:
 
     async def run_until_stopped(self) -> None:
         """Run until SIGINT or SIGTERM (or request_stop), then stop cleanly, even while starting."""
+        self.claim_database()  # before anything starts: a refused start has nothing to stop
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.request_stop)

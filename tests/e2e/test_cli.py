@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -54,3 +55,24 @@ def test_sandbox_once_plays_a_visit_through_the_emulator(tmp_path: Path) -> None
     assert "--- chat of Ada (1000) ---" in played.stdout
     assert f"bot: {EN(texts.ADMIN)}" in played.stdout
     assert f"bot: {EN(texts.WELCOME, name='Sam')}" in played.stdout
+
+
+def test_a_second_run_on_one_sqlite_file_refuses_to_start_in_one_line(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
+    # The first process holds the file (its lock, as `storerun run` takes it); the second one
+    # must not start at all: nothing reaches the Bot API, nothing touches the database.
+    with (tmp_path / "cli.db.lock").open("ab") as first:
+        fcntl.flock(first.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        second = storerun(
+            "run",
+            cwd=tmp_path,
+            TELEGRAM_BOT_TOKEN="123456:TEST-SECOND-PROCESS",
+            TELEGRAM_API_URL="http://127.0.0.1:9",
+            HTTP_LISTEN="",
+            **database,
+        )
+    assert second.returncode != 0
+    assert second.stderr.count("\n") == 1, second.stderr
+    assert "DATABASE_URL: another storerun process is running on cli.db" in second.stderr
+    assert not (tmp_path / "cli.db").exists()

@@ -17,6 +17,7 @@ from dispatch.clock import SystemClock
 from dispatch.outbox import Delivery, Lane, Outgoing, enqueue
 from sandbox.emulator import BotApiEmulator
 from storage.db import Database
+from storage.records import Language
 from tests.e2e.conftest import TOKEN
 
 CHATS = range(7000, 7060)
@@ -188,6 +189,42 @@ async def test_a_blocked_chat_is_marked_unreachable_and_left_alone(
         assert await tx.chats.unreachable() == {blocked}
     assert marked is not None and not marked.reachable
     assert counts == {"sent": 1, "failed": 1, "dropped": 2}
+
+
+async def test_a_blocked_chat_that_wrote_again_through_another_instance_is_written_to_again(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    chat = CHATS[0]
+    emulator.block_chat(chat)
+    sender = make_sender(db, telegram_bot)
+    await queue(db, text(chat, "one"))
+    await sender.start()
+    await sender.drain()
+    assert emulator.stats.forbidden == 1
+    # The person unblocks the bot and writes; another instance applies it and records the chat
+    # as reachable. This sender learns it from the database, not from its own memory.
+    emulator.block_chat(chat, blocked=False)
+    async with db.transaction() as tx:
+        await tx.chats.seen({chat: Language.EN}, SystemClock().now())
+    await queue(db, text(chat, "welcome back"))
+    sender.wake()
+    await sender.drain()
+    await sender.stop()
+    assert bot_texts(emulator, chat) == ["welcome back"]
+
+
+async def test_a_sender_taking_over_from_another_instance_waits_one_chat_interval_first(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    # The instance that sent before may have written to this chat a moment ago, unrecorded.
+    sender = make_sender(db, telegram_bot, chat_interval=0.5)
+    await queue(db, text(CHATS[0], "first after the handover"))
+    started = time.monotonic()
+    await sender.start(after_another=True)
+    await emulator.wait_for_message(CHATS[0], "first after the handover")
+    waited = time.monotonic() - started
+    await sender.stop()
+    assert waited >= 0.5  # a lower bound: a busy machine only makes it longer
 
 
 async def test_an_edit_waits_for_its_message_and_an_unchanged_edit_counts_as_sent(

@@ -6,7 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
+from storage import schema
 from storage.db import Database
 from storage.repos import InboxEntry
 
@@ -254,3 +256,32 @@ async def test_a_held_update_is_not_claimed_until_released_or_its_hold_ends(db: 
 async def _claim_all(db: Database, at: datetime) -> list[int]:
     async with db.transaction() as tx:
         return [row.update_id for row in await tx.inbox.claim(at, limit=10)]
+
+
+@pytest.mark.postgres
+async def test_an_update_claimed_by_an_instance_that_went_silent_is_claimed_again_after_the_lease(
+    postgres_scratch_url: str,
+) -> None:
+    # Two instances: each its own pool on the same database.
+    first, second = Database.connect(postgres_scratch_url), Database.connect(postgres_scratch_url)
+    await first.upgrade()
+    try:
+        async with first.transaction() as tx:  # the scratch database may hold an earlier test's
+            await tx.connection.execute(schema.inbox.delete())
+        await _store(first, _entry(1, 10), _entry(2, 10), _entry(3, 20))
+        silent_claim: list[int] = []
+        with pytest.raises(DBAPIError):  # the server ended the silent instance's session
+            async with first.transaction() as tx:
+                silent_claim = [
+                    row.update_id for row in await tx.inbox.claim(NOW, 2, lease=timedelta(seconds=1))
+                ]
+                async with second.transaction() as other:  # while it is held, others skip it
+                    assert [row.update_id for row in await other.inbox.claim(NOW, 2)] == []
+                await asyncio.sleep(2.5)  # then the instance goes silent past its lease
+                await tx.inbox.mark_done(silent_claim, NOW)
+        assert silent_claim == [1, 3]
+        async with second.transaction() as tx:  # nothing of the silent claim was applied
+            assert [row.update_id for row in await tx.inbox.claim(NOW, 2)] == [1, 3]
+    finally:
+        await first.close()
+        await second.close()
