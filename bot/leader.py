@@ -113,6 +113,7 @@ class LockLeadership:
         self.duties = duties
         self.metrics = metrics
         self._leading = False
+        self._in_office = False  # elected, its duties beginning or running
         self._stopping = False
         self._first_try = asyncio.Event()
         self._rest = asyncio.Event()
@@ -179,24 +180,27 @@ class LockLeadership:
             await self._pause(self.timing.poll_seconds)
         else:
             return
+        # In office from here: what commits ask for from now on is heard (and what they asked
+        # before is read from the database as the duties begin), so nothing falls between.
+        self._in_office = True
         await self._connection.add_listener(WAKE_CHANNEL, self._notified)
-        self._leading = True
+        await self.duties.begin(another_led)
+        self._leading = True  # said only once the duties run (/healthz, the metrics)
         self.metrics.leading(takeover=another_led)
         log.info("this instance leads: it sends the outbox and fires the deadlines")
-        await self.duties.begin(another_led)
         self._first_try.set()
         while not self._stopping:
             await self._pause(self.timing.check_seconds)
             await self._connection.fetchval("SELECT 1", timeout=timeout)
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        if self._leading:
+        if self._in_office:
             self.duties.look(Wake.parse(payload))
 
     async def _step_down(self) -> None:
-        if not self._leading:
+        if not self._in_office:
             return
-        self._leading = False
+        self._in_office = self._leading = False
         self.metrics.following()
         try:
             await self.duties.end()

@@ -10,11 +10,12 @@ import errno
 import json
 import math
 import mimetypes
+import random
 import re
 import struct
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from types import TracebackType
@@ -86,6 +87,9 @@ SERVER_ERROR_DESCRIPTIONS = {
 }
 # Telegram's lenient bound for an evenly paced per-chat sender: a token counts as there at 95 %.
 PER_CHAT_TOLERANCE = 0.95
+# Telegram asks a bot to send one chat no more than one message a second; the stats count every
+# message that followed the chat's previous one sooner, whether or not the limits are enforced.
+CHAT_SPACING_SECONDS = 1.0
 COMMAND_PATTERN = re.compile(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]{3,32})?(?=\s|$)")
 # A 1x1 transparent PNG: what a person's "photo" contains unless a test gives its own bytes.
 TINY_PNG = bytes.fromhex(
@@ -302,7 +306,13 @@ class PressResult:
 @dataclass
 class EmulatorStats:
     """Counters of what the bot asked of the emulator and how it was answered, and of the POSTs
-    the emulator made to the bot's webhook (`webhook_failures`: those not answered 2xx)."""
+    the emulator made to the bot's webhook (`webhook_failures`: those not answered 2xx;
+    `webhook_deliveries_by_base`: those answered 2xx, per scheme://host:port they went to).
+
+    `chat_spacing_violations` counts the bot's messages that reached a chat less than
+    CHAT_SPACING_SECONDS after its previous message there, limits enforced or not (edits, chat
+    actions and callback answers put no message in a chat and do not count); `min_chat_spacing`
+    is the shortest such gap seen, in seconds (None until some chat got a second message)."""
 
     too_many_requests: int = 0
     forbidden: int = 0
@@ -311,6 +321,9 @@ class EmulatorStats:
     sent_messages: int = 0
     webhook_posts: int = 0
     webhook_failures: int = 0
+    webhook_deliveries_by_base: Counter[str] = field(default_factory=Counter)
+    chat_spacing_violations: int = 0
+    min_chat_spacing: float | None = None
 
     def as_json(self) -> JsonObject:
         """These counters for the user-side HTTP API."""
@@ -322,6 +335,9 @@ class EmulatorStats:
             "sent_messages": self.sent_messages,
             "webhook_posts": self.webhook_posts,
             "webhook_failures": self.webhook_failures,
+            "webhook_deliveries_by_base": dict(self.webhook_deliveries_by_base),
+            "chat_spacing_violations": self.chat_spacing_violations,
+            "min_chat_spacing": self.min_chat_spacing,
         }
 
     @classmethod
@@ -336,6 +352,10 @@ class EmulatorStats:
             # An emulator from before webhooks does not send these.
             webhook_posts=body.get("webhook_posts", 0),
             webhook_failures=body.get("webhook_failures", 0),
+            # Nor does one from before spreading webhooks and watching chats' spacing.
+            webhook_deliveries_by_base=Counter(body.get("webhook_deliveries_by_base", {})),
+            chat_spacing_violations=body.get("chat_spacing_violations", 0),
+            min_chat_spacing=body.get("min_chat_spacing"),
         )
 
 
@@ -485,6 +505,7 @@ class _Chat:
     # The bot's status in the chat ("typing", "upload_document") and when it was set: Telegram
     # shows it for up to CHAT_ACTION_SECONDS, or until the bot's next message arrives.
     action: tuple[str, float] | None = None
+    bot_message_at: float | None = None  # when (by the emulator's clock) the bot last sent one
 
     def chat_json(self) -> JsonObject:
         """Telegram's Chat object: the private chat with the person, or the group."""
@@ -498,6 +519,12 @@ class _PendingUpdate:
     update_id: int
     payload: JsonObject
     made_at: float
+    chat_id: int | None  # whose updates it is POSTed in order with (None: with nobody's)
+
+    @classmethod
+    def of(cls, payload: JsonObject, made_at: float) -> _PendingUpdate:
+        """An update waiting to be handed out, with the chat it belongs to."""
+        return cls(int(payload["update_id"]), payload, made_at, _update_chat_id(payload))
 
 
 @dataclass
@@ -553,6 +580,7 @@ class _Delivery:
     stopping: bool = False
     in_flight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     backoff: dict[int, _Backoff] = field(default_factory=dict)
+    chats_in_flight: dict[int, int] = field(default_factory=dict)  # chat id -> its update in flight
 
 
 class _Params:
@@ -682,6 +710,38 @@ def _is_webhook_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def _update_chat_id(payload: Mapping[str, Any]) -> int | None:
+    """The chat whose updates Telegram POSTs one at a time that this update belongs to: the
+    chat of its message, else of the message under a pressed button, else the user who caused it."""
+    for kind in UPDATE_KINDS:
+        body = payload.get(kind)
+        if not isinstance(body, dict):
+            continue
+        for holder in (body, body.get("message")):
+            chat = holder.get("chat") if isinstance(holder, dict) else None
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                return int(chat["id"])
+        sender = body.get("from")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+        return None
+    return None
+
+
+def _spread_base(base: str) -> str:
+    """One base of `webhook_spread` as "scheme://host:port"; ValueError when it is more or less."""
+    try:
+        parts = urlsplit(base.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"webhook_spread: {base!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"webhook_spread: {base!r} is not an http(s) URL with a host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"webhook_spread: {base!r} may only name a scheme, host and port")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _webhook_error(error: Exception) -> str:
     """Telegram's words in getWebhookInfo's last_error_message for a POST that got no response."""
     if isinstance(error, TimeoutError):
@@ -729,7 +789,14 @@ class BotApiEmulator:
     Updates reach the bot by getUpdates or, once it calls setWebhook, as JSON POSTs to its URL
     (getUpdates then answers 409). A POST answered 2xx confirms its update; anything else, a
     connection error or no answer within `webhook_timeout` seconds leaves it pending, POSTed again
-    after a backoff that doubles from `webhook_retry_base` up to `webhook_retry_max` seconds.
+    after a backoff that doubles from `webhook_retry_base` up to `webhook_retry_max` seconds. As on
+    Telegram, one chat's updates are POSTed one at a time: the next only once the one before was
+    answered 2xx; different chats' updates go side by side, up to the webhook's max_connections.
+
+    `webhook_spread` (bases such as "http://127.0.0.1:8081") stands in for a load balancer in
+    front of several instances of the bot: each POST goes to the webhook's URL with its
+    scheme://host:port swapped for a base drawn at random for that POST, so a retry may reach
+    another instance and an instance that is down only delays an update.
 
     A callback query can be answered for `callback_query_ttl` seconds after the press; later,
     answerCallbackQuery fails with "query is too old", as on Telegram.
@@ -753,9 +820,14 @@ class BotApiEmulator:
         webhook_retry_base: float = 0.05,
         webhook_retry_max: float = 2.0,
         callback_query_ttl: float = 15.0,
+        webhook_spread: Sequence[str] = (),
     ) -> None:
         if webhook_timeout <= 0 or webhook_retry_base <= 0 or webhook_retry_max < webhook_retry_base:
             raise ValueError("webhook timings must be positive, the retry maximum at least the base")
+        if isinstance(webhook_spread, str):
+            raise ValueError("webhook_spread is a sequence of bases, not one string")
+        self._webhook_spread = tuple(_spread_base(base) for base in webhook_spread)
+        self._spread_draw = random.Random()
         self._callback_query_ttl = callback_query_ttl
         self._token = token
         self._bot_id = bot_id
@@ -889,6 +961,12 @@ class BotApiEmulator:
     def webhook_url(self) -> str:
         """The URL of the webhook the bot set ("" when there is none and it uses getUpdates)."""
         return self._webhook.url if self._webhook is not None else ""
+
+    @property
+    def webhook_spread(self) -> tuple[str, ...]:
+        """The bases ("scheme://host:port") webhook POSTs are spread over; () when they go to the
+        webhook's own URL."""
+        return self._webhook_spread
 
     # ----------------------------------------------------------------- limits and faults
 
@@ -1205,7 +1283,7 @@ class BotApiEmulator:
         if all(update.update_id != update_id for update in self._pending):
             ids = [update.update_id for update in self._pending]
             position = bisect.bisect_left(ids, update_id)
-            self._pending.insert(position, _PendingUpdate(update_id, payload, self._clock()))
+            self._pending.insert(position, _PendingUpdate.of(payload, self._clock()))
         self._updates_changed()
 
     @property
@@ -1282,7 +1360,7 @@ class BotApiEmulator:
             return update_id
         payload: JsonObject = {"update_id": update_id, kind: body}
         self._updates[update_id] = payload
-        self._pending.append(_PendingUpdate(update_id, payload, self._clock()))
+        self._pending.append(_PendingUpdate.of(payload, self._clock()))
         self._updates_changed()
         return update_id
 
@@ -1582,7 +1660,17 @@ class BotApiEmulator:
         return self._message_json(chat, message)
 
     def _sent(self, chat: _Chat, message: _Message) -> JsonObject:
+        """Every call that puts a new message of the bot's in a chat ends here: counted, and timed
+        against the chat's previous one."""
         self.stats.sent_messages += 1
+        now = self._clock()
+        if chat.bot_message_at is not None:
+            spacing = now - chat.bot_message_at
+            if spacing < CHAT_SPACING_SECONDS:
+                self.stats.chat_spacing_violations += 1
+            if self.stats.min_chat_spacing is None or spacing < self.stats.min_chat_spacing:
+                self.stats.min_chat_spacing = spacing
+        chat.bot_message_at = now
         self._chat_changed.notify()
         return self._message_json(chat, message)
 
@@ -1994,13 +2082,22 @@ class BotApiEmulator:
                     await asyncio.wait(posts)
 
     def _start_posts(self, delivery: _Delivery, session: aiohttp.ClientSession) -> float | None:
-        """Start a POST for each pending update that is neither in flight nor backing off, up to
-        max_connections in flight; returns seconds until the nearest backoff ends, if any."""
+        """Start a POST for each pending update that is the oldest pending one of its chat and is
+        neither in flight nor backing off, up to max_connections in flight; returns seconds until
+        the nearest backoff ends, if any."""
         now = self._loop_time()
         retry_in: float | None = None
+        # A chat whose oldest pending update is in flight or backing off holds the rest back. A chat
+        # with a POST in flight is held from the start: a redeliver() may have put an older update
+        # of it ahead of the one in flight.
+        held = set(delivery.chats_in_flight)
         for update in self._pending:
             if len(delivery.in_flight) >= delivery.webhook.max_connections:
                 break
+            if update.chat_id is not None:
+                if update.chat_id in held:
+                    continue
+                held.add(update.chat_id)
             if update.update_id in delivery.in_flight:
                 continue
             backoff = delivery.backoff.get(update.update_id)
@@ -2010,10 +2107,22 @@ class BotApiEmulator:
                 continue
             # Handed out, as by getUpdates: a redeliver() from now on means "POST it once more".
             self._redelivered.discard(update.update_id)
+            if update.chat_id is not None:
+                delivery.chats_in_flight[update.chat_id] = update.update_id
             delivery.in_flight[update.update_id] = asyncio.create_task(
                 self._post(delivery, session, update), name=f"webhook update {update.update_id}"
             )
         return retry_in
+
+    def _webhook_target(self, url: str) -> tuple[str, str]:
+        """Where one POST goes, as (scheme://host:port, URL): the webhook's own URL, or with
+        webhook_spread the same path and query on a base drawn for this POST."""
+        parts = urlsplit(url)
+        if not self._webhook_spread:
+            return f"{parts.scheme}://{parts.netloc}", url
+        base = self._spread_draw.choice(self._webhook_spread)
+        scheme, netloc = base.split("://", 1)
+        return base, parts._replace(scheme=scheme, netloc=netloc).geturl()
 
     async def _post(
         self, delivery: _Delivery, session: aiohttp.ClientSession, update: _PendingUpdate
@@ -2021,10 +2130,11 @@ class BotApiEmulator:
         """POST one update: a 2xx confirms it; anything else records the error and backs off."""
         webhook = delivery.webhook
         headers = {SECRET_TOKEN_HEADER: webhook.secret_token} if webhook.secret_token else {}
+        base, url = self._webhook_target(webhook.url)
         self.stats.webhook_posts += 1
         try:
             try:
-                async with session.post(webhook.url, json=update.payload, headers=headers) as response:
+                async with session.post(url, json=update.payload, headers=headers) as response:
                     await response.read()
                     error: str | None = None
                     if not 200 <= response.status <= 299:
@@ -2033,11 +2143,17 @@ class BotApiEmulator:
             except Exception as failure:  # whatever went wrong, the update stays pending
                 error = _webhook_error(failure)
             if error is None:
+                self.stats.webhook_deliveries_by_base[base] += 1
                 self._webhook_confirmed(delivery, update.update_id)
             else:
                 self._webhook_failed(delivery, update.update_id, error)
         finally:
             delivery.in_flight.pop(update.update_id, None)
+            if (
+                update.chat_id is not None
+                and delivery.chats_in_flight.get(update.chat_id) == update.update_id
+            ):
+                del delivery.chats_in_flight[update.chat_id]
             self._webhook_wakeup.notify()
 
     def _webhook_confirmed(self, delivery: _Delivery, update_id: int) -> None:

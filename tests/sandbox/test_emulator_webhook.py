@@ -279,8 +279,10 @@ async def test_no_more_than_max_connections_posts_are_in_flight(
     receiver.gate.clear()
     await bot.set_webhook(receiver.url, max_connections=2)
 
+    # Five chats: one chat's updates go one at a time whatever max_connections allows.
     for number in range(5):
-        await emulator.send_text(DRIVER, f"message {number}")
+        emulator.add_user(DRIVER + 100 + number, f"Driver {number}")
+        await emulator.send_text(DRIVER + 100 + number, f"message {number}")
     await receiver.wait_for_posts(2)
     await asyncio.sleep(0.2)
     assert len(receiver.posts) == 2
