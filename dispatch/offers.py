@@ -138,7 +138,13 @@ class Created:
 
 
 class OfferDesk:
-    """Every step of an offer's life; each is one transaction and safe to run twice."""
+    """Every step of an offer's life; each is one transaction and safe to run twice.
+
+    With several instances on PostgreSQL every rule holds under real concurrency: a status change
+    is one conditional write (lifecycle.step), and a rule that reads before it writes (what a
+    driver holds, whether a wave or a window may still go out) reads under row locks, taken in
+    one order everywhere: the offer's row, then drivers' rows in id order (storage Offers.lock).
+    """
 
     def __init__(
         self,
@@ -190,11 +196,13 @@ class OfferDesk:
                 return Created(problems=(issue(Problem.WINDOW_ENDED),))
             if no_time_left(end, now, self.rules.time_to_reach_store):
                 return Created(problems=(issue(Problem.WINDOW_TOO_CLOSE),))
+            ref_taken = issue(Problem.REF_TAKEN, store=store.code, ref=line.ref)
             if await tx.offers.by_ref(store.id, line.ref) is not None:
-                return Created(problems=(issue(Problem.REF_TAKEN, store=store.code, ref=line.ref),))
+                return Created(problems=(ref_taken,))
             if deliver_by is not None and deliver_by <= start:
                 return Created(problems=(issue(Problem.DELIVER_BY_EARLY),))
-            offer_id = await tx.offers.add(
+            # The ref checked above may be taken since by an order made at the same moment.
+            offer_id = await tx.offers.add_if_new_ref(
                 store_id=store.id,
                 ref=line.ref,
                 packages=line.packages,
@@ -212,6 +220,8 @@ class OfferDesk:
                 created_by=by.user_id,
                 created_at=now,
             )
+            if offer_id is None:
+                return Created(problems=(ref_taken,))
             await tx.events.add(now, by.encode(), EventKind.OPEN, f"ref={line.ref}", offer_id=offer_id)
             view = await offer_view(tx, offer_id)
             assert view is not None
@@ -226,6 +236,10 @@ class OfferDesk:
         """Send the offer to the next drivers in line; returns how many got it."""
         now = self.clock.now()
         async with self.outbound.transaction() as tx:
+            # Locked while the wave goes out: an accept, a cancel or an expiry of the offer waits
+            # and then finds every copy it sent, and a second wave due at once finds this one done.
+            if await tx.offers.lock(offer_id) is None:
+                return 0
             view = await offer_view(tx, offer_id)
             if view is None or view.offer.status != Status.OPEN:
                 return 0
@@ -277,7 +291,8 @@ class OfferDesk:
         """The acceptance window ended with no taker: edit every copy, tell the admins."""
         now = self.clock.now()
         async with self.outbound.transaction() as tx:
-            offer = await tx.offers.by_id(offer_id)
+            # Locked: a first Accept opening an award window waits, and is then told it expired.
+            offer = await tx.offers.lock(offer_id)
             if offer is None or offer.status != Status.OPEN or offer.expires_at is None:
                 return False
             if offer.award_at is not None:  # accepts were collected: the award decides
@@ -329,6 +344,9 @@ class OfferDesk:
         now = self.clock.now()
         column, status = REMINDERS[kind]
         async with self.outbound.transaction() as tx:
+            # Locked: a release and a new holder at this moment cannot slip between the holder
+            # read here and the reminder's conditional write (it would reach the one who left).
+            await tx.offers.lock(offer_id)
             view = await offer_view(tx, offer_id)
             if view is None or view.holder is None or view.offer.status != status:
                 return False
@@ -386,6 +404,9 @@ class OfferDesk:
         `reason` is the person's own, as typed, the domain's code, or None (none given)."""
         now = self.clock.now()
         async with self.outbound.transaction() as tx:
+            # Locked before it is read: an accept at the same moment waits and is told it was
+            # cancelled, or came first and its holder is told here.
+            await tx.offers.lock(offer_id)
             before = await offer_view(tx, offer_id)
             if before is None:
                 return Press.NOT_YOURS
@@ -633,6 +654,8 @@ class OfferDesk:
         """Collect in their award windows, in bulk, Accepts (offer id, pressing Telegram user) that
         reached the bot at `at` and were answered on arrival that they are in (see on_arrival): the
         same effects as `accept` for each, in a few statements. Returns how many were collected."""
+        # The offers whose first Accepts these are are locked first, as `_enter` does one.
+        await tx.offers.lock_unopened({offer_id for offer_id, _ in presses})
         entered = await tx.notices.enter_many(presses, at)
         offers = {copy.offer_id for copy in entered}
         for offer_id in sorted(offers):
@@ -682,10 +705,21 @@ class OfferDesk:
             window = self.rules.award_window_of(view.area.award_window_seconds)
             if window and view.offer.status == Status.OPEN and notice.outcome in LIVE:
                 return await self._enter(tx, view, driver, notice, at, window)
-            won = (
-                notice.outcome == Outcome.SENT
-                and len(await tx.offers.held_by(driver.id)) < self.rules.max_offers_held
-            )
+            won = notice.outcome == Outcome.SENT
+            if won:
+                # The offer's row, then hers (the lock order): her other accepts and awards wait,
+                # so what she holds is counted as it stays until this one commits.
+                await tx.offers.lock(offer_id)
+                locked = await tx.drivers.lock(driver.id)
+                if locked is None or locked.status != Account.APPROVED:
+                    return Press.NOT_APPROVED  # suspended while this press waited
+                driver = locked
+                # Her copy as it is now: withdrawn if she went offline while this press waited.
+                notice = await tx.notices.of(offer_id, driver.id) or notice
+                won = (
+                    notice.outcome == Outcome.SENT
+                    and len(await tx.offers.held_by(driver.id)) < self.rules.max_offers_held
+                )
             if won:
                 won = await step(tx, offer_id, Action.ACCEPT, **_taken_by(driver.id, now)) is not None
             await tx.notices.pressed(notice.id, at)
@@ -706,6 +740,14 @@ class OfferDesk:
     ) -> Pressed:
         """Collect an Accept in the offer's award window (the first opens it)."""
         offer = view.offer
+        if notice.outcome != ENTERED and offer.award_at is None:
+            # The first Accept opens the window: the offer's row first (the lock order), so that an
+            # expiry, a cancel or a wave of it at the same moment goes wholly before or after.
+            locked = await tx.offers.lock(offer.id)
+            if locked is None or locked.status != Status.OPEN:
+                await tx.notices.pressed(notice.id, at)
+                return await self._why_not(tx, offer.id, driver, notice)
+            offer = locked
         if notice.outcome == ENTERED:
             assert offer.award_at is not None
             return Entered(offer.id, offer.award_at, view.tz)
@@ -764,6 +806,10 @@ class OfferDesk:
         await self._wait_for_arrivals(offer_id)
         now = self.clock.now()
         async with self.outbound.transaction() as tx:
+            # The offer's row, then its entrants' (the lock order): a second run of the award waits
+            # and finds it done, and what each entrant holds stays as counted until this commits.
+            if await tx.offers.lock(offer_id) is None:
+                return None
             view = await offer_view(tx, offer_id)
             if view is None or view.offer.status != Status.OPEN or view.offer.award_at is None:
                 return None
@@ -772,12 +818,19 @@ class OfferDesk:
                 self.planner.plan(tx, view.offer)  # a timer that fired early
                 return None
             order = order_of(view.area.fairness_order)
+            # The entrants' rows locked, then their copies read as they are now: one who went
+            # offline, was suspended, declined or took another offer meanwhile is out.
+            locked = await tx.drivers.lock_with_copy(offer_id, ENTERED)
             copies = [
                 (notice, driver)
                 for notice, driver in await tx.notices.for_offer_with_drivers(offer_id)
                 if driver is not None
             ]
-            entrants = [(notice, driver) for notice, driver in copies if notice.outcome == ENTERED]
+            entrants = [
+                (notice, driver)
+                for notice, driver in copies
+                if notice.outcome == ENTERED and driver.id in locked
+            ]
             held = await tx.offers.held_counts([driver.id for _, driver in entrants])
             in_area = await tx.drivers.in_area([driver.id for _, driver in entrants], view.area.id)
             outs: dict[int, Out] = {}
@@ -875,7 +928,8 @@ class OfferDesk:
         if len(last) < FAST_TAP_SAMPLE or fast_share(last, human_min_ms) < self.rules.fast_tap_alert_share:
             return
         fast = sum(1 for ms in last if ms is not None and ms < human_min_ms)
-        await tx.drivers.update(driver.id, fast_taps_told_at=self.clock.now())
+        if not await tx.drivers.note_fast_taps(driver.id, self.clock.now()):
+            return  # told by another press at the same moment
         await tx.events.add(
             self.clock.now(),
             DISPATCH.encode(),
@@ -911,8 +965,15 @@ class OfferDesk:
             offer = await tx.offers.by_id(offer_id)
             if offer is None or offer.status != Status.OPEN or notice.outcome not in LIVE:
                 return await self._why_not(tx, offer_id, driver, notice)
+            # Her row before her copy (the lock order): an award of this offer at the same moment
+            # locks its entrants' rows before their copies, so the two never wait for each other.
+            await tx.drivers.lock(driver.id)
             if not await tx.notices.pressed(notice.id, now, to=Outcome.DECLINED, from_outcome=notice.outcome):
-                return Press.DECLINED
+                # Her copy moved meanwhile (the offer was taken, or expired): say what happened.
+                now_is = await tx.notices.of(offer_id, driver.id) or notice
+                if now_is.outcome == Outcome.DECLINED:
+                    return Press.DECLINED
+                return await self._why_not(tx, offer_id, driver, now_is)
             await self._watch_taps(tx, driver)
             await tx.drivers.count(driver.id, declined=1)
             await tx.drivers.update(driver.id, timeouts_in_a_row=0)
@@ -1001,7 +1062,8 @@ class OfferDesk:
             if offer.pickup_locked:
                 return Press.LOCKED
             # Asked on the offer, not in one slot per driver: two counters may both wait for a code.
-            await tx.offers.update(offer_id, code_asked_at=now)
+            if not await tx.offers.ask_code(offer_id, driver.id, now):  # released meanwhile (a no-show)
+                return await self._after_the_fact(tx, offer_id, driver)
             view = await offer_view(tx, offer_id)
             assert view is not None
             await self.outbound.say(tx, driver.chat_id, lambda m: m.ask_pickup_code(view))

@@ -112,6 +112,8 @@ class StoreDesk:
                 return Link.UNKNOWN, None
             store = await tx.stores.by_id(invite.store_id)
             if not await tx.invites.redeem(token, user_id, now):
+                # Read again: the conditional write may have lost to a redemption at this moment.
+                invite = await tx.invites.by_token(token) or invite
                 return (Link.USED if invite.used_at is not None else Link.EXPIRED), store
             assert store is not None
             linked = await tx.stores.link_staff(store.id, chat_id, user_id, now)

@@ -379,6 +379,41 @@ class Drivers(_Repo):
         query = select(schema.drivers).where(schema.drivers.c.id == driver_id)
         return _record(Driver, (await self.connection.execute(query)).first())
 
+    async def lock(self, driver_id: int) -> Driver | None:
+        """The driver as they are now, their row locked until the transaction ends (see
+        lock_many): what they hold and their standing stay as read until then."""
+        return (await self.lock_many([driver_id])).get(driver_id)
+
+    async def lock_many(self, driver_ids: Collection[int]) -> dict[int, Driver]:
+        """These drivers as they are now, by id, their rows locked in id order until the
+        transaction ends (SELECT … FOR UPDATE; nothing to lock on SQLite, which has one writer).
+
+        The row that serializes a driver's rules: an accept or an award counts what the driver
+        holds only under it, so two at once cannot both find them one short of the limit. Taken
+        after the offer's row (Offers.lock), never before it."""
+        if not driver_ids:
+            return {}
+        d = schema.drivers
+        query = select(d).where(d.c.id.in_(sorted(driver_ids))).order_by(d.c.id).with_for_update()
+        return {driver.id: driver for driver in _records(Driver, await self.connection.execute(query))}
+
+    async def lock_with_copy(self, offer_id: int, outcome: Outcome) -> dict[int, Driver]:
+        """The drivers whose copy of this offer is in this outcome (collected in its award window),
+        as they are now, by id, their rows locked in id order as lock_many locks them."""
+        d, n = schema.drivers, schema.notices
+        with_copy = select(n.c.driver_id).where(n.c.offer_id == offer_id, n.c.outcome == outcome)
+        query = select(d).where(d.c.id.in_(with_copy)).order_by(d.c.id).with_for_update(of=d)
+        return {driver.id: driver for driver in _records(Driver, await self.connection.execute(query))}
+
+    async def _lock_in_order(self, driver_ids: Collection[int]) -> None:
+        """Before an UPDATE of many drivers' rows on PostgreSQL: lock them in id order first (the
+        UPDATE itself takes them in whatever order its plan reads them), so it cannot deadlock
+        with another transaction locking some of them in order (lock_many)."""
+        if len(driver_ids) > 1 and self.connection.dialect.name == "postgresql":
+            d = schema.drivers
+            query = select(d.c.id).where(d.c.id.in_(sorted(driver_ids))).order_by(d.c.id).with_for_update()
+            await self.connection.execute(query)
+
     async def set_status(self, driver_id: int, from_statuses: Sequence[Account], to: Account) -> bool:
         """Conditional write: move the driver to `to` only from one of `from_statuses`."""
         statement = (
@@ -405,6 +440,7 @@ class Drivers(_Repo):
         """A wave reached these drivers: one more offer each, and `at` as their last (one UPDATE)."""
         if driver_ids:
             d = schema.drivers
+            await self._lock_in_order(driver_ids)
             await self.connection.execute(
                 update(d).where(d.c.id.in_(driver_ids)).values(offered=d.c.offered + 1, last_offered_at=at)
             )
@@ -415,6 +451,7 @@ class Drivers(_Repo):
         if not driver_ids:
             return []
         d = schema.drivers
+        await self._lock_in_order(driver_ids)
         statement = (
             update(d)
             .where(d.c.id.in_(driver_ids))
@@ -422,6 +459,15 @@ class Drivers(_Repo):
             .returning(*d.c)
         )
         return sorted(_records(Driver, await self.connection.execute(statement)), key=lambda x: x.id)
+
+    async def note_fast_taps(self, driver_id: int, at: datetime) -> bool:
+        """Conditional write: the admins are told of this driver's fast taps once; True for the one
+        transaction that notes it."""
+        d = schema.drivers
+        statement = (
+            update(d).where(d.c.id == driver_id, d.c.fast_taps_told_at.is_(None)).values(fast_taps_told_at=at)
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
 
     async def set_online(self, driver_id: int, online: bool) -> bool:
         """Only an approved driver can be online; False if the driver is not approved."""
@@ -926,9 +972,44 @@ class Offers(_Repo):
         statement = insert(schema.offers).values(**values).returning(schema.offers.c.id)
         return int((await self.connection.execute(statement)).scalar_one())
 
+    async def add_if_new_ref(self, **values: Unpack[NewOffer]) -> int | None:
+        """Add the offer unless its store already has an order with its ref: a conditional insert
+        (uq_offers_store_ref), so two made at once are one offer; None for the one refused."""
+        statement = self._insert_ignoring_conflict(schema.offers, "store_id", "ref").values(**values)
+        offer_id = (
+            await self.connection.execute(statement.returning(schema.offers.c.id))
+        ).scalar_one_or_none()
+        return None if offer_id is None else int(offer_id)
+
     async def by_id(self, offer_id: int) -> Offer | None:
         query = select(schema.offers).where(schema.offers.c.id == offer_id)
         return _record(Offer, (await self.connection.execute(query)).first())
+
+    async def lock(self, offer_id: int) -> Offer | None:
+        """The offer as it is now, its row locked until the transaction ends (SELECT … FOR UPDATE;
+        SQLite has one writer, so nothing to lock there): whoever else decides about this offer
+        (an accept, an award, a wave, an expiry, a cancel) waits, then reads what this one did.
+
+        The lock order, everywhere: an offer's row first, then drivers' rows in id order (see
+        Drivers.lock_many), then their copies, cards and outbox rows. A transaction that needs
+        both takes them in this order, so two never wait for each other."""
+        query = select(schema.offers).where(schema.offers.c.id == offer_id).with_for_update()
+        return _record(Offer, (await self.connection.execute(query)).first())
+
+    async def lock_unopened(self, offer_ids: Collection[int]) -> list[int]:
+        """Lock (in id order, see `lock`) those of these offers still open with no award window,
+        whose first Accept opens one now; returns their ids. An offer whose window is open
+        already is not locked: the Accepts collected in it do not wait for each other."""
+        if not offer_ids:
+            return []
+        o = schema.offers
+        query = (
+            select(o.c.id)
+            .where(o.c.id.in_(sorted(offer_ids)), o.c.status == OfferStatus.OPEN, o.c.award_at.is_(None))
+            .order_by(o.c.id)
+            .with_for_update()
+        )
+        return [int(offer_id) for offer_id in (await self.connection.execute(query)).scalars()]
 
     @staticmethod
     def _filter(
@@ -1054,6 +1135,22 @@ class Offers(_Repo):
         await self.connection.execute(
             update(schema.offers).where(schema.offers.c.id == offer_id).values(**values)
         )
+
+    async def ask_code(self, offer_id: int, holder_id: int, at: datetime) -> bool:
+        """Conditional write: the offer waits for its pickup code from `at`, only while this driver
+        still holds it unpicked and its pickup is not locked (a no-show may have just released it)."""
+        o = schema.offers
+        statement = (
+            update(o)
+            .where(
+                o.c.id == offer_id,
+                o.c.status == OfferStatus.ACCEPTED,
+                o.c.holder_id == holder_id,
+                o.c.pickup_locked.is_(False),
+            )
+            .values(code_asked_at=at)
+        )
+        return (await self.connection.execute(statement)).rowcount == 1
 
     async def count_wrong_code(self, offer_id: int, lock_at: int) -> int:
         """Count one wrong pickup code; the offer locks for pickup at `lock_at`. Returns the count."""
@@ -1291,29 +1388,29 @@ class Notices(_Repo):
     async def close_all(
         self, offer_id: int, from_outcome: Outcome | Sequence[Outcome], to: Outcome
     ) -> list[Notice]:
-        """Move every copy in one outcome (or any of several) to another; returns those copies."""
+        """Move every copy in one outcome (or any of several) to another; returns those copies,
+        as the one UPDATE changed them (a copy another transaction moved meanwhile is not one)."""
         froms = [from_outcome] if isinstance(from_outcome, str) else list(from_outcome)
-        changed = await self.for_offer(offer_id, *froms)
-        if changed:
-            n = schema.notices
-            await self.connection.execute(
-                update(n).where(n.c.offer_id == offer_id, n.c.outcome.in_(froms)).values(outcome=to)
-            )
-        return changed
+        n = schema.notices
+        statement = (
+            update(n)
+            .where(n.c.offer_id == offer_id, n.c.outcome.in_(froms))
+            .values(outcome=to)
+            .returning(*n.c)
+        )
+        return sorted(_records(Notice, await self.connection.execute(statement)), key=lambda copy: copy.id)
 
     async def withdraw_all(self, driver_id: int, live: Sequence[Outcome]) -> list[Notice]:
         """Withdraw every copy of this driver in one of the `live` outcomes (not answered yet, or
-        in an award window); returns those copies."""
+        in an award window); returns those copies, as the one UPDATE changed them."""
         n = schema.notices
-        query = select(n).where(n.c.driver_id == driver_id, n.c.outcome.in_(live)).order_by(n.c.id)
-        changed = _records(Notice, await self.connection.execute(query))
-        if changed:
-            await self.connection.execute(
-                update(n)
-                .where(n.c.id.in_([notice.id for notice in changed]), n.c.outcome.in_(live))
-                .values(outcome=Outcome.WITHDRAWN)
-            )
-        return changed
+        statement = (
+            update(n)
+            .where(n.c.driver_id == driver_id, n.c.outcome.in_(live))
+            .values(outcome=Outcome.WITHDRAWN)
+            .returning(*n.c)
+        )
+        return sorted(_records(Notice, await self.connection.execute(statement)), key=lambda copy: copy.id)
 
     async def pressed(
         self, notice_id: int, at: datetime, *, to: Outcome | None = None, from_outcome: Outcome = Outcome.SENT
@@ -1476,12 +1573,11 @@ class Cards(_Repo):
         return _records(Card, await self.connection.execute(query))
 
     async def take(self, kind: CardKind, subject_id: int) -> list[Card]:
-        """The cards of a question now decided, forgotten as they are returned: each is edited once."""
-        cards = await self.of(kind, subject_id)
-        if cards:
-            c = schema.cards
-            await self.connection.execute(delete(c).where(c.c.id.in_([card.id for card in cards])))
-        return cards
+        """The cards of a question now decided, forgotten as they are returned: each is edited once
+        (one DELETE … RETURNING: of two transactions taking them at once, one gets each card)."""
+        c = schema.cards
+        statement = delete(c).where(c.c.kind == kind, c.c.subject_id == subject_id).returning(*c.c)
+        return sorted(_records(Card, await self.connection.execute(statement)), key=lambda card: card.id)
 
 
 class Outbox(_Repo):
