@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_RETRY_SECONDS = 1.0
+# A deadline whose transition failed is tried again this much later (times its try), this often.
+RETRY_AFTER = timedelta(seconds=1)
+DEADLINE_ATTEMPTS = 4
 
 
 class Timers:
@@ -83,35 +86,61 @@ class Timers:
             if self.scheduler.get_job(f"{kind.value}:{offer.id}") is not None:
                 self.scheduler.remove_job(f"{kind.value}:{offer.id}")
 
-    def _schedule(self, deadline: Deadline) -> None:
+    def _schedule(self, deadline: Deadline, *, at: datetime | None = None, attempt: int = 1) -> None:
         self.scheduler.add_job(
             self._fire,
             "date",
-            run_date=deadline.when,
+            run_date=at or deadline.when,
             args=[deadline],
+            kwargs={"attempt": attempt},
             id=f"{deadline.kind.value}:{deadline.offer_id}",
             replace_existing=True,
             misfire_grace_time=None,
         )
 
-    async def _fire(self, deadline: Deadline) -> None:
-        """A timer went off (in a task of its own): run the deadline, known to stop() meanwhile."""
+    async def _fire(self, deadline: Deadline, attempt: int = 1) -> None:
+        """A timer went off (in a task of its own): run the deadline, known to stop() meanwhile.
+
+        A run that failed (the database away for a moment, or, on PostgreSQL, a deadlock with
+        an update of the same offer) is tried again a little later, unless the offer was planned
+        anew meanwhile: a deadline is not lost until the next start."""
         task = asyncio.current_task()
         assert task is not None
         self._firing.add(task)
         try:
-            await self._run(deadline)
+            ran = await self._run(deadline, last_try=attempt >= DEADLINE_ATTEMPTS)
+            job_id = f"{deadline.kind.value}:{deadline.offer_id}"
+            if (
+                not ran
+                and attempt < DEADLINE_ATTEMPTS
+                and self.keeping
+                and self.scheduler.get_job(job_id) is None
+            ):
+                later = self.clock.now() + RETRY_AFTER * attempt
+                self._schedule(deadline, at=later, attempt=attempt + 1)
         finally:
             self._firing.discard(task)
 
-    async def _run(self, deadline: Deadline) -> None:
+    async def _run(self, deadline: Deadline, *, last_try: bool = True) -> bool:
+        """Run the deadline's transition; False if it failed."""
         assert self._offers is not None
         if self.on_fired is not None:
             self.on_fired((self.clock.now() - deadline.when).total_seconds())
         try:
             await self._offers.on_deadline(deadline.kind, deadline.offer_id)
-        except Exception:
-            log.exception("deadline %s of offer %s failed", deadline.kind.value, deadline.offer_id)
+        except Exception as error:
+            if last_try:
+                log.exception("deadline %s of offer %s failed", deadline.kind.value, deadline.offer_id)
+            else:
+                reason = type(error).__name__
+                log.warning(
+                    "deadline %s of offer %s failed (%s); trying again",
+                    deadline.kind.value,
+                    deadline.offer_id,
+                    reason,
+                )
+            return False
+        return True
 
     @property
     def pending(self) -> list[Deadline]:
@@ -197,8 +226,8 @@ class Timers:
             if deadline.when > now:
                 self._schedule(deadline)
         for deadline in deadlines:
-            if deadline.when <= now:
-                await self._run(deadline)
+            if deadline.when <= now and not await self._run(deadline, last_try=False):
+                self._schedule(deadline, at=now + RETRY_AFTER, attempt=2)
         return len(self.scheduler.get_jobs())
 
     async def stop(self, grace: float = 5.0) -> None:

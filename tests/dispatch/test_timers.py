@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from sqlalchemy import select
 
 from bot.texts import Catalog
 from dispatch.actors import Actor
-from dispatch.clock import FakeClock
-from dispatch.deadlines import Kind, Timing
+from dispatch.clock import FakeClock, SystemClock
+from dispatch.deadlines import Deadline, Kind, Timing
 from dispatch.dispatcher import Dispatch, Rules
 from dispatch.offers import Press
 from dispatch.orders import parse_order_line
@@ -306,3 +307,33 @@ async def test_the_last_day_within_reach_is_accepted(world: World) -> None:
     )
     created = await world.dispatch.offers.create(line, store_code="FS-ZARA", by=Actor.admin(ADMIN))
     assert created.view is not None
+
+
+class FailingOnce:
+    """An offer desk whose first run of a deadline fails, as a deadlock or a lost connection would."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[Kind, int]] = []
+
+    async def on_deadline(self, kind: Kind, offer_id: int) -> None:
+        self.runs.append((kind, offer_id))
+        if len(self.runs) == 1:
+            raise ConnectionResetError("the database went away for a moment")
+
+
+async def test_a_deadline_whose_run_failed_is_tried_again_a_little_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("dispatch.timers.RETRY_AFTER", timedelta(milliseconds=50))
+    clock = SystemClock()
+    timers = Timers(clock, TIMING)
+    desk = FailingOnce()
+    timers._offers = desk  # type: ignore[assignment]  # the transition alone, without a database
+    timers.scheduler.start()
+    timers._schedule(Deadline(clock.now(), Kind.EXPIRE, 7))
+    for _ in range(200):
+        if len(desk.runs) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    await timers.stop()
+    assert desk.runs == [(Kind.EXPIRE, 7), (Kind.EXPIRE, 7)]
