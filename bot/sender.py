@@ -162,19 +162,28 @@ class OutboxSender:
         """Load what is pending (from before a restart too, or left by another instance) and
         start draining.
 
-        `after_another`: another instance was sending until a moment ago. What it sent last, or
-        had in flight when it died, reached its chats without a record here, so nothing is sent
-        for one chat interval: no chat gets two messages within a second, and Telegram's
-        per-bot rate is not exceeded across the handover.
+        `after_another`: another instance was sending until a moment ago (or, by the outbox, one
+        sent something within a chat interval). What it sent last, or had in flight when it
+        died, reached its chats without a record here, so nothing is sent for one chat interval:
+        no chat gets two messages within a second, and Telegram's per-bot rate is not exceeded
+        across the handover.
         """
         self._queue.clear()  # what another instance sent meanwhile is read again below
         await self._load(full=True)
         self._stopping = False
-        if after_another:
+        if after_another or await self._sent_lately():
             self._paused_until = max(
                 self._paused_until, time.monotonic() + self.limits.chat_interval + CHAT_SPACING_MARGIN
             )
         self._runner = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def _sent_lately(self) -> bool:
+        """Whether a call went out within a chat interval: from a process that stopped or died a
+        moment before this one started (it may have had more in flight)."""
+        async with self.db.read() as tx:
+            last = await tx.outbox.last_sent_at()
+        interval = timedelta(seconds=self.limits.chat_interval + CHAT_SPACING_MARGIN)
+        return last is not None and self.clock.now() - last < interval
 
     def wake(self) -> None:
         """New calls were committed: look for them now."""

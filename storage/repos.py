@@ -1622,6 +1622,15 @@ class Outbox(_Repo):
             }
             await self.connection.execute(insert(schema.outbox), [{**defaults, **row} for row in rows])
 
+    async def last_sent_at(self, *, among: int = 100) -> datetime | None:
+        """When the newest of the last `among` sent calls went out (through the status index:
+        cheap however long the history)."""
+        o = schema.outbox
+        latest = (
+            select(o.c.sent_at).where(o.c.status == OutboxStatus.SENT).order_by(o.c.id.desc()).limit(among)
+        ).subquery()
+        return (await self.connection.execute(select(func.max(latest.c.sent_at)))).scalar_one_or_none()
+
     async def pending(self, *, after_id: int = 0, limit: int = 1000) -> list[OutboxMessage]:
         """Pending calls with an id above `after_id`, oldest first."""
         query = (

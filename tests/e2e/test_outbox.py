@@ -227,6 +227,23 @@ async def test_a_sender_taking_over_from_another_instance_waits_one_chat_interva
     assert waited >= 0.5  # a lower bound: a busy machine only makes it longer
 
 
+async def test_a_sender_starting_just_after_another_process_sent_waits_one_chat_interval(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database
+) -> None:
+    # A process that died (or stopped) a moment ago had just sent this: its chat may have it now.
+    [earlier] = await queue(db, text(CHATS[0], "sent by the process before"))
+    async with db.transaction() as tx:
+        await tx.outbox.mark_sent(earlier, at=SystemClock().now(), message_id=None, attempts=1)
+    await queue(db, text(CHATS[0], "first of this process"))
+    sender = make_sender(db, telegram_bot, chat_interval=0.5)
+    started = time.monotonic()
+    await sender.start()
+    await emulator.wait_for_message(CHATS[0], "first of this process")
+    waited = time.monotonic() - started
+    await sender.stop()
+    assert waited >= 0.4  # a lower bound: a busy machine only makes it longer
+
+
 async def test_an_edit_waits_for_its_message_and_an_unchanged_edit_counts_as_sent(
     emulator: BotApiEmulator, telegram_bot: Bot, db: Database
 ) -> None:
