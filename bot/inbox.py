@@ -49,8 +49,10 @@ POLL_TIMEOUT_SECONDS = 10
 IDLE_LOOK_SECONDS = 0.5  # how often an idle worker looks for updates due again (retries, other instances)
 PRUNE_EVERY_SECONDS = 3600.0
 # How long a stored press waits for the receiving side to settle it before the workers may take it
-# (the settling makes it due at once either way; this only bounds a settling that never ends).
-SETTLE_HOLD = timedelta(seconds=5)
+# (the settling makes it due at once either way, within milliseconds; this only bounds a settling
+# that never ends: the instance that stored the press died, and an award window that closed
+# meanwhile waits for the press this long at most).
+SETTLE_HOLD = timedelta(seconds=1)
 
 
 def kind_of(payload: dict[str, Any]) -> str:

@@ -311,8 +311,6 @@ class OutboxSender:
         self._busy_chats.add(row.chat_id)
         if row.tag is not None:
             self._flying_tags[row.tag] += 1
-        if row.kind not in UNPACED:
-            self._chat_ready_at[row.chat_id] = now + self.limits.chat_interval + CHAT_SPACING_MARGIN
         task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -328,6 +326,12 @@ class OutboxSender:
         finally:
             if row.id not in self._queue:
                 self._finished[row.id] = time.monotonic()
+            if row.kind not in UNPACED:
+                # Counted from the answer, by when Telegram surely had the message: counted from
+                # the request, a slow one and a quick one after it could land less than the
+                # interval apart.
+                ready = time.monotonic() + self.limits.chat_interval + CHAT_SPACING_MARGIN
+                self._chat_ready_at[row.chat_id] = max(self._chat_ready_at.get(row.chat_id, 0.0), ready)
             self._in_flight.discard(row.id)
             self._busy_chats.discard(row.chat_id)
             self._wake.set()

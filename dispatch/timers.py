@@ -56,6 +56,8 @@ class Timers:
         self._offers: OfferDesk | None = None
         self._db: Database | None = None
         self._firing: set[asyncio.Task[Any]] = set()
+        self._running: set[Deadline] = set()  # deadlines whose timer went off and that run now
+        self._planned_while_running: set[Deadline] = set()
         # Offers another instance changed, to be planned from the database (see heard).
         self._to_refresh: set[int] = set()
         self._refresh_all = False
@@ -82,11 +84,21 @@ class Timers:
         current = deadlines_of(offer, self.timing)
         for deadline in current:
             self._schedule(deadline)
+        self._planned_while_running -= {
+            deadline
+            for deadline in self._planned_while_running
+            if deadline.offer_id == offer.id and deadline not in current
+        }
         for kind in set(Kind) - {deadline.kind for deadline in current}:
             if self.scheduler.get_job(f"{kind.value}:{offer.id}") is not None:
                 self.scheduler.remove_job(f"{kind.value}:{offer.id}")
 
     def _schedule(self, deadline: Deadline, *, at: datetime | None = None, attempt: int = 1) -> None:
+        if deadline in self._running and at is None:
+            # Planned again while its timer's run is under way (by what a commit read before the
+            # run's own): set once the run ends, so a run that left it due is not lost.
+            self._planned_while_running.add(deadline)
+            return
         self.scheduler.add_job(
             self._fire,
             "date",
@@ -107,9 +119,11 @@ class Timers:
         task = asyncio.current_task()
         assert task is not None
         self._firing.add(task)
+        self._running.add(deadline)
+        job_id = f"{deadline.kind.value}:{deadline.offer_id}"
         try:
             ran = await self._run(deadline, last_try=attempt >= DEADLINE_ATTEMPTS)
-            job_id = f"{deadline.kind.value}:{deadline.offer_id}"
+            self._running.discard(deadline)
             if (
                 not ran
                 and attempt < DEADLINE_ATTEMPTS
@@ -120,6 +134,11 @@ class Timers:
                 self._schedule(deadline, at=later, attempt=attempt + 1)
         finally:
             self._firing.discard(task)
+            self._running.discard(deadline)
+            if deadline in self._planned_while_running:
+                self._planned_while_running.discard(deadline)
+                if self.keeping and self.scheduler.get_job(job_id) is None:
+                    self._schedule(deadline)
 
     async def _run(self, deadline: Deadline, *, last_try: bool = True) -> bool:
         """Run the deadline's transition; False if it failed."""

@@ -1629,7 +1629,10 @@ class Outbox(_Repo):
         latest = (
             select(o.c.sent_at).where(o.c.status == OutboxStatus.SENT).order_by(o.c.id.desc()).limit(among)
         ).subquery()
-        return (await self.connection.execute(select(func.max(latest.c.sent_at)))).scalar_one_or_none()
+        last: datetime | None = (
+            await self.connection.execute(select(func.max(latest.c.sent_at)))
+        ).scalar_one_or_none()
+        return last
 
     async def pending(self, *, after_id: int = 0, limit: int = 1000) -> list[OutboxMessage]:
         """Pending calls with an id above `after_id`, oldest first."""

@@ -138,7 +138,9 @@ async def test_an_unreachable_bot_api_logs_one_warning_per_backoff_step_and_one_
 
 async def test_a_timeout_is_retried(emulator: BotApiEmulator, telegram_bot: Bot, db: Database) -> None:
     emulator.stall_next("sendMessage", seconds=2.0)  # the client gives up after 1 s
-    sender = make_sender(db, telegram_bot)
+    # No spacing: the retry goes at once (with it, the retry waits the chat's interval from the
+    # timeout, by when the stalled call may have landed and been heard, and is not needed).
+    sender = make_sender(db, telegram_bot, chat_interval=0)
     [row] = await queue(db, text(CHATS[0], "slow network"))
     await sender.start()
     await sender.drain()
@@ -350,7 +352,7 @@ async def test_a_message_telegram_received_twice_after_a_timeout_is_edited_in_bo
     emulator: BotApiEmulator, telegram_bot: Bot, db: Database
 ) -> None:
     emulator.stall_next("sendMessage", seconds=2.0)  # the sender waits 1 s, then sends again
-    sender = make_sender(db, telegram_bot)
+    sender = make_sender(db, telegram_bot, chat_interval=0)  # again at once (see above)
     [row] = await queue(db, with_buttons(CHATS[0], "offer"))
     await sender.start()
     await sender.drain()
@@ -368,7 +370,7 @@ async def test_a_copy_that_lands_after_the_edit_is_edited_too(
     emulator: BotApiEmulator, telegram_bot: Bot, db: Database
 ) -> None:
     emulator.stall_next("sendMessage", seconds=3.0)
-    sender = make_sender(db, telegram_bot)
+    sender = make_sender(db, telegram_bot, chat_interval=0)
     [row] = await queue(db, with_buttons(CHATS[1], "offer"))
     await sender.start()
     await sender.drain()  # the retry's copy is sent; the first call is still stalled
