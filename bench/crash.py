@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,12 +28,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.cluster import BotProcess, free_port, prepare_database
 from bot.config import ConfigError, load_database_settings
-from dispatch.pilot import PILOT_FILE, read_pilot, seed
 from sandbox.emulator import BotApiEmulator
 from storage import schema
 from storage.db import Database
-from storage.records import Account
 
 TOKEN = "123456:CRASH-ROUNDS"
 ADMIN_ID = 1000
@@ -74,64 +69,6 @@ class CrashReport:
         )
         figures["restart_to_first_applied"] = [round(value, 3) for value in self.restart_to_first_applied]
         return figures
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class BotProcess:
-    """`storerun run` as a child process, started and killed at will; its log goes to a file."""
-
-    def __init__(self, environment: dict[str, str], workdir: Path) -> None:
-        self.environment = environment
-        self.workdir = workdir
-        self.log_path = workdir / "bot.log"
-        self.process: asyncio.subprocess.Process | None = None
-        self.starts = 0
-
-    async def start(self) -> None:
-        self.starts += 1
-        with self.log_path.open("a") as log:
-            log.write(f"--- start {self.starts} ---\n")
-        log_file = self.log_path.open("a")
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "run",
-                env=self.environment,
-                cwd=self.workdir,
-                stdout=log_file,
-                stderr=log_file,
-            )
-        finally:
-            log_file.close()
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> int:
-        """SIGTERM and wait: the exit code of a clean stop."""
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 30)
-        if self.process.returncode is None:
-            await self.kill()
-        return int(self.process.returncode or 0)
-
-    def check_alive(self) -> None:
-        if self.process is not None and self.process.returncode is not None:
-            tail = self.log_path.read_text()[-3000:]
-            raise RuntimeError(f"the bot exited by itself ({self.process.returncode}):\n{tail}")
 
 
 async def _replies_per_chat(db: Database) -> dict[int, int]:
@@ -175,24 +112,6 @@ async def _pending_updates(db: Database) -> int:
         return (await tx.inbox.backlog()).pending
 
 
-async def _prepare_database(url: str, drivers: list[int]) -> None:
-    """The pilot's areas and stores, and approved drivers in Las Vegas (the people who press)."""
-    db = Database.connect(url)
-    try:
-        await db.upgrade()
-        await seed(db, read_pilot(PILOT_FILE))
-        now = datetime.now(UTC)
-        async with db.transaction() as tx:
-            area = await tx.areas.by_slug("las-vegas")
-            assert area is not None
-            for user_id in drivers:
-                driver_id = await tx.drivers.add(user_id, user_id, f"Driver {user_id}", now)
-                await tx.drivers.set_status(driver_id, [Account.PENDING], Account.APPROVED)
-                await tx.drivers.add_area(driver_id, area.id)
-    finally:
-        await db.close()
-
-
 async def crash_rounds(
     *,
     mode: str,
@@ -208,9 +127,9 @@ async def crash_rounds(
     everyone = list(range(FIRST_PERSON, FIRST_PERSON + people))
     drivers = everyone[::2]  # they press a button; the others send a command
     url = database_url or f"sqlite+aiosqlite:///{workdir / 'crash.db'}"
-    await _prepare_database(url, drivers)
+    await prepare_database(url, drivers)
     report = CrashReport(mode=mode, rounds=rounds, people=people)
-    http_port = _free_port()
+    http_port = free_port()
     async with BotApiEmulator(token=TOKEN) as emulator:
         emulator.add_user(ADMIN_ID, "Ada")
         for user_id in everyone:

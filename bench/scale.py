@@ -37,7 +37,7 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.engine import make_url
 
 from bench.accept_race import bare_presses, figures, offer_line, press_all
-from bench.crash import BotProcess, _free_port
+from bench.cluster import BotProcess, free_port
 from bot import keyboards, texts
 from bot.config import ConfigError, load_database_settings
 from bot.i18n import Words
@@ -728,7 +728,7 @@ async def scale(
             "DATABASE_URL": url,
             "ADMIN_IDS": ",".join(str(admin) for admin in ADMINS),
             "LOG_LEVEL": "WARNING",
-            "HTTP_LISTEN": f"127.0.0.1:{_free_port()}",
+            "HTTP_LISTEN": f"127.0.0.1:{free_port()}",
             "WAVE_SIZE": str(wave),
             "MAX_OFFERS_HELD": "1000",
             "ACCEPTANCE_WINDOW_SECONDS": "3600",
