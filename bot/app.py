@@ -257,7 +257,7 @@ class StorerunBot:
         return await drivers.answers_at_once(self.dispatch, self.catalog, tx, presses)
 
     async def _receive_one(self, payload: dict[str, Any]) -> None:
-        await self.inbox.receive([Update.de_json(payload, self.application.bot)])
+        await self.inbox.arrive(Update.de_json(payload, self.application.bot))
 
     async def snapshot(self) -> Snapshot:
         """What the database says now: backlogs and offers, for /healthz and /metrics."""

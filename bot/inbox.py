@@ -53,6 +53,12 @@ PRUNE_EVERY_SECONDS = 3600.0
 # that never ends: the instance that stored the press died, and an award window that closed
 # meanwhile waits for the press this long at most).
 SETTLE_HOLD = timedelta(seconds=1)
+# Webhook arrivals stored in one transaction at most (as many as getUpdates hands out at once).
+ARRIVALS_AT_ONCE = 100
+
+
+def _update_id(update: Update) -> int:
+    return update.update_id
 
 
 def kind_of(payload: dict[str, Any]) -> str:
@@ -200,8 +206,43 @@ class InboxWorker:
         self._answers: set[asyncio.Task[None]] = set()
         self._settling: set[asyncio.Task[None]] = set()
         self._pruned_at = -math.inf  # monotonic time starts at boot: prune at once, not an hour after it
+        # Webhook arrivals waiting to be stored together (see arrive), and the task storing them.
+        self._arrivals: list[tuple[Update, asyncio.Future[None]]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     # --- arriving ---
+
+    async def arrive(self, update: Update) -> None:
+        """Store one update from the webhook; returns once it is committed (then Telegram may be
+        told it arrived). Updates that arrive while a store is being committed are stored
+        together in the next one: in a rush every POST does not pay a transaction of its own,
+        and a lone update waits for no one."""
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._arrivals.append((update, stored))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self._store_arrivals(), name="inbox-arrivals")
+        await stored
+
+    async def _store_arrivals(self) -> None:
+        while self._arrivals:
+            batch, self._arrivals = self._arrivals[:ARRIVALS_AT_ONCE], self._arrivals[ARRIVALS_AT_ONCE:]
+            # One update sent again while its first POST waits here is stored once.
+            updates = sorted({update.update_id: update for update, _ in batch}.values(), key=_update_id)
+            try:
+                await self.receive(updates)
+            except asyncio.CancelledError:
+                for _, stored in batch:
+                    stored.cancel()
+                raise
+            except Exception as error:
+                for _, stored in batch:
+                    if not stored.done():
+                        stored.set_exception(error)
+                        stored.exception()  # a POST that went away meanwhile needs no telling
+            else:
+                for _, stored in batch:
+                    if not stored.done():
+                        stored.set_result(None)
 
     async def receive(self, updates: Sequence[Update]) -> int:
         """Store updates (each new update_id once) and commit; returns how many were new.

@@ -107,6 +107,30 @@ async def test_an_update_the_bot_failed_to_store_is_sent_again_and_applied_once(
     assert info.last_error_message is not None and "500" in info.last_error_message
 
 
+async def test_a_rush_of_posts_is_stored_in_a_few_transactions_each_answered_once_stored(
+    emulator: BotApiEmulator, start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_receive = InboxWorker.receive
+    batches: list[int] = []
+
+    async def counting_receive(self: InboxWorker, updates: Any) -> int:
+        batches.append(len(updates))
+        if len(batches) == 1:
+            await asyncio.sleep(0.3)  # a slow first commit: the POSTs arriving meanwhile wait together
+        return await real_receive(self, updates)
+
+    monkeypatch.setattr(InboxWorker, "receive", counting_receive)
+    bot = await _webhook_bot(start_bot)
+    people = range(PERSON, PERSON + 40)
+    for person in people:
+        emulator.add_user(person, f"Person {person}")
+    await asyncio.gather(*(emulator.send_text(person, "/help") for person in people))
+    await _settled(bot, emulator)
+    assert await _stored(bot) == 40 and sum(batches) == 40
+    assert len(batches) < 40  # POSTs that arrived together shared a transaction
+    assert all(_replies(emulator, person) == 1 for person in people)
+
+
 async def test_calls_without_the_secret_or_with_a_body_that_is_no_update_store_nothing(
     emulator: BotApiEmulator, start_bot: BotFactory
 ) -> None:
