@@ -10,7 +10,7 @@ import logging
 import os
 import time
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -49,6 +49,8 @@ UNPACED = frozenset({Delivery.UPLOADING})
 # Requests reach Telegram a little unevenly; this margin keeps a chat's spacing above its limit.
 CHAT_SPACING_MARGIN = 0.05
 RESCAN_SECONDS = 5.0
+# Message ids of sent calls kept in memory for the edits that follow; older ones are read back.
+MESSAGE_IDS_KEPT = 20_000
 # A send that outlasts the request timeout is tried again, but its first call is still heard out
 # this long: Telegram may have delivered it, and its late answer names a copy to edit later.
 LATE_ANSWER_SECONDS = 120.0
@@ -136,7 +138,9 @@ class OutboxSender:
         self._busy_chats: set[int] = set()
         self._chat_ready_at: dict[int, float] = {}
         self._unreachable: set[int] = set()
-        self._message_ids: dict[int, int | None] = {}
+        # The message id each recent call was delivered as (None: given up), for the edits that
+        # follow soon; older ones are read from the outbox.
+        self._message_ids: OrderedDict[int, int | None] = OrderedDict()
         self._next_slot = 0.0
         self._paused_until = 0.0
         # The Bot API failing with network errors, timeouts or 5xx: everyone waits, step by step.
@@ -245,6 +249,9 @@ class OutboxSender:
             self._unreachable = await tx.chats.unreachable()
         horizon = time.monotonic() - 60.0
         self._finished = {key: at for key, at in self._finished.items() if at > horizon}
+        if full:  # a chat whose interval has passed needs no entry
+            now = time.monotonic()
+            self._chat_ready_at = {chat: at for chat, at in self._chat_ready_at.items() if at > now}
         for row in rows:
             if row.id not in self._queue and row.id not in self._in_flight and row.id not in self._finished:
                 self._queue[row.id] = row
@@ -437,7 +444,7 @@ class OutboxSender:
                 edit = await tx.outbox.last_edit_of(row.id)
         if first:
             self._queue.pop(row.id, None)  # its retry is not needed
-            self._message_ids[row.id] = message_id
+            self._remember(row.id, message_id)
             self.stats.sent += 1
             self._wake.set()
             return
@@ -483,6 +490,11 @@ class OutboxSender:
             log.info("Bot API reachable again after %.1f s", time.monotonic() - self._outage_since)
             self._outage_steps = 0
 
+    def _remember(self, outbox_id: int, message_id: int | None) -> None:
+        self._message_ids[outbox_id] = message_id
+        while len(self._message_ids) > MESSAGE_IDS_KEPT:
+            self._message_ids.popitem(last=False)
+
     async def _target_message_id(self, target_id: int) -> int | None:
         if target_id in self._message_ids:
             return self._message_ids[target_id]
@@ -504,7 +516,7 @@ class OutboxSender:
             await tx.files.remove(_file_refs(row.payload))
         if not first:
             return
-        self._message_ids[row.id] = message_id
+        self._remember(row.id, message_id)
         self.stats.sent += 1
         self.stats.latencies[row.id] = (self.clock.now() - row.created_at).total_seconds()
 
@@ -544,13 +556,13 @@ class OutboxSender:
                 await tx.files.remove(_file_refs(queued.payload))
         for queued in dropped:
             self._queue.pop(queued.id, None)
-            self._message_ids[queued.id] = None
-        self._message_ids[row.id] = None
+            self._remember(queued.id, None)
+        self._remember(row.id, None)
         self.stats.failed += 1
 
     async def _give_up(self, row: OutboxMessage, status: GivenUp, error: str, attempts: int) -> None:
         async with self.db.transaction() as tx:
             await tx.outbox.give_up(row.id, status=status, attempts=attempts, error=error)
             await tx.files.remove(_file_refs(row.payload))
-        self._message_ids[row.id] = None
+        self._remember(row.id, None)
         self.stats.failed += 1

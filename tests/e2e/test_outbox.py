@@ -374,3 +374,19 @@ async def test_a_copy_that_lands_after_the_edit_is_edited_too(
             break
         await asyncio.sleep(0.05)
     assert copies == [("taken", []), ("taken", [])]
+
+
+async def test_the_sender_keeps_few_message_ids_in_memory_and_an_edit_of_an_older_message_still_lands(
+    emulator: BotApiEmulator, telegram_bot: Bot, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.sender.MESSAGE_IDS_KEPT", 3)
+    sender = make_sender(db, telegram_bot, chat_interval=0)
+    rows = await queue(db, *(text(chat, f"message {chat}") for chat in CHATS[:6]))
+    await sender.start()
+    await sender.drain()
+    assert len(sender._message_ids) == 3  # a long-running process does not keep every message's id
+    await queue(db, Outgoing(CHATS[0], Delivery.EDIT, {"text": "edited"}, edit_of=rows[0]))
+    sender.wake()
+    await sender.drain()
+    await sender.stop()
+    assert bot_texts(emulator, CHATS[0]) == ["edited"]
