@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import pytest
@@ -213,6 +213,15 @@ class Instances:
 
     async def code(self, offer_id: int) -> str:
         return (await self.row(offer_id)).pickup_code
+
+    async def at_the_counter(self, tg_user_id: int, at: datetime) -> tuple[int, str]:
+        """This driver holds a new offer and, at `at`, is at the counter, asked for the code:
+        the offer and its code."""
+        await self.driver(tg_user_id)
+        offer_id = await self.held_offer("T1", tg_user_id)
+        self.clock.set(at)
+        assert await self.first.offers.start_pickup(offer_id, tg_user_id) is Press.TYPE_CODE
+        return offer_id, await self.code(offer_id)
 
 
 def _dispatch(db: Database, clock: FakeClock) -> Dispatch:
@@ -471,11 +480,7 @@ async def test_the_same_order_ref_made_twice_at_once_is_one_offer(
 async def test_release_at_the_moment_of_pickup_one_of_them_happens(
     two: Instances, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await two.driver(MARIA)
-    offer_id = await two.held_offer("T1", MARIA)
-    two.clock.set(PICKUP_START + timedelta(minutes=5))
-    assert await two.first.offers.start_pickup(offer_id, MARIA) is Press.TYPE_CODE
-    code = await two.code(offer_id)
+    offer_id, code = await two.at_the_counter(MARIA, PICKUP_START + timedelta(minutes=5))
     gate = pause_after(monkeypatch, Offers, "transition")
 
     done = await race(
@@ -494,11 +499,7 @@ async def test_release_at_the_moment_of_pickup_one_of_them_happens(
 async def test_the_no_show_at_the_moment_of_pickup_one_of_them_happens(
     two: Instances, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await two.driver(MARIA)
-    offer_id = await two.held_offer("T1", MARIA)
-    two.clock.set(PICKUP_END + TIMING.no_show_grace)
-    assert await two.first.offers.start_pickup(offer_id, MARIA) is Press.TYPE_CODE
-    code = await two.code(offer_id)
+    offer_id, code = await two.at_the_counter(MARIA, PICKUP_END + TIMING.no_show_grace)
     gate = pause_after(monkeypatch, Offers, "transition")
 
     done = await race(
@@ -515,11 +516,7 @@ async def test_the_no_show_at_the_moment_of_pickup_one_of_them_happens(
 
 
 async def test_the_pickup_code_is_redeemed_once(two: Instances, monkeypatch: pytest.MonkeyPatch) -> None:
-    await two.driver(MARIA)
-    offer_id = await two.held_offer("T1", MARIA)
-    two.clock.set(PICKUP_START + timedelta(minutes=5))
-    assert await two.first.offers.start_pickup(offer_id, MARIA) is Press.TYPE_CODE
-    code = await two.code(offer_id)
+    _, code = await two.at_the_counter(MARIA, PICKUP_START + timedelta(minutes=5))
     gate = pause_after(monkeypatch, Offers, "transition")
 
     done = await race(
@@ -537,11 +534,8 @@ async def test_the_pickup_code_is_redeemed_once(two: Instances, monkeypatch: pyt
 async def test_a_delivery_confirmed_twice_at_once_counts_once(
     two: Instances, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await two.driver(MARIA)
-    offer_id = await two.held_offer("T1", MARIA)
-    two.clock.set(PICKUP_START + timedelta(minutes=5))
-    assert await two.first.offers.start_pickup(offer_id, MARIA) is Press.TYPE_CODE
-    assert await two.first.offers.enter_code(MARIA, await two.code(offer_id)) is Code.ACCEPTED
+    offer_id, code = await two.at_the_counter(MARIA, PICKUP_START + timedelta(minutes=5))
+    assert await two.first.offers.enter_code(MARIA, code) is Code.ACCEPTED
     gate = pause_after(monkeypatch, Offers, "transition")
 
     done = await race(
