@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from bot import routes
 from bot.chat import Context
 from bot.config import ConfigError, Settings
 from bot.exports_worker import ExportWorker
-from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, ArrivalAnswer, InboxLimits, InboxWorker, Poller
+from bot.inbox import ALLOWED_UPDATES, POLL_TIMEOUT_SECONDS, InboxLimits, InboxWorker, Poller
 from bot.leader import DatabaseInUse, Duties, Leadership, LeaderTiming, leadership_for
 from bot.metrics import CountingRequest, Metrics, Snapshot
 from bot.routes import drivers
@@ -37,7 +36,6 @@ from dispatch.outbox import Lane
 from dispatch.retention import Pruned, Purged, prune_history, purge_personal_data
 from dispatch.timers import Timers
 from storage.db import Database, PoolSize, Wake
-from storage.repos import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +141,9 @@ class StorerunBot:
                 retention=timedelta(seconds=settings.inbox_retention_seconds),
                 lease=timedelta(seconds=settings.inbox_lease_seconds),
             ),
-            answers_at_once=self._answers_at_once,
+            answers_at_once=lambda tx, presses: drivers.answers_at_once(
+                self.dispatch, self.catalog, tx, presses
+            ),
             applies_at_once=lambda tx, presses: drivers.applies_at_once(self.dispatch, tx, presses),
         )
         self.exports = ExportWorker(self.dispatch)
@@ -250,11 +250,6 @@ class StorerunBot:
             await self.http.start(app, host, port)
         except ListenError as error:
             raise ConfigError(f"HTTP_LISTEN: {error}") from None
-
-    async def _answers_at_once(
-        self, tx: Transaction, presses: Sequence[tuple[Update, datetime]]
-    ) -> dict[int, ArrivalAnswer]:
-        return await drivers.answers_at_once(self.dispatch, self.catalog, tx, presses)
 
     async def _receive_one(self, payload: dict[str, Any]) -> None:
         await self.inbox.arrive(Update.de_json(payload, self.application.bot))
